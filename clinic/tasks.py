@@ -4,6 +4,6 @@ from clinic.services import heartbeat_record
 
 
 @shared_task(bind=True, ignore_result=True)
-def record_heartbeat(self, name: str = "celery") -> None:  # noqa: ANN001 - Celery binds `self`
+def record_heartbeat(self, name: str = "celery") -> None:
     """Record that a worker ran this; scheduled every 30 s by beat."""
     heartbeat_record(name=name, hostname=self.request.hostname or "")

@@ -20,7 +20,7 @@ class PatientAdminForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = "__all__"
+        fields = sorted(services.PATIENT_EDITABLE_FIELDS)
 
 
 class MedicalFlagFilter(admin.SimpleListFilter):

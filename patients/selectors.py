@@ -21,8 +21,4 @@ def consent_list(*, patient: Patient) -> QuerySet[Consent]:
 def patient_has_consent(*, patient: Patient, kind: str, at: datetime | None = None) -> bool:
     """Return True if `patient` had a consent of `kind` in force at `at` (default: now)."""
     at = at or timezone.now()
-    return (
-        Consent.objects.filter(patient=patient, kind=kind, given_at__lte=at)
-        .exclude(revoked_at__lte=at)
-        .exists()
-    )
+    return Consent.objects.filter(patient=patient, kind=kind, given_at__lte=at).exclude(revoked_at__lte=at).exists()

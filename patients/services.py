@@ -95,9 +95,11 @@ def consent_give(
     instant, so exactly one is active afterwards. The patient row is locked
     first: two concurrent calls queue instead of both revoking and inserting.
     """
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    # Read the clock only once the lock is held: a request that waited for
+    # the lock must not stamp its consent earlier than the one it replaces.
     now = timezone.now()
     given_at = given_at or now
-    Patient.objects.select_for_update().filter(pk=patient.pk).first()
     current = consent_check_new(patient=patient, kind=kind, given_at=given_at, now=now)
     if current is not None:
         current.revoked_at = given_at

@@ -20,7 +20,9 @@ from patients.models import Consent, Patient
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List patients", description="Filter, search (`search=`), order and page through patients."),
+    list=extend_schema(
+        summary="List patients", description="Filter, search (`search=`), order and page through patients."
+    ),
     retrieve=extend_schema(summary="Get a patient"),
 )
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -44,12 +46,16 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         patient = services.patient_create(actor=request.user, data=serializer.validated_data)
         return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Replace a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer})
+    @extend_schema(
+        summary="Replace a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer}
+    )
     def update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=False)
 
     @extend_schema(
-        summary="Change some fields of a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer}
+        summary="Change some fields of a patient",
+        request=PatientInputSerializer,
+        responses={200: PatientOutputSerializer},
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=True)
