@@ -229,13 +229,6 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".devdata" / "outbox" / "email"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="clinic@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# The SMS transport is chosen like an email backend: a dotted path. The
-# console/file transports are for development; a provider's for production.
-SMS_BACKEND = env.str("SMS_BACKEND", default="aftercare.channels.sms.ConsoleSmsTransport")
-SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / ".devdata" / "outbox" / "sms"))
-SMS_PROVIDER_ACCOUNT = env.str("SMS_PROVIDER_ACCOUNT", default="")
-SMS_PROVIDER_TOKEN = env.str("SMS_PROVIDER_TOKEN", default="")
-SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER", default="")
 
 # --- Security (production values unless DEBUG) ------------------------------
 

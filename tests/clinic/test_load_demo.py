@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from patients.models import Consent, Patient
+from treatments.models import Location, Practitioner, Room
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
+    out = StringIO()
+    call_command("load_demo", admin_password="first-demo-password", stdout=out)
+
+    assert "Login:    admin / first-demo-password" in out.getvalue()
+    assert authenticate(username="admin", password="first-demo-password") is not None
+    assert Location.objects.count() == 1
+    assert Room.objects.count() == 2
+    assert Practitioner.objects.count() == 2
+    assert Patient.objects.count() == 5
+    assert Consent.objects.filter(revoked_at__isnull=True).count() == 10
+
+    call_command("load_demo", admin_password="second-demo-password", stdout=StringIO())
+
+    assert Patient.objects.count() == 5, "a second run must not duplicate the demo"
+    assert Location.objects.get().opening_hours.count() == 6
+    assert authenticate(username="admin", password="second-demo-password") is not None
+    assert authenticate(username="admin", password="first-demo-password") is None
