@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
         default=["rest_framework.authentication.SessionAuthentication"],
     ),
     "DEFAULT_PERMISSION_CLASSES": ["clinic.api.permissions.StaffModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["clinic.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_FILTER_BACKENDS": [

@@ -122,8 +122,16 @@ def consent_revoke(*, consent: Consent, actor: AbstractBaseUser | None, revoked_
     """Revoke `consent`. Revoking twice is an error, so the first time is never overwritten."""
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.revoked_at is not None:
-        raise ValidationError({"revoked_at": "This consent was already revoked."}, code="already_revoked")
-    revoked_at = revoked_at or timezone.now()
+        # The code goes on the inner error: Django drops `code=` given beside a dict.
+        raise ValidationError(
+            {"revoked_at": ValidationError("This consent was already revoked.", code="already_revoked")}
+        )
+    now = timezone.now()
+    revoked_at = revoked_at or now
+    if revoked_at > now:
+        # A revocation is something that happened; a future one would show the
+        # consent as revoked while messages still went out under it.
+        raise ValidationError({"revoked_at": "A consent cannot be revoked in the future."})
     if revoked_at < consent.given_at:
         raise ValidationError({"revoked_at": "A consent cannot be revoked before it was given."})
     consent.revoked_at = revoked_at

@@ -1,3 +1,4 @@
+from rest_framework import exceptions
 from rest_framework.permissions import DjangoModelPermissions
 
 
@@ -14,3 +15,16 @@ class StaffModelPermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+        # A method the view does not offer at all (DELETE on patients) is a
+        # 405 for a logged-in user, not a 403 hinting that a role with more
+        # permissions could do it.
+        if request.user and request.user.is_authenticated and not hasattr(view, request.method.lower()):
+            raise exceptions.MethodNotAllowed(request.method)
+        if not super().has_permission(request, view):
+            return False
+        # Actions that change an existing row through POST (revoke, cancel…)
+        # name the permission they need: `action_permissions = {"revoke": [...]}`.
+        extra = getattr(view, "action_permissions", {}).get(getattr(view, "action", None), [])
+        return request.user.has_perms(extra)

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
+from timezone_field.rest_framework import TimeZoneSerializerField
 
 
 class StrictInputMixin:
@@ -25,3 +26,18 @@ class StrictInputMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class TimeZoneField(TimeZoneSerializerField):
+    """An IANA zone name, e.g. Europe/London.
+
+    zoneinfo raises ValueError, not "zone not found", for keys it refuses to
+    look up ("Europe/", "zone.tab", "../x"); those are invalid input too,
+    not a 500.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except ValueError:
+            self.fail("invalid")

@@ -4,7 +4,7 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from clinic.api.serializers import StrictInputMixin
+from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
 
 
@@ -42,7 +42,7 @@ class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     """
 
     phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +447700900123.")
-    time_zone = TimeZoneSerializerField(use_pytz=False, required=False, help_text="IANA zone, e.g. Europe/London.")
+    time_zone = TimeZoneField(use_pytz=False, required=False, help_text="IANA zone, e.g. Europe/London.")
     medical_flags = serializers.ListField(
         child=serializers.ChoiceField(choices=MedicalFlag.choices), required=False, allow_empty=True, max_length=10
     )

@@ -76,6 +76,8 @@ class PatientConsentViewSet(viewsets.GenericViewSet):
     pagination_class = None  # a patient holds a handful of consents
     filter_backends: list[type] = []
     lookup_value_converter = "uuid"
+    # Revoking changes a recorded consent, whatever HTTP verb carries it.
+    action_permissions = {"revoke": ["patients.change_consent"]}
 
     def get_patient(self) -> Patient:
         return get_object_or_404(selectors.patient_list(), pk=self.kwargs["patient_pk"])
