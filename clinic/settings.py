@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "ProductKindEnum": "treatments.models.ProductKind",
+        "SessionKindEnum": "treatments.models.SessionKind",
+        "CancelReasonEnum": "treatments.models.CancelReason",
+        "ConsentKindEnum": "patients.models.ConsentKind",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

@@ -7,6 +7,7 @@ from clinic.health import healthz
 
 api_v1 = [
     path("", include("patients.api.urls")),
+    path("", include("treatments.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,15 +1,27 @@
-"""Where and by whom treatments happen. Protocols, courses and sessions follow."""
+"""Treatments: where and by whom (locations, rooms, practitioners), what
+(protocols and their conflict rules), for whom (courses and sessions), and
+with which products (lots used per session, for recalls)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeBoundary, RangeOperators
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
+
+
+class TsTzRange(Func):
+    """PostgreSQL's tstzrange(start, end, bounds), for the exclusion constraints."""
+
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
 
 
 class Weekday(models.IntegerChoices):
@@ -99,3 +111,366 @@ class Practitioner(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+# --- Protocols ----------------------------------------------------------------
+
+
+class TreatmentCategory(models.Model):
+    """A kind of treatment (mesotherapy, chemical peel, laser…); conflict rules name these."""
+
+    code = models.SlugField(max_length=50, unique=True, help_text="Stable identifier, e.g. chemical_peel.")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "treatment categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Protocol(models.Model):
+    """A treatment programme: how many sessions, how far apart, and when to maintain."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    category = models.ForeignKey(TreatmentCategory, on_delete=models.PROTECT, related_name="protocols")
+    description = models.TextField(blank=True)
+    min_sessions = models.PositiveSmallIntegerField()
+    max_sessions = models.PositiveSmallIntegerField()
+    default_sessions = models.PositiveSmallIntegerField()
+    min_spacing_days = models.PositiveSmallIntegerField(help_text="Least days between two sessions of a course.")
+    max_spacing_days = models.PositiveSmallIntegerField(
+        help_text="Most days between two sessions; later bookings are allowed but marked overdue."
+    )
+    maintenance_min_days = models.PositiveSmallIntegerField(
+        help_text="Earliest maintenance session, in days after the course's last session."
+    )
+    maintenance_max_days = models.PositiveSmallIntegerField(
+        help_text="Latest maintenance session, in days after the previous session."
+    )
+    session_duration_minutes = models.PositiveSmallIntegerField(default=45)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_sessions__gte=1)
+                & Q(min_sessions__lte=F("default_sessions"))
+                & Q(default_sessions__lte=F("max_sessions")),
+                name="protocol_sessions_min_default_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_spacing_days__gte=1) & Q(min_spacing_days__lte=F("max_spacing_days")),
+                name="protocol_spacing_min_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(maintenance_min_days__gte=1) & Q(maintenance_min_days__lte=F("maintenance_max_days")),
+                name="protocol_maintenance_min_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(session_duration_minutes__gte=5, session_duration_minutes__lte=480),
+                name="protocol_duration_5_to_480_minutes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if None not in (self.min_sessions, self.default_sessions, self.max_sessions) and not (
+            1 <= self.min_sessions <= self.default_sessions <= self.max_sessions
+        ):
+            errors["default_sessions"] = "Sessions must satisfy 1 ≤ minimum ≤ default ≤ maximum."
+        if None not in (self.min_spacing_days, self.max_spacing_days) and not (
+            1 <= self.min_spacing_days <= self.max_spacing_days
+        ):
+            errors["max_spacing_days"] = "Maximum spacing must be at least the minimum (and the minimum at least 1)."
+        if None not in (self.maintenance_min_days, self.maintenance_max_days) and not (
+            1 <= self.maintenance_min_days <= self.maintenance_max_days
+        ):
+            errors["maintenance_max_days"] = "The maintenance window must end after it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConflictRule(models.Model):
+    """After a session of `protocol`, treatments of `blocked_category` are refused for `days` days."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="conflict_rules")
+    blocked_category = models.ForeignKey(TreatmentCategory, on_delete=models.PROTECT, related_name="+")
+    days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["protocol", "blocked_category"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "blocked_category"], name="conflict_rule_unique"),
+            models.CheckConstraint(condition=Q(days__gte=1), name="conflict_rule_days_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"No {self.blocked_category} for {self.days} days after {self.protocol}"
+
+
+# --- Courses and sessions -------------------------------------------------------
+
+
+class CourseStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    MAINTENANCE = "maintenance", "Maintenance"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Course(models.Model):
+    """One patient on one protocol, for a planned number of sessions."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="courses")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
+    planned_sessions = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=CourseStatus.choices, default=CourseStatus.PLANNED)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="courses", help_text="Where the course is followed up."
+    )
+    next_maintenance_earliest = models.DateField(null=True, blank=True)
+    next_maintenance_latest = models.DateField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CourseStatus.values), name="course_status_valid"),
+            models.CheckConstraint(condition=Q(planned_sessions__gte=1), name="course_planned_sessions_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} for {self.patient}"
+
+
+class SessionStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+# Sessions in these states hold their practitioner and room.
+LIVE_SESSION_STATUSES = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+
+# How session statuses read as FHIR Appointment.status, for integrators.
+FHIR_APPOINTMENT_STATUS = {
+    SessionStatus.BOOKED: "booked",
+    SessionStatus.COMPLETED: "fulfilled",
+    SessionStatus.CANCELLED: "cancelled",
+    SessionStatus.NO_SHOW: "noshow",
+}
+
+
+class SessionKind(models.TextChoices):
+    COURSE = "course", "Course session"
+    MAINTENANCE = "maintenance", "Maintenance session"
+
+
+class CancelReason(models.TextChoices):
+    PATIENT_REQUEST = "patient_request", "Patient asked"
+    PATIENT_UNWELL = "patient_unwell", "Patient unwell"
+    CLINICAL = "clinical", "Clinical reason"
+    PRACTITIONER_UNAVAILABLE = "practitioner_unavailable", "Practitioner unavailable"
+    CLINIC_CLOSED = "clinic_closed", "Clinic closed"
+    BOOKED_IN_ERROR = "booked_in_error", "Booked in error"
+    COURSE_CANCELLED = "course_cancelled", "Course cancelled"
+    OTHER = "other", "Other"
+
+
+class TreatedArea(models.TextChoices):
+    FOREHEAD = "forehead", "Forehead"
+    PERIORBITAL = "periorbital", "Around the eyes"
+    CHEEKS = "cheeks", "Cheeks"
+    NASOLABIAL = "nasolabial", "Nasolabial folds"
+    PERIORAL = "perioral", "Around the mouth"
+    JAWLINE = "jawline", "Jawline"
+    NECK = "neck", "Neck"
+    DECOLLETAGE = "decolletage", "Décolletage"
+    HANDS = "hands", "Hands"
+    SCALP = "scalp", "Scalp"
+
+
+class Session(models.Model):
+    """An appointment in a course: booked → completed, cancelled or no-show.
+
+    PostgreSQL itself refuses two live sessions for one practitioner, or one
+    room, that overlap in time (exclusion constraints below), so two
+    concurrent bookings cannot both win whatever door they came through.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")
+    kind = models.CharField(max_length=20, choices=SessionKind.choices, default=SessionKind.COURSE)
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="sessions")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="sessions")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=SessionStatus.choices, default=SessionStatus.BOOKED)
+    booked_late = models.BooleanField(
+        default=False, help_text="Booked after the protocol's maximum spacing: the follow-up was overdue."
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    treated_areas = ArrayField(models.CharField(max_length=30, choices=TreatedArea.choices), default=list, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=30, choices=CancelReason.choices, blank=True)
+    cancel_note = models.TextField(blank=True)
+    no_show_at = models.DateTimeField(null=True, blank=True)
+    # Raised on every change, for calendar feeds (iCalendar SEQUENCE) and ETags.
+    sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        permissions = [("complete_session", "Can complete a session and record its clinical notes")]
+        indexes = [
+            models.Index(fields=["practitioner", "starts_at"], name="session_practitioner_start_idx"),
+            models.Index(fields=["course", "starts_at"], name="session_course_start_idx"),
+            models.Index(fields=["starts_at"], name="session_start_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_start"),
+            models.CheckConstraint(condition=Q(status__in=SessionStatus.values), name="session_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=SessionStatus.COMPLETED) | Q(completed_at__isnull=False),
+                name="session_completed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=SessionStatus.CANCELLED) | ~Q(cancel_reason=""),
+                name="session_cancelled_has_reason",
+            ),
+            ExclusionConstraint(
+                name="session_no_practitioner_double_booking",
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at", RangeBoundary()), RangeOperators.OVERLAPS),
+                    ("practitioner", RangeOperators.EQUAL),
+                ],
+                condition=Q(status__in=LIVE_SESSION_STATUSES),
+            ),
+            ExclusionConstraint(
+                name="session_no_room_double_booking",
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at", RangeBoundary()), RangeOperators.OVERLAPS),
+                    ("room", RangeOperators.EQUAL),
+                ],
+                condition=Q(status__in=LIVE_SESSION_STATUSES),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course.patient} — {self.starts_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_SESSION_STATUSES
+
+    @property
+    def spacing_anchor(self) -> datetime:
+        """The instant spacing is measured from: completion when done, else the booked start."""
+        return self.completed_at if self.completed_at is not None else self.starts_at
+
+    @property
+    def fhir_status(self) -> str:
+        return FHIR_APPOINTMENT_STATUS[SessionStatus(self.status)]
+
+
+class RuleOverride(models.Model):
+    """A practitioner's recorded decision to go ahead despite a rule."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="overrides")
+    rule = models.CharField(max_length=30)
+    reason = models.TextField()
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="overrides")
+    rule_message = models.TextField(help_text="What the rule said when it was overridden.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.rule} overridden by {self.practitioner}"
+
+
+# --- Products and lots --------------------------------------------------------
+
+
+class ProductKind(models.TextChoices):
+    SOLUTION = "solution", "Solution (hyaluronic acid, vitamin cocktail…)"
+    MULTI_INJECTOR_NEEDLE = "multi_injector_needle", "Multi-injector needle"
+    MICROCANNULA = "microcannula", "Microcannula"
+    LIFTING_THREAD = "lifting_thread", "Facial lifting thread"
+    OTHER = "other", "Other"
+
+
+class Product(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=ProductKind.choices)
+    manufacturer = models.CharField(max_length=200)
+    unit = models.CharField(max_length=20, default="unit", help_text="What a quantity counts: ml, vial, needle…")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["manufacturer", "name"], name="product_unique_per_manufacturer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.manufacturer})"
+
+
+class ProductLot(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="lots")
+    lot_number = models.CharField(max_length=100)
+    expires_on = models.DateField()
+    received_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["product__name", "expires_on"]
+        constraints = [models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} lot {self.lot_number} (exp. {self.expires_on:%Y-%m-%d})"
+
+
+class SessionProductUse(models.Model):
+    """A quantity of one lot used in one session: the traceability record for recalls."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="product_uses")
+    lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="uses")
+    quantity = models.DecimalField(max_digits=8, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "lot"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "lot"], name="product_use_one_row_per_lot"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="product_use_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.lot}"

@@ -6,7 +6,9 @@ Every API error has the drf-standardized-errors shape:
      "errors": [{"code": "invalid", "detail": "…", "attr": "phone"}]}
 
 `attr` names the offending field (dotted for nested ones) and is null for
-errors about the request as a whole.
+errors about the request as a whole. Domain errors (clinic.errors) add keys
+beside `errors`: a rule violation gives `rule` and `earliest_start`, a taken
+slot (409) gives `clashing_session` and `resource`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,21 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+
+from clinic.errors import DomainError
 
 
 class ClinicExceptionHandler(ExceptionHandler):
+    def run(self) -> Response | None:
+        # Domain errors carry more than a field message (the rule, the
+        # earliest allowed start, the clashing session): keep all of it.
+        if isinstance(self.exc, DomainError):
+            self.set_rollback()
+            return Response(self.exc.as_response_body(), status=self.exc.status_code)
+        return super().run()
+
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         # Services validate with Django's ValidationError (the admin shows it
         # on the form); the API reports the same error per field as a 400.

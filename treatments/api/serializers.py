@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from patients.models import Patient
+from treatments import rules
+from treatments.models import (
+    CancelReason,
+    ConflictRule,
+    Course,
+    Location,
+    OpeningHours,
+    Practitioner,
+    Product,
+    ProductLot,
+    Protocol,
+    Room,
+    RuleOverride,
+    Session,
+    SessionProductUse,
+    TreatedArea,
+)
+
+# --- reference data ------------------------------------------------------------
+
+
+class OpeningHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OpeningHours
+        fields = ["weekday", "opens_at", "closes_at"]
+
+
+class LocationOutputSerializer(serializers.ModelSerializer):
+    time_zone = TimeZoneField(use_pytz=False, read_only=True)
+    phone = serializers.CharField(read_only=True)
+    opening_hours = OpeningHoursSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Location
+        fields = ["id", "name", "address", "phone", "time_zone", "is_active", "opening_hours", "updated_at"]
+
+
+class RoomOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Room
+        fields = ["id", "name", "location", "is_active", "updated_at"]
+
+
+class PractitionerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Practitioner
+        fields = ["id", "display_name", "locations", "is_active", "updated_at"]
+
+
+class ConflictRuleSerializer(serializers.ModelSerializer):
+    blocked_category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = ConflictRule
+        fields = ["blocked_category", "days"]
+
+
+class ProtocolOutputSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    conflict_rules = ConflictRuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Protocol
+        fields = [
+            "id",
+            "name",
+            "category",
+            "description",
+            "min_sessions",
+            "max_sessions",
+            "default_sessions",
+            "min_spacing_days",
+            "max_spacing_days",
+            "maintenance_min_days",
+            "maintenance_max_days",
+            "session_duration_minutes",
+            "conflict_rules",
+            "is_active",
+            "updated_at",
+        ]
+
+
+# --- courses ----------------------------------------------------------------------
+
+
+class CourseOutputSerializer(serializers.ModelSerializer):
+    sessions_done = serializers.SerializerMethodField()
+    sessions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Course
+        fields = [
+            "id",
+            "patient",
+            "protocol",
+            "location",
+            "planned_sessions",
+            "sessions_done",
+            "status",
+            "next_maintenance_earliest",
+            "next_maintenance_latest",
+            "cancelled_at",
+            "cancel_reason",
+            "notes",
+            "sessions",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_sessions_done(self, course: Course) -> int:
+        return sum(1 for s in course.sessions.all() if s.status == "completed")
+
+    def get_sessions(self, course: Course) -> list[str]:
+        """Ids of the course's sessions, oldest first."""
+        return [str(s.pk) for s in course.sessions.all()]
+
+
+class CourseCreateInputSerializer(StrictInputMixin, serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    planned_sessions = serializers.IntegerField(
+        required=False, min_value=1, max_value=50, help_text="Defaults to the protocol's default."
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class CourseCancelInputSerializer(StrictInputMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=2_000)
+
+
+# --- sessions ---------------------------------------------------------------------
+
+
+class ProductUseOutputSerializer(serializers.ModelSerializer):
+    lot_number = serializers.CharField(source="lot.lot_number", read_only=True)
+    product = serializers.UUIDField(source="lot.product_id", read_only=True)
+    product_name = serializers.CharField(source="lot.product.name", read_only=True)
+
+    class Meta:
+        model = SessionProductUse
+        fields = ["lot", "lot_number", "product", "product_name", "quantity"]
+
+
+class RuleOverrideOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RuleOverride
+        fields = ["rule", "reason", "practitioner", "rule_message", "created_at"]
+
+
+class SessionOutputSerializer(serializers.ModelSerializer):
+    patient = serializers.UUIDField(source="course.patient_id", read_only=True)
+    protocol = serializers.UUIDField(source="course.protocol_id", read_only=True)
+    fhir_status = serializers.CharField(
+        read_only=True, help_text="FHIR Appointment.status: booked, fulfilled, cancelled or noshow."
+    )
+    product_uses = ProductUseOutputSerializer(many=True, read_only=True)
+    overrides = RuleOverrideOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "course",
+            "patient",
+            "protocol",
+            "kind",
+            "practitioner",
+            "room",
+            "location",
+            "starts_at",
+            "ends_at",
+            "status",
+            "fhir_status",
+            "booked_late",
+            "completed_at",
+            "notes",
+            "treated_areas",
+            "product_uses",
+            "overrides",
+            "cancelled_at",
+            "cancel_reason",
+            "cancel_note",
+            "no_show_at",
+            "sequence",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class OverrideInputSerializer(StrictInputMixin, serializers.Serializer):
+    rule = serializers.ChoiceField(choices=sorted(rules.OVERRIDABLE_RULES))
+    reason = serializers.CharField(max_length=2_000)
+
+
+class OverridableInputSerializer(StrictInputMixin, serializers.Serializer):
+    overrides = OverrideInputSerializer(
+        many=True, required=False, help_text="Rules the practitioner overrides, each with a reason."
+    )
+    override_by = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.all(),
+        required=False,
+        help_text="The practitioner who decided the overrides; defaults to the logged-in practitioner.",
+    )
+
+
+class SessionBookInputSerializer(OverridableInputSerializer):
+    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
+    starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
+
+
+class SessionRescheduleInputSerializer(OverridableInputSerializer):
+    starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all(), required=False)
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all(), required=False)
+
+
+class SessionCancelInputSerializer(StrictInputMixin, serializers.Serializer):
+    reason = serializers.ChoiceField(choices=CancelReason.choices, help_text="Cancellation reason code.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2_000)
+
+
+class ProductUseInputSerializer(StrictInputMixin, serializers.Serializer):
+    lot = serializers.PrimaryKeyRelatedField(queryset=ProductLot.objects.all())
+    quantity = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class SessionCompleteInputSerializer(StrictInputMixin, serializers.Serializer):
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    treated_areas = serializers.ListField(
+        child=serializers.ChoiceField(choices=TreatedArea.choices), required=False, max_length=len(TreatedArea)
+    )
+    product_uses = ProductUseInputSerializer(many=True, required=False, max_length=50)
+    completed_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+class NoShowInputSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+# --- availability ---------------------------------------------------------------
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    step_minutes = serializers.IntegerField(required=False, min_value=5, max_value=240, default=15)
+
+    def validate(self, attrs: dict) -> dict:
+        from treatments.selectors import MAX_AVAILABILITY_DAYS
+
+        span = (attrs["date_to"] - attrs["date_from"]).days
+        if span < 0:
+            raise serializers.ValidationError({"date_to": "date_to must not be before date_from."})
+        if span >= MAX_AVAILABILITY_DAYS:
+            raise serializers.ValidationError({"date_to": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."})
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    room_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+# --- products and lots ----------------------------------------------------------
+
+
+class ProductSerializer(StrictInputMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "name", "kind", "manufacturer", "unit", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ProductLotSerializer(StrictInputMixin, serializers.ModelSerializer):
+    class Meta:
+        model = ProductLot
+        fields = ["id", "product", "lot_number", "expires_on", "received_on", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class LotRecipientSerializer(serializers.ModelSerializer):
+    """One use of a lot: who received it, when, and from whom."""
+
+    patient = serializers.UUIDField(source="session.course.patient_id")
+    patient_name = serializers.CharField(source="session.course.patient.full_name")
+    session_starts_at = serializers.DateTimeField(source="session.starts_at")
+    completed_at = serializers.DateTimeField(source="session.completed_at")
+    practitioner = serializers.UUIDField(source="session.practitioner_id")
+
+    class Meta:
+        model = SessionProductUse
+        fields = ["session", "patient", "patient_name", "session_starts_at", "completed_at", "practitioner", "quantity"]

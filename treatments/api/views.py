@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from treatments import selectors, services
+from treatments.api.serializers import (
+    AvailabilityQuerySerializer,
+    CourseCancelInputSerializer,
+    CourseCreateInputSerializer,
+    CourseOutputSerializer,
+    LocationOutputSerializer,
+    LotRecipientSerializer,
+    NoShowInputSerializer,
+    PractitionerOutputSerializer,
+    ProductLotSerializer,
+    ProductSerializer,
+    ProtocolOutputSerializer,
+    RoomOutputSerializer,
+    SessionBookInputSerializer,
+    SessionCancelInputSerializer,
+    SessionCompleteInputSerializer,
+    SessionOutputSerializer,
+    SessionRescheduleInputSerializer,
+    SlotSerializer,
+)
+from treatments.filters import (
+    CourseFilter,
+    LocationFilter,
+    PractitionerFilter,
+    ProductLotFilter,
+    RoomFilter,
+    SessionFilter,
+)
+from treatments.models import Course, Location, Practitioner, Product, ProductLot, Protocol, Room, Session
+
+RULE_ERROR = OpenApiResponse(
+    description="A rule refused it: `rule` names the rule, `earliest_start` gives the first allowed start."
+)
+SLOT_TAKEN = OpenApiResponse(description="The practitioner or room is taken: `clashing_session` names the session.")
+WRONG_STATE = OpenApiResponse(description="The session or course is not in a state that allows this.")
+
+
+class ReadOnlyReferenceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Reference data managed in the admin and read by integrations."""
+
+    lookup_value_converter = "uuid"
+
+
+@extend_schema_view(list=extend_schema(summary="List locations"), retrieve=extend_schema(summary="Get a location"))
+class LocationViewSet(ReadOnlyReferenceViewSet):
+    queryset = Location.objects.none()
+    serializer_class = LocationOutputSerializer
+    filterset_class = LocationFilter
+    search_fields = ["name", "address"]
+    ordering_fields = ["name", "updated_at"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.location_list()
+
+
+@extend_schema_view(list=extend_schema(summary="List rooms"), retrieve=extend_schema(summary="Get a room"))
+class RoomViewSet(ReadOnlyReferenceViewSet):
+    queryset = Room.objects.none()
+    serializer_class = RoomOutputSerializer
+    filterset_class = RoomFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "updated_at"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.room_list()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List practitioners"), retrieve=extend_schema(summary="Get a practitioner")
+)
+class PractitionerViewSet(ReadOnlyReferenceViewSet):
+    queryset = Practitioner.objects.none()
+    serializer_class = PractitionerOutputSerializer
+    filterset_class = PractitionerFilter
+    search_fields = ["display_name"]
+    ordering_fields = ["display_name", "updated_at"]
+    ordering = ["display_name", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.practitioner_list()
+
+
+@extend_schema_view(list=extend_schema(summary="List protocols"), retrieve=extend_schema(summary="Get a protocol"))
+class ProtocolViewSet(ReadOnlyReferenceViewSet):
+    queryset = Protocol.objects.none()
+    serializer_class = ProtocolOutputSerializer
+    filterset_fields = ["is_active"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "updated_at"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.protocol_list()
+
+
+@extend_schema_view(list=extend_schema(summary="List courses"), retrieve=extend_schema(summary="Get a course"))
+class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Course.objects.none()
+    serializer_class = CourseOutputSerializer
+    filterset_class = CourseFilter
+    ordering_fields = ["created_at", "updated_at", "next_maintenance_earliest"]
+    ordering = ["-created_at", "id"]
+    lookup_value_converter = "uuid"
+    action_permissions = {"cancel": ["treatments.change_course"]}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.course_list()
+
+    @extend_schema(
+        summary="Start a course",
+        request=CourseCreateInputSerializer,
+        responses={201: CourseOutputSerializer, 400: RULE_ERROR},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = CourseCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        course = services.course_create(actor=request.user, **serializer.validated_data)
+        return Response(self._output(course), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a course and its booked sessions",
+        request=CourseCancelInputSerializer,
+        responses={200: CourseOutputSerializer, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        serializer = CourseCancelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        course = services.course_cancel(course=self.get_object(), actor=request.user, **serializer.validated_data)
+        return Response(self._output(course))
+
+    def _output(self, course: Course) -> dict[str, Any]:
+        return CourseOutputSerializer(selectors.course_list().get(pk=course.pk)).data
+
+
+def _override_args(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    overrides = [services.Override(**o) for o in data.pop("overrides", [])]
+    override_by = data.pop("override_by", None)
+    if overrides and override_by is None:
+        # The logged-in practitioner decides, unless the request names one.
+        override_by = Practitioner.objects.filter(user_id=request.user.pk).first()
+    return {"overrides": overrides, "override_by": override_by}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List sessions"),
+    retrieve=extend_schema(summary="Get a session"),
+)
+class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sessions (appointments). Book with POST; change through the action endpoints."""
+
+    queryset = Session.objects.none()
+    serializer_class = SessionOutputSerializer
+    filterset_class = SessionFilter
+    ordering_fields = ["starts_at", "updated_at"]
+    ordering = ["starts_at", "id"]
+    lookup_value_converter = "uuid"
+    action_permissions = {
+        "reschedule": ["treatments.change_session"],
+        "cancel": ["treatments.change_session"],
+        "no_show": ["treatments.change_session"],
+        "complete": ["treatments.change_session", "treatments.complete_session"],
+    }
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.session_list()
+
+    def _output(self, session: Session, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(SessionOutputSerializer(selectors.session_list().get(pk=session.pk)).data, status=status_code)
+
+    @extend_schema(
+        summary="Book a session",
+        request=SessionBookInputSerializer,
+        responses={201: SessionOutputSerializer, 400: RULE_ERROR, 409: SLOT_TAKEN},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SessionBookInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        session = services.session_book(actor=request.user, **_override_args(request, data), **data)
+        return self._output(session, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Move a booked session",
+        request=SessionRescheduleInputSerializer,
+        responses={200: SessionOutputSerializer, 400: RULE_ERROR, 409: SLOT_TAKEN},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: str) -> Response:
+        serializer = SessionRescheduleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        session = services.session_reschedule(
+            session=self.get_object(), actor=request.user, **_override_args(request, data), **data
+        )
+        return self._output(session)
+
+    @extend_schema(
+        summary="Cancel a booked session",
+        request=SessionCancelInputSerializer,
+        responses={200: SessionOutputSerializer, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        serializer = SessionCancelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        session = services.session_cancel(session=self.get_object(), actor=request.user, **serializer.validated_data)
+        return self._output(session)
+
+    @extend_schema(
+        summary="Complete a session",
+        description="Records notes, treated areas and the product lots used. An expired lot is refused.",
+        request=SessionCompleteInputSerializer,
+        responses={200: SessionOutputSerializer, 400: RULE_ERROR, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        serializer = SessionCompleteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        uses = [services.ProductUse(lot=u["lot"], quantity=u["quantity"]) for u in data.pop("product_uses", [])]
+        session = services.session_complete(session=self.get_object(), actor=request.user, product_uses=uses, **data)
+        return self._output(session)
+
+    @extend_schema(
+        summary="Mark a session as a no-show",
+        request=NoShowInputSerializer,
+        responses={200: SessionOutputSerializer, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request: Request, pk: str) -> Response:
+        NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
+        session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
+        return self._output(session)
+
+
+class AvailabilityView(APIView):
+    """Free slots for booking software."""
+
+    queryset = Session.objects.none()  # reading availability needs view_session
+
+    @extend_schema(
+        summary="Free slots",
+        description=(
+            "Slots of the protocol's length inside the location's opening hours (local time), "
+            "where the practitioner has no live session and at least one room is free. "
+            "Patient-specific rules (spacing, conflicts) are checked when booking."
+        ),
+        parameters=[AvailabilityQuerySerializer],
+        responses=SlotSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        slots = selectors.availability(
+            practitioner=params["practitioner"],
+            location=params["location"],
+            protocol=params["protocol"],
+            date_from=params["date_from"],
+            date_to=params["date_to"],
+            step_minutes=params["step_minutes"],
+        )
+        return Response(SlotSerializer(slots, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List products"),
+    retrieve=extend_schema(summary="Get a product"),
+    create=extend_schema(summary="Add a product"),
+)
+class ProductViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
+    queryset = Product.objects.none()
+    serializer_class = ProductSerializer
+    filterset_fields = ["kind", "is_active"]
+    search_fields = ["name", "manufacturer"]
+    ordering_fields = ["name", "updated_at"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Product.objects.all()
+
+    def perform_create(self, serializer: ProductSerializer) -> None:
+        serializer.instance = services.product_create(actor=self.request.user, **serializer.validated_data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List product lots"),
+    retrieve=extend_schema(summary="Get a product lot"),
+    create=extend_schema(summary="Register a lot"),
+)
+class ProductLotViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
+    queryset = ProductLot.objects.none()
+    serializer_class = ProductLotSerializer
+    filterset_class = ProductLotFilter
+    search_fields = ["lot_number", "product__name"]
+    ordering_fields = ["expires_on", "updated_at"]
+    ordering = ["expires_on", "id"]
+    # The recall list names patients.
+    action_permissions = {"recipients": ["patients.view_patient", "treatments.view_session"]}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return ProductLot.objects.select_related("product")
+
+    def perform_create(self, serializer: ProductLotSerializer) -> None:
+        serializer.instance = services.product_lot_create(actor=self.request.user, **serializer.validated_data)
+
+    @extend_schema(
+        summary="Who received this lot",
+        description="Every session that used the lot, with its patient: the recall list.",
+        responses=LotRecipientSerializer(many=True),
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def recipients(self, request: Request, pk: str) -> Response:
+        lot = get_object_or_404(ProductLot, pk=pk)
+        uses = selectors.lot_recipients(lot_id=lot.pk)
+        page = self.paginate_queryset(uses)
+        return self.get_paginated_response(LotRecipientSerializer(page, many=True).data)
