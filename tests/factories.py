@@ -1,12 +1,25 @@
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import UTC, date, time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from patients.models import Consent, ConsentKind, ContactChannel, Patient
+from treatments.models import (
+    Course,
+    Location,
+    OpeningHours,
+    Practitioner,
+    Product,
+    ProductKind,
+    ProductLot,
+    Protocol,
+    Room,
+    Session,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -52,3 +65,97 @@ class ConsentFactory(factory.django.DjangoModelFactory):
     kind = ConsentKind.SERVICE_MESSAGES
     version = "2026-01"
     given_at = factory.Faker("past_datetime", start_date="-30d", tzinfo=UTC)
+
+
+# --- treatments ------------------------------------------------------------------
+
+
+def mesotherapy_protocol() -> Protocol:
+    """The facial mesotherapy protocol loaded by the data migration."""
+    return Protocol.objects.select_related("category").get(name="Facial mesotherapy")
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    """A clinic in London open every day 08:00–20:00, unless `opening_hours` says otherwise."""
+
+    class Meta:
+        model = Location
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    time_zone = "Europe/London"
+
+    @factory.post_generation
+    def opening_hours(self, create: bool, hours: list[tuple[int, time, time]] | None, **kwargs: object) -> None:
+        if not create:
+            return
+        for weekday, opens_at, closes_at in hours or [(day, time(8), time(20)) for day in range(7)]:
+            OpeningHours.objects.create(location=self, weekday=weekday, opens_at=opens_at, closes_at=closes_at)
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Room
+
+    location = factory.SubFactory(LocationFactory)
+    name = factory.Sequence(lambda n: f"Room {n}")
+
+
+class PractitionerFactory(factory.django.DjangoModelFactory):
+    """A practitioner working at `locations` (default: none; pass them)."""
+
+    class Meta:
+        model = Practitioner
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory, username=factory.Sequence(lambda n: f"practitioner{n}"))
+    display_name = factory.Sequence(lambda n: f"Dr Practitioner {n}")
+
+    @factory.post_generation
+    def locations(self, create: bool, locations: list[Location] | None, **kwargs: object) -> None:
+        if create and locations:
+            self.locations.add(*locations)
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+
+    patient = factory.SubFactory(PatientFactory)
+    protocol = factory.LazyFunction(mesotherapy_protocol)
+    location = factory.SubFactory(LocationFactory)
+    planned_sessions = 4
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    """A session row made directly, bypassing the booking rules: for setting
+    the scene. Book through treatments.services when the rules are the subject."""
+
+    class Meta:
+        model = Session
+
+    course = factory.SubFactory(CourseFactory)
+    location = factory.LazyAttribute(lambda s: s.course.location)
+    room = factory.LazyAttribute(lambda s: RoomFactory(location=s.location))
+    practitioner = factory.LazyAttribute(lambda s: PractitionerFactory(locations=[s.location]))
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    ends_at = factory.LazyAttribute(lambda s: s.starts_at + timedelta(minutes=45))
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Hyaluronic cocktail {n}")
+    kind = ProductKind.SOLUTION
+    manufacturer = "Dermalab"
+    unit = "ml"
+
+
+class ProductLotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductLot
+
+    product = factory.SubFactory(ProductFactory)
+    lot_number = factory.Sequence(lambda n: f"LOT-{n:05d}")
+    expires_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
