@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
-from treatments import services
-from treatments.models import CourseStatus, RuleOverride, SessionKind, SessionStatus
 from tests.factories import PatientFactory, ProductLotFactory
 from tests.treatments.conftest import LONDON
+from treatments import services
+from treatments.models import CourseStatus, RuleOverride, SessionKind, SessionStatus
 
 pytestmark = pytest.mark.django_db
 
