@@ -214,7 +214,7 @@ def check_conflicts(
                 if start <= other.anchor < window_end:
                     return Decision.refuse(
                         Rule.CONFLICT,
-                        f"{other.label.capitalize()} on {other.anchor.astimezone(zone):%Y-%m-%d} "
+                        f"{other.label[:1].upper()}{other.label[1:]} on {other.anchor.astimezone(zone):%Y-%m-%d} "
                         f"would fall within {rule.days} days after this session.",
                     )
     return Decision.ok(Rule.CONFLICT)

@@ -7,7 +7,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from patients.models import Consent, Patient
-from treatments.models import Location, Practitioner, Room
+from treatments.models import Course, Location, Practitioner, ProductLot, Room, Session
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,15 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert Practitioner.objects.count() == 2
     assert Patient.objects.count() == 5
     assert Consent.objects.filter(revoked_at__isnull=True).count() == 10
+    assert Course.objects.count() == 3
+    assert Session.objects.filter(status="booked").count() == 2
+    assert ProductLot.objects.count() == 4
 
     call_command("load_demo", admin_password="second-demo-password", stdout=StringIO())
 
     assert Patient.objects.count() == 5, "a second run must not duplicate the demo"
+    assert Course.objects.count() == 3
+    assert Session.objects.count() == 2
     assert Location.objects.get().opening_hours.count() == 6
     assert authenticate(username="admin", password="second-demo-password") is not None
     assert authenticate(username="admin", password="first-demo-password") is None

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from patients import services as patient_services
 from patients.models import ConsentKind, ContactChannel, MedicalFlag, Patient, SkinType
-from treatments.models import Location, OpeningHours, Practitioner, Room, Weekday
+from treatments import services as treatment_services
+from treatments.models import (
+    Course,
+    Location,
+    OpeningHours,
+    Practitioner,
+    Product,
+    ProductKind,
+    ProductLot,
+    Protocol,
+    Room,
+    Weekday,
+)
 
 DEMO_PATIENTS: list[dict[str, Any]] = [
     {
@@ -70,7 +83,7 @@ CONSENT_VERSION = "2026-01"
 
 
 class Command(BaseCommand):
-    help = "Load the demo clinic (location, rooms, practitioners, patients) and print an admin login."
+    help = "Load the demo clinic (location, rooms, practitioners, patients, products, courses); print a login."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -119,6 +132,9 @@ class Command(BaseCommand):
             for kind in (ConsentKind.TREATMENT, ConsentKind.SERVICE_MESSAGES):
                 patient_services.consent_give(patient=patient, kind=kind, version=CONSENT_VERSION, actor=admin)
 
+        self._load_products()
+        self._load_courses(location=location, admin=admin)
+
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo clinic loaded.\n"
@@ -127,3 +143,47 @@ class Command(BaseCommand):
                 f"  Login:    admin / {admin_password}"
             )
         )
+
+    def _load_products(self) -> None:
+        today = timezone.localdate()
+        for name, kind, manufacturer, unit, lot_number, months in (
+            ("NCTF 135HA", ProductKind.SOLUTION, "Filorga", "ml", "NC24-0917", 18),
+            ("Hydra Vitamin Cocktail", ProductKind.SOLUTION, "Dermalab", "ml", "HV25-0311", 12),
+            ("Multi-injector 5-pin 32G", ProductKind.MULTI_INJECTOR_NEEDLE, "Mesoram", "unit", "MI-77812", 36),
+            ("Microcannula 25G 38 mm", ProductKind.MICROCANNULA, "TSK", "unit", "MC-40931", 36),
+        ):
+            product, _ = Product.objects.get_or_create(
+                name=name, manufacturer=manufacturer, defaults={"kind": kind, "unit": unit}
+            )
+            ProductLot.objects.get_or_create(
+                product=product,
+                lot_number=lot_number,
+                defaults={"expires_on": today + timedelta(days=30 * months), "received_on": today},
+            )
+
+    def _load_courses(self, *, location: Location, admin: Any) -> None:
+        """A mesotherapy course for three patients, the first sessions booked in the coming days."""
+        protocol = Protocol.objects.get(name="Facial mesotherapy")
+        practitioners = list(Practitioner.objects.filter(locations=location).order_by("display_name"))
+        rooms = list(location.rooms.order_by("name"))
+        zone = location.time_zone
+        day = timezone.localdate(timezone=zone) + timedelta(days=1)
+        while day.weekday() >= Weekday.SATURDAY:
+            day += timedelta(days=1)
+        for index, email in enumerate(
+            ["amelia.hart@example.com", "priya.shah@example.com", "chloe.martin@example.com"]
+        ):
+            patient = Patient.objects.get(email=email)
+            if Course.objects.filter(patient=patient).exists():
+                continue
+            course = treatment_services.course_create(
+                patient=patient, protocol=protocol, location=location, actor=admin
+            )
+            if index < 2:
+                treatment_services.session_book(
+                    course=course,
+                    practitioner=practitioners[index % len(practitioners)],
+                    room=rooms[index % len(rooms)],
+                    starts_at=datetime.combine(day, time(10 + index), tzinfo=zone),
+                    actor=admin,
+                )
