@@ -179,6 +179,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks.record_heartbeat",
         "schedule": 30.0,
     },
+    "dispatch-due-messages": {
+        "task": "aftercare.tasks.dispatch_due_messages",
+        "schedule": 60.0,
+    },
+    "schedule-followup-prompts": {
+        "task": "aftercare.tasks.schedule_followup_prompts",
+        "schedule": 15 * 60.0,
+    },
 }
 # A heartbeat older than this makes /healthz report the worker or beat down.
 HEARTBEAT_MAX_AGE_SECONDS = env_int("HEARTBEAT_MAX_AGE_SECONDS", default=120, minimum=1)
@@ -230,6 +238,32 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".devdata" / "outbox" / "email"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="clinic@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Aftercare messages ------------------------------------------------------
+
+# Patients are not messaged in these local hours; messages wait until the end.
+AFTERCARE_QUIET_HOURS = env.str("AFTERCARE_QUIET_HOURS", default="20:00-09:00")
+try:
+    from aftercare.timing import QuietHours
+
+    QuietHours.parse(AFTERCARE_QUIET_HOURS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"AFTERCARE_QUIET_HOURS: {exc}") from None
+AFTERCARE_BATCH_SIZE = env_int("AFTERCARE_BATCH_SIZE", default=100, minimum=1)
+# A row claimed for sending longer ago than this is assumed lost (its worker
+# died) and is returned to the queue.
+AFTERCARE_SENDING_LEASE_SECONDS = env_int("AFTERCARE_SENDING_LEASE_SECONDS", default=300, minimum=30)
+AFTERCARE_MAX_ATTEMPTS = env_int("AFTERCARE_MAX_ATTEMPTS", default=6, minimum=1)
+# Transient failures wait base × 2^(attempt-1) seconds, at most the cap.
+AFTERCARE_RETRY_BASE_SECONDS = env_int("AFTERCARE_RETRY_BASE_SECONDS", default=60, minimum=1)
+AFTERCARE_RETRY_MAX_SECONDS = env_int("AFTERCARE_RETRY_MAX_SECONDS", default=6 * 3600, minimum=1)
+# The SMS transport is chosen like an email backend, by dotted path.
+SMS_BACKEND = env.str("SMS_BACKEND", default="aftercare.channels.sms.ConsoleSmsTransport")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / ".devdata" / "outbox" / "sms"))
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+CLINIC_NAME = env.str("CLINIC_NAME", default="the clinic")
 
 # --- Security (production values unless DEBUG) ------------------------------
 

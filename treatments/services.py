@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aftercare import services as aftercare
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
 from patients.models import Patient
 from treatments import rules
@@ -108,6 +109,7 @@ def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None
         sequence=F("sequence") + 1,
         updated_at=now,
     )
+    aftercare.on_course_cancelled(course=course)
     course.status = CourseStatus.CANCELLED
     course.cancelled_at = now
     course.cancel_reason = reason
@@ -349,6 +351,7 @@ def session_book(
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
+    aftercare.on_session_booked(session=session)
     return session
 
 
@@ -406,6 +409,7 @@ def session_reschedule(
     session.sequence += 1
     _save_or_slot_taken(session)
     _record_overrides(session, used, override_by)
+    aftercare.on_session_rescheduled(session=session)
     return session
 
 
@@ -422,6 +426,7 @@ def session_cancel(*, session: Session, reason: str, actor: AbstractBaseUser | N
     session.cancel_note = note
     session.sequence += 1
     session.save()
+    aftercare.on_session_cancelled(session=session)
     return session
 
 
@@ -437,6 +442,7 @@ def session_mark_no_show(*, session: Session, actor: AbstractBaseUser | None) ->
     session.no_show_at = now
     session.sequence += 1
     session.save()
+    aftercare.on_session_cancelled(session=session)
     return session
 
 
@@ -488,6 +494,8 @@ def session_complete(
         SessionProductUse(session=session, lot=use.lot, quantity=use.quantity) for use in product_uses
     )
     _advance_course(session)
+    # In this transaction: the aftercare messages exist exactly when the completion does.
+    aftercare.schedule_session_aftercare(session=session)
     return session
 
 

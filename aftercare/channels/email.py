@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.message import make_msgid
+
+from aftercare.channels import OutgoingMessage, PermanentError, TransientError
+
+
+class EmailTransport:
+    """Email through Django's configured EMAIL_BACKEND (SMTP, a provider's, console, file)."""
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send `message`; return its Message-ID.
+
+        The Message-ID is derived from the outbox row, so a provider or mail
+        server that de-duplicates on it sees a retried send as the same mail.
+        """
+        message_id = make_msgid(idstring=message.idempotency_key, domain="clinic.local")
+        email = EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.to],
+            headers={"Message-ID": message_id, "X-Clinic-Message-Id": message.idempotency_key},
+            connection=get_connection(fail_silently=False),
+        )
+        try:
+            email.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError(f"recipient refused: {exc}") from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise TransientError(f"{exc.__class__.__name__}: {exc}") from exc
+        return message_id

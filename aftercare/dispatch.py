@@ -1,0 +1,203 @@
+"""The dispatcher: claims due outbox rows and hands them to their channel.
+
+Claiming is a short transaction: SELECT … FOR UPDATE SKIP LOCKED picks due
+pending rows no other dispatcher holds, and marks them `sending` with a
+claim time. Sending happens outside any transaction (a slow provider must
+not hold row locks), and the outcome is written with a conditional UPDATE
+that only succeeds while the row is still ours. A dispatcher that dies
+mid-batch leaves rows in `sending`; after the lease they are put back, so a
+crash costs at most one duplicate per row that was in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as monotonic_time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from aftercare import timing
+from aftercare.channels import OutgoingMessage, PermanentError, TransientError
+from aftercare.channels.email import EmailTransport
+from aftercare.channels.sms import sms_transport
+from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from patients.models import ConsentKind
+from patients.selectors import patient_has_consent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    lost_claims: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off: base × 2^(attempts-1), capped."""
+    seconds = settings.AFTERCARE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.AFTERCARE_RETRY_MAX_SECONDS))
+
+
+def recover_stale_claims(*, now: datetime | None = None) -> int:
+    """Put rows stuck in `sending` past the lease back to `pending`; return how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.AFTERCARE_SENDING_LEASE_SECONDS)
+    recovered = ScheduledMessage.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).update(
+        status=MessageStatus.PENDING, claimed_at=None, updated_at=now
+    )
+    if recovered:
+        logger.warning("recovered %d outbox rows whose sender vanished", recovered)
+    return recovered
+
+
+def claim_due(*, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
+    """Claim up to `limit` due pending rows for this dispatcher; return (id, claimed_at) pairs."""
+    with transaction.atomic():
+        ids = list(
+            ScheduledMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=MessageStatus.PENDING, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            ScheduledMessage.objects.filter(id__in=ids).update(
+                status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            )
+    return [(pk, now) for pk in ids]
+
+
+def _finish(message_id: UUID, claimed_at: datetime, **changes: object) -> bool:
+    """Write the outcome if the row is still ours; return False if someone took it over."""
+    updated = ScheduledMessage.objects.filter(
+        id=message_id, status=MessageStatus.SENDING, claimed_at=claimed_at
+    ).update(updated_at=timezone.now(), **changes)
+    return updated == 1
+
+
+def _address(message: ScheduledMessage) -> str:
+    if message.kind == MessageKind.RED_FLAG_ALERT:
+        return message.to_address
+    patient = message.patient
+    return (patient.email if message.channel == Channel.EMAIL else str(patient.phone or "")).strip()
+
+
+def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> None:
+    """Send one claimed row, or suppress or defer it, and record the outcome."""
+    message = ScheduledMessage.objects.select_related("patient").get(pk=message_id)
+    now = timezone.now()
+    patient = message.patient
+    to_staff = message.kind == MessageKind.RED_FLAG_ALERT
+
+    if not to_staff:
+        if getattr(patient, "erased_at", None):
+            _suppress(message, claimed_at, SuppressionReason.PATIENT_ERASED, result)
+            return
+        if not patient_has_consent(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, at=now):
+            _suppress(message, claimed_at, SuppressionReason.NO_CONSENT, result)
+            return
+        zone = ZoneInfo(str(patient.time_zone))
+        quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
+        later = timing.defer_for_quiet_hours(now, quiet=quiet, zone=zone)
+        if later != now:
+            # Not a delivery attempt: give the attempt back and wait for morning.
+            if _finish(
+                message_id,
+                claimed_at,
+                status=MessageStatus.PENDING,
+                due_at=later,
+                claimed_at=None,
+                attempts=F("attempts") - 1,
+            ):
+                result.deferred += 1
+            return
+    address = _address(message)
+    if not address:
+        _suppress(message, claimed_at, SuppressionReason.NO_CONTACT, result)
+        return
+
+    outgoing = OutgoingMessage(idempotency_key=str(message.pk), to=address, subject=message.subject, body=message.body)
+    try:
+        transport = EmailTransport() if message.channel == Channel.EMAIL else sms_transport()
+        provider_id = transport.send(outgoing)
+    except TransientError as exc:
+        if message.attempts >= settings.AFTERCARE_MAX_ATTEMPTS:
+            if _finish(message_id, claimed_at, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
+                result.failed += 1
+        elif _finish(
+            message_id,
+            claimed_at,
+            status=MessageStatus.PENDING,
+            due_at=now + retry_delay(message.attempts),
+            claimed_at=None,
+            last_error=str(exc)[:2000],
+        ):
+            result.retried += 1
+        return
+    except PermanentError as exc:
+        if _finish(message_id, claimed_at, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
+            result.failed += 1
+        return
+    if _finish(
+        message_id,
+        claimed_at,
+        status=MessageStatus.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_id[:200],
+        to_address=address,
+        last_error="",
+    ):
+        result.sent += 1
+    else:
+        result.lost_claims += 1
+        logger.warning("outbox row %s was reclaimed while being sent; it may go twice", message_id)
+
+
+def _suppress(message: ScheduledMessage, claimed_at: datetime, reason: str, result: DispatchResult) -> None:
+    if _finish(message.pk, claimed_at, status=MessageStatus.SUPPRESSED, suppressed_reason=reason):
+        result.suppressed += 1
+
+
+def dispatch_due(*, batch_size: int | None = None, time_budget_seconds: float = 50.0) -> DispatchResult:
+    """Send due messages in batches until none are due or the time budget is spent.
+
+    The budget keeps one beat tick's run shorter than the beat interval, so
+    runs do not pile up; several dispatchers at once are safe regardless.
+    """
+    batch_size = batch_size or settings.AFTERCARE_BATCH_SIZE
+    result = DispatchResult(recovered=recover_stale_claims())
+    started = monotonic_time.monotonic()
+    while monotonic_time.monotonic() - started < time_budget_seconds:
+        claims = claim_due(now=timezone.now(), limit=batch_size)
+        if not claims:
+            break
+        result.claimed += len(claims)
+        for message_id, claimed_at in claims:
+            try:
+                deliver(message_id, claimed_at, result)
+            except Exception as exc:  # one bad row must not stop the batch
+                logger.exception("delivering outbox row %s failed", message_id)
+                result.errors.append(f"{message_id}: {exc}")
+                _finish(
+                    message_id,
+                    claimed_at,
+                    status=MessageStatus.PENDING,
+                    due_at=timezone.now() + retry_delay(1),
+                    claimed_at=None,
+                    last_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                )
+    return result

@@ -1,0 +1,267 @@
+"""Aftercare plans, the message outbox and side-effect reports.
+
+Every message is a row here (ScheduledMessage) before anything is sent: its
+due time lives in PostgreSQL, never in a broker ETA, so a restart or a
+Redis hiccup loses nothing. The dispatcher claims due rows and sends them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class ChannelRule(models.TextChoices):
+    PREFERRED = "preferred", "Patient's preferred channel"
+    EMAIL = "email", "Always email"
+    SMS = "sms", "Always SMS"
+
+
+class OffsetUnit(models.TextChoices):
+    HOURS = "hours", "Hours (elapsed time)"
+    DAYS = "days", "Days (same local time of day)"
+
+
+class StepCondition(models.TextChoices):
+    ALWAYS = "always", "After every session"
+    SESSIONS_REMAIN = "sessions_remain", "Only while course sessions remain"
+    FINAL_SESSION = "final_session", "Only after the course's final session"
+
+
+class MessageKind(models.TextChoices):
+    AFTERCARE = "aftercare", "Aftercare advice"
+    CHECK_IN = "check_in", "Side-effect check-in"
+    FOLLOWUP_OPEN = "followup_open", "Next session window open"
+    FOLLOWUP_CLOSING = "followup_closing", "Next session window closing"
+    MAINTENANCE_DUE = "maintenance_due", "Maintenance due"
+    APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+    RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to practitioner"
+
+
+class AftercarePlan(models.Model):
+    """The messages that follow each session of one protocol."""
+
+    protocol = models.OneToOneField("treatments.Protocol", on_delete=models.CASCADE, related_name="aftercare_plan")
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AftercareStep(models.Model):
+    """One message of a plan, sent at an offset from the session's completion.
+
+    An hour offset is elapsed time. A day offset lands on the local date that
+    many days later, at `local_send_time` in the patient's zone, whatever the
+    clocks did in between.
+    """
+
+    plan = models.ForeignKey(AftercarePlan, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField()
+    code = models.SlugField(max_length=50, help_text="Stable name, e.g. day-3-early-recovery.")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=MessageKind.choices, default=MessageKind.AFTERCARE)
+    offset_unit = models.CharField(max_length=10, choices=OffsetUnit.choices)
+    offset_value = models.PositiveSmallIntegerField()
+    local_send_time = models.TimeField(null=True, blank=True, help_text="For day offsets: local time to send.")
+    channel_rule = models.CharField(max_length=10, choices=ChannelRule.choices, default=ChannelRule.PREFERRED)
+    condition = models.CharField(max_length=20, choices=StepCondition.choices, default=StepCondition.ALWAYS)
+    prompts_booking = models.BooleanField(
+        default=False,
+        help_text="The text asks the patient to book the next session (so no separate prompt is sent).",
+    )
+
+    class Meta:
+        ordering = ["plan", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "order"], name="aftercare_step_unique_order"),
+            models.UniqueConstraint(fields=["plan", "code"], name="aftercare_step_unique_code"),
+            models.CheckConstraint(
+                condition=Q(offset_unit="hours") | Q(local_send_time__isnull=False),
+                name="aftercare_step_day_offset_has_send_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name} (+{self.offset_value} {self.offset_unit})"
+
+
+class MessageTemplate(models.Model):
+    """The words of one step, for one channel and language (Django template syntax)."""
+
+    step = models.ForeignKey(AftercareStep, on_delete=models.CASCADE, related_name="templates")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(max_length=10, default="en")
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    body = models.TextField(
+        help_text=(
+            "Variables: {{ first_name }}, {{ session_date }}, {{ clinic_name }}, {{ clinic_phone }}, "
+            "{{ next_window_start }}, {{ next_window_end }}, {{ sessions_remaining }}."
+        )
+    )
+
+    class Meta:
+        ordering = ["step", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "channel", "language"], name="template_unique_per_channel_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step.code} [{self.channel}/{self.language}]"
+
+
+class PromptTemplate(models.Model):
+    """The words of a message outside the aftercare plan (prompts, reminders, alerts)."""
+
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(max_length=10, default="en")
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["kind", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "channel", "language"], name="prompt_template_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} [{self.channel}/{self.language}]"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+class SuppressionReason(models.TextChoices):
+    NO_CONSENT = "no_consent", "No consent for service messages"
+    NO_CONTACT = "no_contact", "No contact detail for the channel"
+    PATIENT_ERASED = "patient_erased", "Patient erased"
+    NO_TEMPLATE = "no_template", "No template for the channel and language"
+
+
+class ScheduledMessage(models.Model):
+    """The outbox: one message, from scheduling to its last delivery attempt."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    # Makes scheduling idempotent: the same fact never schedules two messages.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="messages")
+    course = models.ForeignKey(
+        "treatments.Course", on_delete=models.PROTECT, related_name="messages", null=True, blank=True
+    )
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.PROTECT, related_name="messages", null=True, blank=True
+    )
+    step = models.ForeignKey(AftercareStep, on_delete=models.PROTECT, related_name="messages", null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    to_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    suppressed_reason = models.CharField(max_length=30, choices=SuppressionReason.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The dispatcher's query: due pending rows, oldest first.
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="message_pending_due_idx"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_sending_claim_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "step"], condition=Q(step__isnull=False), name="message_one_per_session_step"
+            ),
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="suppressed") | ~Q(suppressed_reason=""), name="message_suppressed_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.patient} at {self.due_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class Symptom(models.TextChoices):
+    PAIN = "pain", "Pain"
+    SWELLING = "swelling", "Swelling"
+    REDNESS = "redness", "Redness"
+    BRUISING = "bruising", "Bruising"
+    ITCHING = "itching", "Itching"
+    RASH = "rash", "Rash"
+    PUS = "pus", "Pus or discharge"
+    FEVER = "fever", "Fever"
+    BUMPS = "bumps", "Small bumps"
+
+
+class Severity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class ReportSource(models.TextChoices):
+    STAFF = "staff", "Entered by staff"
+    INTEGRATION = "integration", "Received by API"
+
+
+class SideEffectReport(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="side_effect_reports")
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.PROTECT, related_name="side_effect_reports", null=True, blank=True
+    )
+    symptoms = ArrayField(models.CharField(max_length=20, choices=Symptom.choices))
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    onset_on = models.DateField(help_text="The day the symptoms began.")
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=ReportSource.choices, default=ReportSource.STAFF)
+    is_red_flag = models.BooleanField(default=False)
+    red_flag_reasons = models.TextField(blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "treatments.Practitioner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["patient"], condition=Q(is_red_flag=True, resolved_at__isnull=True), name="report_open_flag_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.symptoms)} ({self.severity}) for {self.patient}"

@@ -1,0 +1,105 @@
+"""When messages go out, and what counts as a red flag: pure functions.
+
+Times are aware datetimes; zones are zoneinfo. An hour offset is elapsed
+time. A day offset keeps the local wall-clock time: "+3 days at 10:00" is
+10:00 in the patient's zone three local dates later, across any
+daylight-saving change. Quiet hours are local to the patient too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+def local_datetime(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The instant of wall-clock `at` on `day` in `zone`.
+
+    A wall time inside a spring-forward gap does not exist; it is moved
+    forward past the gap (01:30 becomes 02:30 on the UK's change day).
+    """
+    naive = datetime.combine(day, at)
+    candidate = naive.replace(tzinfo=zone)
+    # Round-trip through UTC: a non-existent local time comes back shifted.
+    return candidate.astimezone(UTC).astimezone(zone)
+
+
+def step_due_at(
+    *, completed_at: datetime, unit: str, value: int, local_send_time: time | None, zone: ZoneInfo
+) -> datetime:
+    """When an aftercare step is due after a session completed at `completed_at`."""
+    if unit == "hours":
+        return completed_at + timedelta(hours=value)
+    if local_send_time is None:
+        raise ValueError("a day offset needs a local send time")
+    local_day = completed_at.astimezone(zone).date() + timedelta(days=value)
+    return local_datetime(local_day, local_send_time, zone)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A nightly window, in local time, when patients are not messaged.
+
+    `start` after `end` means the window spans midnight (20:00–09:00).
+    Equal times mean no quiet hours.
+    """
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """Parse "20:00-09:00"; raise ValueError on anything else."""
+        try:
+            start_text, end_text = text.split("-")
+            return cls(time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip()))
+        except ValueError:
+            raise ValueError(f"quiet hours must look like 20:00-09:00, not {text!r}") from None
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+def defer_for_quiet_hours(due_at: datetime, *, quiet: QuietHours, zone: ZoneInfo) -> datetime:
+    """Return `due_at`, or if it falls in quiet hours, the end of those quiet hours (local)."""
+    local = due_at.astimezone(zone)
+    if not quiet.contains(local.time().replace(tzinfo=None)):
+        return due_at
+    day = local.date()
+    if quiet.start > quiet.end and local.time() >= quiet.start:
+        day += timedelta(days=1)
+    return local_datetime(day, quiet.end, zone)
+
+
+# --- side effects --------------------------------------------------------------
+
+# Always a reason to call the clinic (product spec §1 red flags).
+ALARM_SYMPTOMS = {"itching": "itching", "rash": "a rash", "pus": "pus (sign of infection)", "fever": "fever"}
+# Normal at first; a red flag when severe or when they last too long.
+EXPECTED_DAYS = {"pain": 2, "swelling": 2, "redness": 2, "bumps": 2, "bruising": 7}
+
+
+def red_flag_reasons(*, symptoms: Iterable[str], severity: str, onset_on: date, today: date) -> list[str]:
+    """Return why a side-effect report is a red flag; empty if it is not.
+
+    Redness, swelling, pinpoint bleeding and small bumps are normal for a day
+    or two and bruising fades within a week. Pain or swelling that is severe
+    or persists, bruising that does not fade, itching, rash and signs of
+    infection are red flags.
+    """
+    reasons = []
+    days = (today - onset_on).days
+    for symptom in symptoms:
+        if symptom in ALARM_SYMPTOMS:
+            reasons.append(ALARM_SYMPTOMS[symptom])
+        elif symptom in ("pain", "swelling") and severity == "severe":
+            reasons.append(f"severe {symptom}")
+        elif symptom in EXPECTED_DAYS and days > EXPECTED_DAYS[symptom]:
+            reasons.append(f"{symptom} lasting {days} days (expected to settle within {EXPECTED_DAYS[symptom]})")
+    return reasons
