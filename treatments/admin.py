@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from aftercare.admin import SessionMessageInline
 from clinic.admin_forms import ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
 from treatments import rules, services
@@ -306,7 +307,7 @@ class SessionAdmin(admin.ModelAdmin):
     list_select_related = ["course__patient", "course__protocol", "practitioner", "room"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["course"]
-    inlines = [ProductUseInline, RuleOverrideInline]
+    inlines = [ProductUseInline, RuleOverrideInline, SessionMessageInline]
     actions = ["cancel_sessions", "mark_no_show"]
     change_form_template = "admin/treatments/session/change_form.html"
     readonly_fields = [

@@ -46,6 +46,11 @@ def patient_form(**overrides: object) -> dict[str, Any]:
         "consents-INITIAL_FORMS": "0",
         "consents-MIN_NUM_FORMS": "0",
         "consents-MAX_NUM_FORMS": "1000",
+        # The read-only side-effect and message inlines, empty for these patients.
+        "side_effect_reports-TOTAL_FORMS": "0",
+        "side_effect_reports-INITIAL_FORMS": "0",
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
     }
     form.update(overrides)
     return form

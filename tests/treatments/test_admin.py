@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from tests.admin_forms import inline_post_data
 from tests.factories import CourseFactory, PatientFactory, ProductLotFactory, RoomFactory, SessionFactory
 from tests.treatments.conftest import LONDON
 from treatments import services
@@ -188,12 +189,11 @@ def test_moving_a_booked_session_in_its_change_form_reschedules_it(
     clinic_admin, clock, course, practitioner, room
 ) -> None:
     session = services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
-    form = book_form(course, practitioner, room, local(4, 14))
+    change_url = reverse("admin:treatments_session_change", args=[session.pk])
+    form = book_form(course, practitioner, room, local(4, 14)) | inline_post_data(clinic_admin.get(change_url))
     del form["course"]
-    for inline in ("product_uses", "overrides"):
-        form |= {f"{inline}-TOTAL_FORMS": "0", f"{inline}-INITIAL_FORMS": "0"}
 
-    response = clinic_admin.post(reverse("admin:treatments_session_change", args=[session.pk]), form)
+    response = clinic_admin.post(change_url, form)
 
     assert response.status_code == 302, errors_of(response)
     session.refresh_from_db()

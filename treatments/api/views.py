@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -275,6 +276,8 @@ class AvailabilityView(APIView):
             date_from=params["date_from"],
             date_to=params["date_to"],
             step_minutes=params["step_minutes"],
+            # A slot that has already begun cannot be booked; do not offer it.
+            not_before=timezone.now(),
         )
         return Response(SlotSerializer(slots, many=True).data)
 

@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template import TemplateSyntaxError
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+
+from aftercare import services
+from aftercare.models import (
+    AftercarePlan,
+    AftercareStep,
+    MessageStatus,
+    MessageTemplate,
+    PromptTemplate,
+    ScheduledMessage,
+    SideEffectReport,
+)
+from clinic.admin_forms import ServiceForm
+from clinic.errors import DomainError
+from treatments.models import Practitioner, Session
+
+
+class AftercareStepInline(admin.TabularInline):
+    model = AftercareStep
+    fields = ["order", "code", "name", "kind", "offset_unit", "offset_value", "local_send_time", "condition"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(AftercarePlan)
+class AftercarePlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "protocol", "is_active"]
+    inlines = [AftercareStepInline]
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["channel", "language", "subject", "body"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in ("subject", "body"):
+            try:
+                services._render(cleaned.get(name, ""), {})
+            except TemplateSyntaxError as exc:
+                self.add_error(name, f"Template error: {exc}")
+        return cleaned
+
+
+class MessageTemplateInline(admin.StackedInline):
+    model = MessageTemplate
+    form = MessageTemplateForm
+    extra = 0
+
+
+@admin.register(AftercareStep)
+class AftercareStepAdmin(admin.ModelAdmin):
+    list_display = ["name", "plan", "order", "kind", "offset_value", "offset_unit", "local_send_time", "condition"]
+    list_filter = ["plan", "kind", "condition"]
+    inlines = [MessageTemplateInline]
+    change_form_template = "admin/aftercare/aftercarestep/change_form.html"
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:step_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="aftercare_aftercarestep_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        """The step's texts rendered for a chosen session (?session=<id>), or the latest completed one."""
+        step = get_object_or_404(AftercareStep.objects.select_related("plan__protocol"), pk=step_id)
+        if not self.has_view_permission(request, step):
+            raise PermissionDenied
+        sessions = Session.objects.filter(course__protocol=step.plan.protocol).select_related(
+            "course__patient", "course__location"
+        )
+        chosen = request.GET.get("session")
+        session = sessions.filter(pk=chosen).first() if chosen else sessions.order_by("-starts_at").first()
+        rendered = []
+        if session is not None:
+            context = services.message_context(patient=session.course.patient, course=session.course, session=session)
+            for template in step.templates.all():
+                try:
+                    rendered.append(
+                        (
+                            template,
+                            services._render(template.subject, context),
+                            services._render(template.body, context),
+                        )
+                    )
+                except TemplateSyntaxError as exc:
+                    rendered.append((template, "", f"Template error: {exc}"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {step.name}",
+            "step": step,
+            "session": session,
+            "sessions": sessions.order_by("-starts_at")[:50],
+            "rendered": rendered,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/aftercare/aftercarestep/preview.html", context)
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(admin.ModelAdmin):
+    list_display = ["kind", "channel", "language", "subject"]
+    list_filter = ["kind", "channel", "language"]
+
+
+class ScheduledMessageReadOnly:
+    fields = ["kind", "channel", "status", "due_at", "sent_at", "suppressed_reason", "attempts", "subject"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["due_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SessionMessageInline(ScheduledMessageReadOnly, admin.TabularInline):
+    model = ScheduledMessage
+    fk_name = "session"
+    verbose_name_plural = "messages"
+
+
+class PatientMessageInline(ScheduledMessageReadOnly, admin.TabularInline):
+    model = ScheduledMessage
+    fk_name = "patient"
+    verbose_name_plural = "messages"
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(admin.ModelAdmin):
+    list_display = ["due_at", "patient", "kind", "channel", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel", "suppressed_reason", "due_at"]
+    search_fields = ["patient__last_name", "patient__first_name", "patient__email", "to_address", "id"]
+    list_select_related = ["patient"]
+    date_hierarchy = "due_at"
+    actions = ["cancel_pending", "retry_failed"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The outbox is a record: it is read, cancelled or retried, never edited.
+        return [field.name for field in ScheduledMessage._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected pending messages", permissions=["change"])
+    def cancel_pending(self, request: HttpRequest, queryset: QuerySet[ScheduledMessage]) -> None:
+        now = timezone.now()
+        count = queryset.filter(status=MessageStatus.PENDING).update(
+            status=MessageStatus.CANCELLED, cancelled_at=now, updated_at=now
+        )
+        self.message_user(request, f"Cancelled {count} message(s).", messages.SUCCESS)
+
+    @admin.action(description="Retry selected failed messages now", permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[ScheduledMessage]) -> None:
+        now = timezone.now()
+        count = queryset.filter(status=MessageStatus.FAILED).update(
+            status=MessageStatus.PENDING, due_at=now, attempts=0, last_error="", updated_at=now
+        )
+        self.message_user(request, f"Queued {count} message(s) again.", messages.SUCCESS)
+
+
+class SideEffectReportAddForm(ServiceForm):
+    class Meta:
+        model = SideEffectReport
+        fields = ["patient", "session", "symptoms", "severity", "onset_on", "notes"]
+
+    symptoms = forms.MultipleChoiceField(
+        choices=SideEffectReport._meta.get_field("symptoms").base_field.choices,  # type: ignore[attr-defined]
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def perform(self, cleaned_data: dict[str, Any]) -> SideEffectReport:
+        return services.side_effect_report_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
+
+
+@admin.register(SideEffectReport)
+class SideEffectReportAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "patient", "severity", "symptom_list", "red_flag", "resolved_at"]
+    list_filter = ["is_red_flag", ("resolved_at", admin.EmptyFieldListFilter), "severity", "source"]
+    search_fields = ["patient__last_name", "patient__first_name", "patient__email"]
+    list_select_related = ["patient"]
+    autocomplete_fields = ["patient"]
+    actions = ["resolve_selected"]
+
+    @admin.display(description="symptoms")
+    def symptom_list(self, report: SideEffectReport) -> str:
+        return ", ".join(report.symptoms)
+
+    @admin.display(description="red flag", boolean=False, ordering="is_red_flag")
+    def red_flag(self, report: SideEffectReport) -> str:
+        if not report.is_red_flag:
+            return "—"
+        return format_html('<strong style="color:#ba2121">RED FLAG</strong>: {}', report.red_flag_reasons)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = type("SideEffectReportAddForm", (SideEffectReportAddForm,), {"actor": request.user})
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return [field.name for field in SideEffectReport._meta.fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Resolve selected reports (as the logged-in practitioner)", permissions=["change"])
+    def resolve_selected(self, request: HttpRequest, queryset: QuerySet[SideEffectReport]) -> None:
+        practitioner = Practitioner.objects.filter(user_id=request.user.pk).first()
+        if practitioner is None:
+            self.message_user(request, "Only a practitioner can resolve reports.", messages.ERROR)
+            return
+        done = 0
+        for report in queryset.filter(resolved_at__isnull=True):
+            try:
+                services.side_effect_report_resolve(
+                    report=report,
+                    practitioner=practitioner,
+                    note="Reviewed and resolved in the admin.",
+                    actor=request.user,
+                )
+            except (DomainError, ValidationError) as exc:
+                self.message_user(request, f"{report}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"Resolved {done} report(s).", messages.SUCCESS)
+
+
+class SideEffectReportInline(admin.TabularInline):
+    model = SideEffectReport
+    fk_name = "patient"
+    fields = ["created_at", "symptoms", "severity", "is_red_flag", "resolved_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,9 @@
+from rest_framework.routers import SimpleRouter
+
+from aftercare.api.views import ScheduledMessageViewSet, SideEffectReportViewSet
+
+router = SimpleRouter()
+router.register("messages", ScheduledMessageViewSet, basename="message")
+router.register("side-effect-reports", SideEffectReportViewSet, basename="side-effect-report")
+
+urlpatterns = router.urls

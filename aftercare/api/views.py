@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from aftercare import services
+from aftercare.api.serializers import (
+    ScheduledMessageOutputSerializer,
+    SideEffectReportInputSerializer,
+    SideEffectReportOutputSerializer,
+    SideEffectResolveInputSerializer,
+)
+from aftercare.filters import ScheduledMessageFilter, SideEffectReportFilter
+from aftercare.models import ScheduledMessage, SideEffectReport
+from treatments.models import Practitioner
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List messages", description="The outbox: every message, scheduled or sent."),
+    retrieve=extend_schema(summary="Get a message"),
+)
+class ScheduledMessageViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = ScheduledMessage.objects.none()
+    serializer_class = ScheduledMessageOutputSerializer
+    filterset_class = ScheduledMessageFilter
+    ordering_fields = ["due_at", "updated_at", "sent_at"]
+    ordering = ["due_at", "id"]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return ScheduledMessage.objects.select_related("step")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List side-effect reports"),
+    retrieve=extend_schema(summary="Get a side-effect report"),
+)
+class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = SideEffectReport.objects.none()
+    serializer_class = SideEffectReportOutputSerializer
+    filterset_class = SideEffectReportFilter
+    ordering_fields = ["created_at", "updated_at"]
+    ordering = ["-created_at", "id"]
+    lookup_value_converter = "uuid"
+    action_permissions = {"resolve": ["aftercare.change_sideeffectreport"]}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return SideEffectReport.objects.all()
+
+    @extend_schema(
+        summary="Report side effects",
+        description="A red-flag symptom alerts the session's practitioner at once by email.",
+        request=SideEffectReportInputSerializer,
+        responses={201: SideEffectReportOutputSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SideEffectReportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report = services.side_effect_report_create(actor=request.user, **serializer.validated_data)
+        return Response(SideEffectReportOutputSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a side-effect report",
+        request=SideEffectResolveInputSerializer,
+        responses={200: SideEffectReportOutputSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        serializer = SideEffectResolveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        practitioner = (
+            serializer.validated_data.get("practitioner")
+            or Practitioner.objects.filter(user_id=request.user.pk).first()
+        )
+        if practitioner is None:
+            raise ValidationError({"practitioner": "Name the practitioner who resolved it."})
+        report = services.side_effect_report_resolve(
+            report=self.get_object(),
+            practitioner=practitioner,
+            note=serializer.validated_data["resolution_note"],
+            actor=request.user,
+        )
+        return Response(SideEffectReportOutputSerializer(report).data)

@@ -1,0 +1,24 @@
+import django_filters
+
+from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
+from clinic.api.filters import UpdatedSinceFilterSet
+
+
+class ScheduledMessageFilter(UpdatedSinceFilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=MessageKind.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+
+    class Meta:
+        model = ScheduledMessage
+        fields = ["patient", "course", "session"]
+
+
+class SideEffectReportFilter(UpdatedSinceFilterSet):
+    resolved = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = SideEffectReport
+        fields = ["patient", "session", "is_red_flag", "severity"]
