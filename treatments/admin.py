@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
 
 from aftercare.admin import SessionMessageInline
 from clinic.admin_forms import ServiceForm, domain_error_as_validation_error
@@ -34,6 +37,7 @@ from treatments.models import (
     TreatedArea,
     TreatmentCategory,
 )
+from treatments.worklist import KINDS, worklist
 
 # --- places and people ---------------------------------------------------------
 
@@ -172,6 +176,39 @@ class CourseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_urls(self) -> list:
+        return [
+            path("worklist/", self.admin_site.admin_view(self.worklist_view), name="treatments_worklist"),
+            *super().get_urls(),
+        ]
+
+    def worklist_view(self, request: HttpRequest) -> HttpResponse:
+        """The front desk's worklist, with a booking link pre-filled inside each window."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else None
+        rows = worklist(kind=kind)
+        add_url = reverse("admin:treatments_session_add")
+        entries = []
+        for row in rows:
+            book_url = None
+            if row.course_id and row.window_start:
+                start = max(row.window_start, timezone.localdate())
+                query = {"course": str(row.course_id), "starts_at": f"{start:%Y-%m-%d} 10:00"}
+                if row.practitioner_id:
+                    query["practitioner"] = str(row.practitioner_id)
+                book_url = f"{add_url}?{urlencode(query)}"
+            entries.append({"row": row, "book_url": book_url})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Follow-up worklist",
+            "entries": entries,
+            "kinds": KINDS,
+            "kind": kind,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/treatments/worklist.html", context)
 
     @admin.action(description="Cancel selected courses (and their booked sessions)", permissions=["change"])
     def cancel_courses(self, request: HttpRequest, queryset: QuerySet[Course]) -> None:
@@ -367,6 +404,17 @@ class SessionAdmin(admin.ModelAdmin):
         if obj.status == SessionStatus.BOOKED:
             return self.readonly_fields
         return [*self.readonly_fields, "practitioner", "room", "starts_at"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """Pre-fill from the query string (the worklist's Book link), times in the clinic's zone."""
+        initial = super().get_changeform_initial_data(request)
+        raw = initial.get("starts_at")
+        if isinstance(raw, str):
+            parsed = parse_datetime(raw)
+            initial["starts_at"] = (
+                timezone.make_aware(parsed) if parsed is not None and timezone.is_naive(parsed) else parsed
+            )
+        return initial
 
     def get_inlines(self, request: HttpRequest, obj: Session | None) -> list[type]:
         # Lots and overrides are recorded by completing and booking, not typed in.

@@ -305,3 +305,30 @@ class LotRecipientSerializer(serializers.ModelSerializer):
     class Meta:
         model = SessionProductUse
         fields = ["session", "patient", "patient_name", "session_starts_at", "completed_at", "practitioner", "quantity"]
+
+
+# --- worklist ---------------------------------------------------------------------
+
+
+class WorklistQuerySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["red_flag", "next_session", "maintenance"], required=False)
+    location = serializers.UUIDField(required=False)
+    practitioner = serializers.UUIDField(required=False, help_text="The practitioner of the last session.")
+
+
+class WorklistRowSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["red_flag", "next_session", "maintenance"])
+    patient = serializers.UUIDField(source="patient_id")
+    patient_name = serializers.CharField()
+    patient_phone = serializers.CharField()
+    course = serializers.UUIDField(source="course_id", allow_null=True)
+    protocol = serializers.CharField()
+    location = serializers.UUIDField(source="location_id", allow_null=True)
+    practitioner = serializers.UUIDField(source="practitioner_id", allow_null=True)
+    sessions_done = serializers.IntegerField()
+    sessions_planned = serializers.IntegerField()
+    window_start = serializers.DateField(allow_null=True, help_text="Earliest date for the next session.")
+    window_end = serializers.DateField(allow_null=True, help_text="Latest date for the next session.")
+    days_overdue = serializers.IntegerField()
+    last_contact_at = serializers.DateTimeField(allow_null=True, help_text="When a message last reached the patient.")
+    reason = serializers.CharField()

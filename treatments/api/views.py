@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.api.pagination import PagePagination
 from treatments import selectors, services
 from treatments.api.serializers import (
     AvailabilityQuerySerializer,
@@ -31,6 +32,8 @@ from treatments.api.serializers import (
     SessionOutputSerializer,
     SessionRescheduleInputSerializer,
     SlotSerializer,
+    WorklistQuerySerializer,
+    WorklistRowSerializer,
 )
 from treatments.filters import (
     CourseFilter,
@@ -41,6 +44,7 @@ from treatments.filters import (
     SessionFilter,
 )
 from treatments.models import Course, Location, Practitioner, Product, ProductLot, Protocol, Room, Session
+from treatments.worklist import worklist
 
 RULE_ERROR = OpenApiResponse(
     description="A rule refused it: `rule` names the rule, `earliest_start` gives the first allowed start."
@@ -248,6 +252,32 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
         return self._output(session)
+
+
+class WorklistView(APIView):
+    """Who must be booked next, and by when: for the front desk and booking software."""
+
+    queryset = Course.objects.none()  # reading the worklist needs view_course
+
+    @extend_schema(
+        summary="Follow-up worklist",
+        description=(
+            "Courses whose next-session window is open or overdue with nothing booked, maintenance "
+            "that is due, and patients with an unresolved red flag; most urgent first."
+        ),
+        parameters=[WorklistQuerySerializer],
+        responses=WorklistRowSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = WorklistQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rows = worklist(
+            location_id=params.get("location"), practitioner_id=params.get("practitioner"), kind=params.get("kind")
+        )
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(WorklistRowSerializer(page, many=True).data)
 
 
 class AvailabilityView(APIView):

@@ -1,0 +1,139 @@
+"""The front desk's worklist: who must be booked next, by when, most urgent first."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from aftercare import services as aftercare_services
+from tests.factories import CourseFactory, PatientFactory, UserFactory
+from tests.treatments.conftest import LONDON
+from treatments import services
+from treatments.worklist import worklist
+
+pytestmark = pytest.mark.django_db
+
+
+def local(day: int, hour: int = 10, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=LONDON)
+
+
+def completed_session(course, practitioner, room, clock, starts_at):  # type: ignore[no-untyped-def]
+    clock.move_to(starts_at - timedelta(hours=1))
+    session = services.session_book(
+        course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None
+    )
+    clock.move_to(session.ends_at)
+    return services.session_complete(session=session, actor=None)
+
+
+def test_a_course_appears_when_its_window_opens_and_leaves_when_booked(clock, course, practitioner, room) -> None:
+    done = completed_session(course, practitioner, room, clock, local(3))
+
+    assert worklist(today=date(2026, 3, 16)) == [], "the window opens 14 days after the session"
+    [row] = worklist(today=date(2026, 3, 17))
+    assert (row.kind, row.course_id, row.sessions_done, row.sessions_planned) == ("next_session", course.pk, 1, 4)
+    assert (row.window_start, row.window_end, row.days_overdue) == (date(2026, 3, 17), date(2026, 3, 31), 0)
+    assert row.practitioner_id == practitioner.pk
+
+    clock.move_to(local(17, 9))
+    services.session_book(
+        course=course,
+        practitioner=practitioner,
+        room=room,
+        starts_at=done.completed_at + timedelta(days=15),
+        actor=None,
+    )
+    assert worklist(today=date(2026, 3, 17)) == []
+
+
+def test_rows_are_sorted_red_flag_then_most_overdue_then_soonest_closing(
+    clock, location, practitioner, room, protocol
+) -> None:
+    early = CourseFactory(location=location, patient=PatientFactory(last_name="Early"))
+    late = CourseFactory(location=location, patient=PatientFactory(last_name="Late"))
+    flagged = CourseFactory(location=location, patient=PatientFactory(last_name="Flagged"))
+    completed_session(early, practitioner, room, clock, local(3, 10))
+    completed_session(late, practitioner, room, clock, local(10, 10))
+    session = completed_session(flagged, practitioner, room, clock, local(12, 10))
+    aftercare_services.side_effect_report_create(
+        patient=flagged.patient,
+        session=session,
+        symptoms=["pus"],
+        severity="moderate",
+        onset_on=date(2026, 3, 12),
+        actor=None,
+    )
+
+    rows = worklist(today=date(2026, 4, 10))
+
+    assert [(row.kind, row.patient_name.split()[-1]) for row in rows] == [
+        ("red_flag", "Flagged"),
+        ("next_session", "Early"),  # window closed 31 March: 10 days overdue
+        ("next_session", "Late"),  # window closed 7 April: 3 days overdue
+        ("next_session", "Flagged"),  # window closes 9 April: 1 day overdue
+    ]
+    assert [row.days_overdue for row in rows[1:]] == [10, 3, 1]
+
+
+def test_maintenance_due_is_listed_with_its_window(clock, location, practitioner, room, protocol) -> None:
+    course = CourseFactory(location=location, planned_sessions=3)
+    start = local(3)
+    for _ in range(3):
+        last = completed_session(course, practitioner, room, clock, start)
+        start = last.completed_at + timedelta(days=14)
+    course.refresh_from_db()
+
+    assert worklist(today=course.next_maintenance_earliest - timedelta(days=1)) == []
+    [row] = worklist(today=course.next_maintenance_earliest)
+    assert row.kind == "maintenance"
+    assert (row.window_start, row.window_end) == (course.next_maintenance_earliest, course.next_maintenance_latest)
+
+
+def test_the_worklist_api_filters_by_kind_location_and_practitioner(clock, course, practitioner, room) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(20))
+    client = APIClient()
+    client.force_login(UserFactory(username="desk", permissions=["treatments.view_course"]))
+
+    body = client.get("/api/v1/worklist/").json()
+    assert body["count"] == 1
+    row = body["results"][0]
+    assert row["course"] == str(course.pk)
+    assert (row["window_start"], row["window_end"], row["days_overdue"]) == ("2026-03-17", "2026-03-31", 0)
+    assert client.get("/api/v1/worklist/", {"kind": "red_flag"}).json()["count"] == 0
+    assert client.get("/api/v1/worklist/", {"location": str(course.location_id)}).json()["count"] == 1
+    other = "00000000-0000-0000-0000-000000000000"
+    assert client.get("/api/v1/worklist/", {"practitioner": other}).json()["count"] == 0
+    bad = client.get("/api/v1/worklist/", {"kind": "everything"})
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["attr"] == "kind"
+
+
+def test_reading_the_worklist_needs_the_course_view_permission(clock) -> None:
+    client = APIClient()
+    client.force_login(UserFactory(username="nobody"))
+    assert client.get("/api/v1/worklist/").status_code == 403
+
+
+def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
+    client, admin_user, clock, course, practitioner, room
+) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(20, 9))
+    client.force_login(admin_user)
+
+    index = client.get(reverse("admin:index"))
+    assert reverse("admin:treatments_worklist") in index.content.decode()
+    page = client.get(reverse("admin:treatments_worklist"))
+    assert page.status_code == 200
+    [entry] = page.context["entries"]
+    assert entry["row"].course_id == course.pk
+
+    form = client.get(entry["book_url"]).context["adminform"].form
+    assert str(form.initial["course"]) == str(course.pk)
+    assert form.initial["starts_at"] == local(20, 10)
+    assert str(form.initial["practitioner"]) == str(practitioner.pk)
