@@ -34,6 +34,7 @@ from aftercare.models import (
     StepCondition,
     SuppressionReason,
 )
+from clinic.actors import staff_user
 from clinic.errors import InvalidState
 from patients.models import Patient
 from treatments import rules
@@ -437,7 +438,7 @@ def side_effect_report_create(
         source=source,
         is_red_flag=bool(reasons),
         red_flag_reasons="; ".join(reasons),
-        reported_by=actor if actor is not None and actor.is_authenticated else None,
+        reported_by=staff_user(actor),
     )
     report.full_clean()
     report.save()

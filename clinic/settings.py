@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "patients",
     "treatments",
     "aftercare",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "clinic.middleware.AdminLocalTimeMiddleware",
+    "integrations.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -286,12 +288,17 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # --- REST API ---------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    # Staff use session login. Integrations get API keys later; adding a
-    # scheme is a settings change, not a code change in the views.
+    # Staff use session login; booking software sends `Authorization: Bearer
+    # <key>`. A scheme is a settings change, not a code change in the views.
     "DEFAULT_AUTHENTICATION_CLASSES": env.list(
         "API_AUTHENTICATION_CLASSES",
-        default=["rest_framework.authentication.SessionAuthentication"],
+        default=[
+            "rest_framework.authentication.SessionAuthentication",
+            "integrations.authentication.ApiKeyAuthentication",
+        ],
     ),
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_KEY_RATE", default="200/min")},
     "DEFAULT_PERMISSION_CLASSES": ["clinic.api.permissions.StaffModelPermissions"],
     "DEFAULT_PARSER_CLASSES": ["clinic.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

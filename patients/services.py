@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.actors import staff_user
 from patients.models import Consent, ConsentKind, Patient
 
 # Fields a caller may set; identity and timestamps are the system's.
@@ -109,7 +110,7 @@ def consent_give(
         kind=kind,
         version=version,
         given_at=given_at,
-        recorded_by=actor if actor is not None and actor.is_authenticated else None,
+        recorded_by=staff_user(actor),
     )
     consent.full_clean()
     consent.save()

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from clinic.admin_forms import ServiceForm
+from integrations.models import ApiKey, Scope
+from integrations.services import api_key_create, api_key_revoke
+
+
+class ApiKeyAddForm(ServiceForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes"]
+
+    def perform(self, cleaned_data: dict[str, Any]) -> ApiKey:
+        api_key, self.raw_key = api_key_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
+        return api_key
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke_selected"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = type("ApiKeyAddForm", (ApiKeyAddForm,), {"actor": request.user})
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["name", "prefix", "scopes", "created_at", "created_by", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["name", "scopes"]
+        return self.get_readonly_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+        raw_key = getattr(form, "raw_key", None)
+        if raw_key:
+            self.message_user(
+                request,
+                f"API key created. Copy it now, it will not be shown again: {raw_key}",
+                messages.WARNING,
+            )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key, actor=request.user)
+            count += 1
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)

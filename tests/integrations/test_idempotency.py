@@ -1,0 +1,157 @@
+"""POST with an Idempotency-Key: a retried request never acts twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from rest_framework.test import APIClient
+
+from integrations.models import IdempotencyRecord
+from integrations.services import api_key_create
+from patients.models import Patient
+from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory
+from tests.treatments.conftest import LONDON
+from treatments.models import Session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book_key() -> str:
+    return api_key_create(name="Widget", scopes=["book"], actor=None)[1]
+
+
+def client_for(raw_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+def patient_body(**overrides: str) -> dict[str, str]:
+    return {
+        "first_name": "Ada",
+        "last_name": "King",
+        "email": "ada@example.com",
+        "date_of_birth": "1990-01-01",
+    } | overrides
+
+
+def test_the_same_key_and_body_replays_the_first_response(book_key: str) -> None:
+    client = client_for(book_key)
+
+    first = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="create-ada")
+    second = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="create-ada")
+
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Patient.objects.count() == 1
+
+
+def test_the_same_key_with_another_body_is_422(book_key: str) -> None:
+    client = client_for(book_key)
+    client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="k1")
+
+    response = client.post(
+        "/api/v1/patients/", patient_body(first_name="Grace"), format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert Patient.objects.count() == 1
+
+
+def test_keys_belong_to_their_caller(book_key: str) -> None:
+    other_key = api_key_create(name="Other", scopes=["book"], actor=None)[1]
+    client_for(book_key).post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="same")
+
+    response = client_for(other_key).post(
+        "/api/v1/patients/", patient_body(email="x@example.com"), format="json", HTTP_IDEMPOTENCY_KEY="same"
+    )
+
+    assert response.status_code == 201
+    assert Patient.objects.count() == 2
+
+
+def test_a_key_expires_after_24_hours(book_key: str) -> None:
+    client = client_for(book_key)
+    client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="old")
+    IdempotencyRecord.objects.update(expires_at=datetime(2000, 1, 1, tzinfo=LONDON))
+
+    response = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="old")
+
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert Patient.objects.count() == 2
+    record = IdempotencyRecord.objects.get()
+    assert abs(record.expires_at - record.created_at - timedelta(hours=24)) < timedelta(seconds=1)
+
+
+def test_a_refused_request_is_replayed_too(book_key: str) -> None:
+    client = client_for(book_key)
+    bad = patient_body(date_of_birth="2999-01-01")
+
+    first = client.post("/api/v1/patients/", bad, format="json", HTTP_IDEMPOTENCY_KEY="bad")
+    second = client.post("/api/v1/patients/", bad, format="json", HTTP_IDEMPOTENCY_KEY="bad")
+
+    assert first.status_code == second.status_code == 400
+    assert second.json() == first.json()
+
+
+def test_an_overlong_key_is_a_400(book_key: str) -> None:
+    response = client_for(book_key).post(
+        "/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="x" * 256
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "invalid_idempotency_key"
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_identical_bookings_create_one_session(live_server, book_key: str) -> None:
+    location = LocationFactory()
+    room = RoomFactory(location=location)
+    practitioner = PractitionerFactory(locations=[location])
+    course = CourseFactory(location=location)
+    starts_at = (datetime.now(tz=LONDON) + timedelta(days=2)).replace(hour=11, minute=0, second=0, microsecond=0)
+    body = json.dumps(
+        {
+            "course": str(course.pk),
+            "practitioner": str(practitioner.pk),
+            "room": str(room.pk),
+            "starts_at": starts_at.isoformat(),
+        }
+    )
+    headers = {"Authorization": f"Bearer {book_key}", "Content-Type": "application/json", "Idempotency-Key": "book-1"}
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+    bodies: list[dict] = []
+    lock = threading.Lock()
+
+    def post() -> None:
+        barrier.wait(timeout=10)
+        response = requests.post(f"{live_server.url}/api/v1/sessions/", data=body, headers=headers, timeout=30)
+        with lock:
+            statuses.append(response.status_code)
+            bodies.append(response.json())
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(statuses) == 20
+    assert Session.objects.count() == 1
+    assert set(statuses) <= {201, 409}, statuses
+    created = [b for s, b in zip(statuses, bodies, strict=True) if s == 201]
+    assert created and all(b["id"] == created[0]["id"] for b in created)
+    in_progress = [b for s, b in zip(statuses, bodies, strict=True) if s == 409]
+    assert all(b["errors"][0]["code"] == "request_in_progress" for b in in_progress)
+    retry = requests.post(f"{live_server.url}/api/v1/sessions/", data=body, headers=headers, timeout=30)
+    assert retry.status_code == 201
+    assert retry.json()["id"] == created[0]["id"]
