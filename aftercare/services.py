@@ -36,6 +36,8 @@ from aftercare.models import (
 )
 from clinic.actors import staff_user
 from clinic.errors import InvalidState
+from integrations.models import WebhookEvent
+from integrations.webhooks import webhook_emit
 from patients.models import Patient
 from treatments import rules
 from treatments.models import Course, CourseStatus, Practitioner, Session, SessionKind, SessionStatus
@@ -358,6 +360,9 @@ def _next_session_prompts(course: Course, now: datetime) -> None:
         .exclude(status=MessageStatus.CANCELLED)
         .exists()
     )
+    if now >= open_at:
+        # Booking software hears once that this course needs booking.
+        webhook_emit(event_type=WebhookEvent.FOLLOWUP_DUE, object_id=course.pk, dedupe_key=f"followup_due:{last.pk}")
     if now >= open_at and not already_prompted:
         _prompt(
             kind=MessageKind.FOLLOWUP_OPEN,
@@ -383,6 +388,11 @@ def _maintenance_prompt(course: Course, now: datetime) -> None:
     zone = _patient_zone(course.patient)
     due_at = timing.local_datetime(course.next_maintenance_earliest, PROMPT_LOCAL_TIME, zone)
     if now >= due_at:
+        webhook_emit(
+            event_type=WebhookEvent.FOLLOWUP_DUE,
+            object_id=course.pk,
+            dedupe_key=f"maintenance_due:{course.pk}:{course.next_maintenance_earliest.isoformat()}",
+        )
         _prompt(
             kind=MessageKind.MAINTENANCE_DUE,
             dedupe_key=f"maintenance:{course.pk}:{course.next_maintenance_earliest.isoformat()}",
@@ -444,6 +454,7 @@ def side_effect_report_create(
     report.save()
     if reasons:
         _alert_practitioner(report)
+        webhook_emit(event_type=WebhookEvent.SIDE_EFFECT_RED_FLAG, object_id=report.pk)
     return report
 
 

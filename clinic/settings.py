@@ -185,6 +185,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "aftercare.tasks.dispatch_due_messages",
         "schedule": 60.0,
     },
+    "deliver-webhooks": {
+        "task": "integrations.tasks.deliver_webhooks",
+        "schedule": 60.0,
+    },
+    "prune-idempotency-records": {
+        "task": "integrations.tasks.prune_idempotency_records",
+        "schedule": 3600.0,
+    },
     "schedule-followup-prompts": {
         "task": "aftercare.tasks.schedule_followup_prompts",
         "schedule": 15 * 60.0,

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from clinic.admin_forms import ServiceForm
-from integrations.models import ApiKey, Scope
+from integrations.models import (
+    ApiKey,
+    DeliveryStatus,
+    Scope,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from integrations.services import api_key_create, api_key_revoke
 
 
@@ -65,3 +75,59 @@ class ApiKeyAdmin(admin.ModelAdmin):
             api_key_revoke(api_key=api_key, actor=request.user)
             count += 1
         self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "events", "secret", "is_active"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["name", "url", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "url"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"secret": secrets.token_urlsafe(32), **super().get_changeform_initial_data(request)}
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["attempted_at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "event_type", "object_id", "subscription", "status", "attempts", "next_attempt_at"]
+    list_filter = ["status", "event_type", "subscription"]
+    search_fields = ["object_id", "event_id"]
+    list_select_related = ["subscription"]
+    inlines = [WebhookAttemptInline]
+    actions = ["retry_now"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Retry selected deliveries now", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = queryset.exclude(status=DeliveryStatus.DELIVERED).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), claimed_at=None
+        )
+        self.message_user(request, f"Queued {count} delivery(ies).", messages.SUCCESS)

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from aftercare import services as aftercare
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
+from integrations.models import WebhookEvent
+from integrations.webhooks import webhook_emit
 from patients.models import Patient
 from treatments import rules
 from treatments.models import (
@@ -42,6 +44,8 @@ from treatments.models import (
     SessionProductUse,
     SessionStatus,
 )
+
+BEYOND_THE_CALENDAR = "This start is too far in the future to schedule."
 
 DOUBLE_BOOKING_CONSTRAINTS = {
     "session_no_practitioner_double_booking": "practitioner",
@@ -101,7 +105,8 @@ def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course is cancelled."})
     now = timezone.now()
-    Session.objects.filter(course=course, status=SessionStatus.BOOKED).update(
+    cancelled = list(Session.objects.filter(course=course, status=SessionStatus.BOOKED).values_list("pk", flat=True))
+    Session.objects.filter(pk__in=cancelled).update(
         status=SessionStatus.CANCELLED,
         cancelled_at=now,
         cancel_reason=CancelReason.COURSE_CANCELLED,
@@ -110,6 +115,8 @@ def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None
         updated_at=now,
     )
     aftercare.on_course_cancelled(course=course)
+    for session_id in cancelled:
+        webhook_emit(event_type=WebhookEvent.SESSION_CANCELLED, object_id=session_id, occurred_at=now)
     course.status = CourseStatus.CANCELLED
     course.cancelled_at = now
     course.cancel_reason = reason
@@ -332,8 +339,13 @@ def session_book(
         raise ValidationError({"starts_at": "A session cannot be booked in the past."})
     _check_resources(course=course, practitioner=practitioner, room=room)
     kind = SessionKind.MAINTENANCE if course.status == CourseStatus.MAINTENANCE else SessionKind.COURSE
-    ends_at = starts_at + timedelta(minutes=course.protocol.session_duration_minutes)
-    decisions = evaluate_booking(course=course, kind=kind, location=room.location, starts_at=starts_at, ends_at=ends_at)
+    try:
+        ends_at = starts_at + timedelta(minutes=course.protocol.session_duration_minutes)
+        decisions = evaluate_booking(
+            course=course, kind=kind, location=room.location, starts_at=starts_at, ends_at=ends_at
+        )
+    except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
+        raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
     used = _enforce(decisions, overrides=overrides, override_by=override_by)
 
     session = Session(
@@ -352,6 +364,7 @@ def session_book(
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
     aftercare.on_session_booked(session=session)
+    webhook_emit(event_type=WebhookEvent.SESSION_BOOKED, object_id=session.pk)
     return session
 
 
@@ -393,15 +406,18 @@ def session_reschedule(
     room = room or session.room
     _check_resources(course=session.course, practitioner=practitioner, room=room)
     duration = session.ends_at - session.starts_at
-    ends_at = starts_at + duration
-    decisions = evaluate_booking(
-        course=session.course,
-        kind=session.kind,
-        location=room.location,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude=session,
-    )
+    try:
+        ends_at = starts_at + duration
+        decisions = evaluate_booking(
+            course=session.course,
+            kind=session.kind,
+            location=room.location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            exclude=session,
+        )
+    except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
+        raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
     used = _enforce(decisions, overrides=overrides, override_by=override_by)
     session.starts_at, session.ends_at = starts_at, ends_at
     session.practitioner, session.room, session.location = practitioner, room, room.location
@@ -410,6 +426,7 @@ def session_reschedule(
     _save_or_slot_taken(session)
     _record_overrides(session, used, override_by)
     aftercare.on_session_rescheduled(session=session)
+    webhook_emit(event_type=WebhookEvent.SESSION_RESCHEDULED, object_id=session.pk)
     return session
 
 
@@ -427,6 +444,7 @@ def session_cancel(*, session: Session, reason: str, actor: AbstractBaseUser | N
     session.sequence += 1
     session.save()
     aftercare.on_session_cancelled(session=session)
+    webhook_emit(event_type=WebhookEvent.SESSION_CANCELLED, object_id=session.pk)
     return session
 
 
@@ -443,6 +461,7 @@ def session_mark_no_show(*, session: Session, actor: AbstractBaseUser | None) ->
     session.sequence += 1
     session.save()
     aftercare.on_session_cancelled(session=session)
+    webhook_emit(event_type=WebhookEvent.SESSION_NO_SHOW, object_id=session.pk)
     return session
 
 
@@ -496,6 +515,7 @@ def session_complete(
     _advance_course(session)
     # In this transaction: the aftercare messages exist exactly when the completion does.
     aftercare.schedule_session_aftercare(session=session)
+    webhook_emit(event_type=WebhookEvent.SESSION_COMPLETED, object_id=session.pk)
     return session
 
 

@@ -1,0 +1,153 @@
+"""Outbound webhooks: signed, delivered by the worker side, retried with back-off, every attempt logged."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations import webhooks
+from integrations.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from tests.factories import CourseFactory, PatientFactory
+from tests.integrations.receiver import webhook_receiver
+from tests.treatments.conftest import LONDON
+from treatments import services
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cret-shared-with-the-receiver"
+TUESDAY_TEN = datetime(2026, 3, 3, 10, tzinfo=LONDON)
+
+
+def subscribe(url: str, events: list[str], **fields: object) -> WebhookSubscription:
+    return WebhookSubscription.objects.create(name="Booking app", url=url, events=events, secret=SECRET, **fields)
+
+
+def book(course, practitioner, room, starts_at):  # type: ignore[no-untyped-def]
+    return services.session_book(course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None)
+
+
+def test_a_booking_is_delivered_signed_with_event_id_type_time_and_object(clock, course, practitioner, room) -> None:
+    with webhook_receiver() as receiver:
+        subscribe(receiver.url, ["session.booked"])
+        session = book(course, practitioner, room, TUESDAY_TEN)
+
+        assert webhooks.deliver_due() == 1
+
+    [request] = receiver.received
+    body = json.loads(request.body)
+    delivery = WebhookDelivery.objects.get()
+    assert body == {
+        "id": str(delivery.event_id),
+        "type": "session.booked",
+        "occurred_at": delivery.occurred_at.isoformat(),
+        "object_id": str(session.pk),
+    }
+    timestamp = int(request.headers["X-Webhook-Timestamp"])
+    assert webhooks.verify(SECRET, timestamp, request.body, request.headers["X-Signature"], now=time.time())
+    assert not webhooks.verify("wrong-secret", timestamp, request.body, request.headers["X-Signature"], now=time.time())
+    assert not webhooks.verify(
+        SECRET, timestamp, request.body, request.headers["X-Signature"], now=time.time() + 3600
+    ), "a replay an hour later must be refused"
+    assert request.headers["X-Webhook-Event"] == "session.booked"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert delivery.attempt_log.get().status_code == 200
+
+
+def test_only_subscribed_events_reach_active_subscriptions(clock, course, practitioner, room) -> None:
+    with webhook_receiver() as receiver:
+        subscribe(receiver.url, ["session.cancelled"])
+        subscribe(receiver.url, ["session.booked", "session.cancelled"], is_active=False)
+        session = book(course, practitioner, room, TUESDAY_TEN)
+        services.session_cancel(session=session, reason="patient_request", actor=None)
+        webhooks.deliver_due()
+
+    assert [json.loads(r.body)["type"] for r in receiver.received] == ["session.cancelled"]
+
+
+def test_a_failing_receiver_is_retried_with_back_off_and_each_attempt_logged(clock, course, practitioner, room) -> None:
+    with webhook_receiver(statuses=[500, 503]) as receiver:
+        subscribe(receiver.url, ["session.booked"])
+        book(course, practitioner, room, TUESDAY_TEN)
+        delivery = WebhookDelivery.objects.get()
+
+        webhooks.deliver_due()
+        delivery.refresh_from_db()
+        assert delivery.status == DeliveryStatus.PENDING
+        first_wait = delivery.next_attempt_at - timezone.now()
+        assert timedelta(seconds=50) < first_wait <= timedelta(minutes=1)
+        assert webhooks.deliver_due() == 0, "not due again before the back-off"
+
+        WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+        webhooks.deliver_due()
+        delivery.refresh_from_db()
+        second_wait = delivery.next_attempt_at - timezone.now()
+        assert timedelta(minutes=4) < second_wait <= timedelta(minutes=5)
+
+        WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+        webhooks.deliver_due()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 3)
+    assert [a.status_code for a in delivery.attempt_log.all()] == [500, 503, 200]
+    event_ids = {json.loads(r.body)["id"] for r in receiver.received}
+    assert event_ids == {str(delivery.event_id)}, "a retry is the same event"
+
+
+def test_a_delivery_gives_up_after_about_a_day(clock, course, practitioner, room) -> None:
+    assert timedelta(hours=20) < sum(webhooks.RETRY_DELAYS, timedelta()) <= timedelta(hours=24)
+    with webhook_receiver(statuses=[500] * 20) as receiver:
+        subscribe(receiver.url, ["session.booked"])
+        book(course, practitioner, room, TUESDAY_TEN)
+        for _ in range(len(webhooks.RETRY_DELAYS) + 1):
+            WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+            webhooks.deliver_due()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempts == len(webhooks.RETRY_DELAYS) + 1 == len(receiver.received)
+
+
+def test_an_unreachable_receiver_is_logged_as_an_error_and_retried(clock, course, practitioner, room) -> None:
+    with webhook_receiver() as receiver:
+        url = receiver.url
+    subscribe(url, ["session.booked"])  # the receiver has stopped: connection refused
+    book(course, practitioner, room, TUESDAY_TEN)
+
+    webhooks.deliver_due()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert "ConnectionError" in delivery.attempt_log.get().error
+
+
+def test_a_red_flag_report_and_a_due_follow_up_raise_events(clock, course, practitioner, room) -> None:
+    from aftercare import services as aftercare_services
+
+    subscribe("http://127.0.0.1:9/unused", ["side_effect.red_flag", "followup.due"])
+    session = book(course, practitioner, room, datetime(2026, 3, 3, 10, tzinfo=LONDON))
+    clock.move_to(session.ends_at)
+    session = services.session_complete(session=session, actor=None)
+    report = aftercare_services.side_effect_report_create(
+        patient=course.patient,
+        symptoms=["fever"],
+        severity="moderate",
+        onset_on=session.completed_at.date(),
+        actor=None,
+    )
+    clock.move_to(datetime(2026, 3, 17, 10, 5, tzinfo=LONDON))
+    aftercare_services.schedule_followup_prompts()
+    aftercare_services.schedule_followup_prompts()
+
+    events = sorted(WebhookDelivery.objects.values_list("event_type", "object_id"))
+    assert events == sorted([("side_effect.red_flag", str(report.pk)), ("followup.due", str(course.pk))])
+
+
+def test_nothing_is_written_for_an_event_nobody_subscribes_to() -> None:
+    assert webhooks.webhook_emit(event_type="session.booked", object_id=PatientFactory().pk) == 0
+    assert not WebhookDelivery.objects.exists()
+    assert CourseFactory()  # the factories still work without subscriptions
