@@ -142,8 +142,6 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Lets two test runs share one server without dropping each other's database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Django 6 behaviour now: a URL typed without a scheme means https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Redis, cache, Celery ---------------------------------------------------
 
