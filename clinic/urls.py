@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from clinic.api.views import api_not_found
 from clinic.health import healthz
+from treatments.calendar import calendar_feed
 
 api_v1 = [
     path("", include("patients.api.urls")),
@@ -14,6 +15,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("calendar/<str:token>.ics", calendar_feed, name="practitioner-calendar"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

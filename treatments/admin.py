@@ -36,6 +36,7 @@ from treatments.models import (
     SessionStatus,
     TreatedArea,
     TreatmentCategory,
+    new_calendar_token,
 )
 from treatments.worklist import KINDS, worklist
 
@@ -72,6 +73,22 @@ class RoomAdmin(admin.ModelAdmin):
 @admin.register(Practitioner)
 class PractitionerAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "is_active"]
+    readonly_fields = ["calendar_feed"]
+    actions = ["rotate_calendar_links"]
+
+    @admin.display(description="calendar feed (subscribe in any calendar app)")
+    def calendar_feed(self, practitioner: Practitioner) -> str:
+        if practitioner.pk is None:
+            return "—"
+        return reverse("practitioner-calendar", args=[practitioner.calendar_token])
+
+    @admin.action(description="Rotate calendar links (old links stop working)", permissions=["change"])
+    def rotate_calendar_links(self, request: HttpRequest, queryset: QuerySet[Practitioner]) -> None:
+        for practitioner in queryset:
+            practitioner.calendar_token = new_calendar_token()
+            practitioner.save(update_fields=["calendar_token", "updated_at"])
+        self.message_user(request, f"Rotated {queryset.count()} calendar link(s).", messages.SUCCESS)
+
     list_filter = ["is_active", "locations"]
     search_fields = ["display_name", "user__username", "user__email"]
     filter_horizontal = ["locations"]

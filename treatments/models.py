@@ -4,6 +4,7 @@ with which products (lots used per session, for recalls)."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 
@@ -15,6 +16,10 @@ from django.db import models
 from django.db.models import F, Func, Q
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
+
+
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class TsTzRange(Func):
@@ -102,6 +107,13 @@ class Practitioner(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
     display_name = models.CharField(max_length=200)
     locations = models.ManyToManyField(Location, related_name="practitioners", blank=True)
+    calendar_token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_calendar_token,
+        editable=False,
+        help_text="Secret part of the practitioner's calendar feed URL; rotate it to revoke old links.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
