@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare import services
 from aftercare.models import (
@@ -197,7 +198,7 @@ class SideEffectReportAddForm(ServiceForm):
 
 
 @admin.register(SideEffectReport)
-class SideEffectReportAdmin(admin.ModelAdmin):
+class SideEffectReportAdmin(SimpleHistoryAdmin):
     list_display = ["created_at", "patient", "severity", "symptom_list", "red_flag", "resolved_at"]
     list_filter = ["is_red_flag", ("resolved_at", admin.EmptyFieldListFilter), "severity", "source"]
     search_fields = ["patient__last_name", "patient__first_name", "patient__email"]

@@ -81,8 +81,12 @@ def claim_due(*, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
     return [(pk, now) for pk in ids]
 
 
-def _finish(message_id: UUID, claimed_at: datetime, **changes: object) -> bool:
-    """Write the outcome if the row is still ours; return False if someone took it over."""
+def _finish(message_id: UUID, claimed_at: datetime, /, **changes: object) -> bool:
+    """Write the outcome if the row is still ours; return False if someone took it over.
+
+    The parameters are positional-only so that `changes` may itself set
+    `claimed_at` (to None, when a row goes back to pending).
+    """
     updated = ScheduledMessage.objects.filter(
         id=message_id, status=MessageStatus.SENDING, claimed_at=claimed_at
     ).update(updated_at=timezone.now(), **changes)

@@ -14,6 +14,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from clinic.audit import audited
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -254,6 +256,7 @@ class SideEffectReport(models.Model):
     resolution_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["-created_at"]

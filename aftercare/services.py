@@ -258,9 +258,11 @@ def on_session_booked(*, session: Session) -> None:
 
 def on_session_rescheduled(*, session: Session) -> None:
     """Re-time the pending reminder of a moved session (or write one)."""
+    now = timezone.now()
+    # updated_at by hand: update() skips auto_now, and `updated_since` sync must see the cancellation.
     ScheduledMessage.objects.filter(
         session=session, kind=MessageKind.APPOINTMENT_REMINDER, status=MessageStatus.PENDING
-    ).update(status=MessageStatus.CANCELLED, cancelled_at=timezone.now())
+    ).update(status=MessageStatus.CANCELLED, cancelled_at=now, updated_at=now)
     refresh_pending_texts(course=session.course)
     schedule_appointment_reminder(session=session)
 
@@ -297,14 +299,21 @@ def refresh_pending_texts(*, course: Course) -> None:
 
 
 def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | None:
-    """A reminder a day before a booked session; sooner bookings get one now, if worth it."""
+    """A reminder a day before a booked session; sooner bookings get one now, if worth it.
+
+    "A day before" is a day offset: the same local time the day before, in
+    the patient's zone, whatever zone the start time was written in.
+    """
     now = timezone.now()
     if session.starts_at - now < REMINDER_MIN_NOTICE:
         return None
-    due_at = max(session.starts_at - REMINDER_BEFORE, now)
+    zone = _patient_zone(session.course.patient)
+    due_at = max(rules.add_local_days(session.starts_at, -REMINDER_BEFORE.days, zone), now)
     return _prompt(
         kind=MessageKind.APPOINTMENT_REMINDER,
-        dedupe_key=f"reminder:{session.pk}:{session.starts_at.isoformat()}",
+        # The session's sequence rises on every change, so a session moved away
+        # and back again gets a new reminder instead of finding the cancelled one.
+        dedupe_key=f"reminder:{session.pk}:{session.sequence}",
         patient=session.course.patient,
         course=session.course,
         session=session,

@@ -31,7 +31,9 @@ def step_due_at(
 ) -> datetime:
     """When an aftercare step is due after a session completed at `completed_at`."""
     if unit == "hours":
-        return completed_at + timedelta(hours=value)
+        # In UTC: Python adds a timedelta to a zoned datetime on its wall
+        # clock, which across a clock change is an hour more or less than elapsed.
+        return completed_at.astimezone(UTC) + timedelta(hours=value)
     if local_send_time is None:
         raise ValueError("a day offset needs a local send time")
     local_day = completed_at.astimezone(zone).date() + timedelta(days=value)

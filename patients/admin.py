@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare.admin import PatientMessageInline, SideEffectReportInline
 from patients import services
@@ -56,7 +57,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(SimpleHistoryAdmin):
     form = PatientAdminForm
     list_display = ["last_name", "first_name", "email", "phone", "date_of_birth", "preferred_channel", "skin_type"]
     list_display_links = ["last_name", "first_name"]
@@ -110,7 +111,7 @@ class ConsentAdminForm(forms.ModelForm):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(SimpleHistoryAdmin):
     form = ConsentAdminForm
     list_display = ["patient", "kind", "version", "given_at", "revoked_at", "recorded_by"]
     list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter), "given_at"]

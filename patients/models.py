@@ -10,6 +10,7 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
+from clinic.audit import audited
 from patients.validators import validate_birth_date
 
 
@@ -65,6 +66,7 @@ class Patient(models.Model):
     medical_notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -122,6 +124,7 @@ class Consent(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["-given_at", "id"]

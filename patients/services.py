@@ -114,7 +114,8 @@ def consent_give(
     )
     consent.full_clean()
     consent.save()
-    Patient.objects.filter(pk=patient.pk).update(updated_at=now)
+    # Through save(), not update(): the audit trail records every write to a patient.
+    patient.save(update_fields=["updated_at"])
     return consent
 
 
@@ -137,5 +138,5 @@ def consent_revoke(*, consent: Consent, actor: AbstractBaseUser | None, revoked_
         raise ValidationError({"revoked_at": "A consent cannot be revoked before it was given."})
     consent.revoked_at = revoked_at
     consent.save(update_fields=["revoked_at", "updated_at"])
-    Patient.objects.filter(pk=consent.patient_id).update(updated_at=timezone.now())
+    consent.patient.save(update_fields=["updated_at"])
     return consent

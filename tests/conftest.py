@@ -21,6 +21,22 @@ from tests.factories import UserFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Transactional tests flush the database afterwards, which would take the
+    data migrations' rows (the mesotherapy protocol, its aftercare plan, the
+    role groups) with it; serialized rollback puts them back."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker is not None else {}
+        fixtures = getattr(item, "fixturenames", ())
+        transactional = kwargs.get("transaction") or "transactional_db" in fixtures or "live_server" in fixtures
+        if transactional:
+            # Every transactional test must restore: one that does not would
+            # re-create content types that the next one's restore inserts again.
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
 PATIENT_PERMISSIONS = [
     "patients.view_patient",
     "patients.add_patient",

@@ -159,3 +159,21 @@ class ProductLotFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     lot_number = factory.Sequence(lambda n: f"LOT-{n:05d}")
     expires_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
+
+
+# --- aftercare ---------------------------------------------------------------------
+
+
+class ScheduledMessageFactory(factory.django.DjangoModelFactory):
+    """An outbox row due now, on the patient's preferred channel, written directly (not scheduled)."""
+
+    class Meta:
+        model = "aftercare.ScheduledMessage"
+
+    kind = "aftercare"
+    dedupe_key = factory.Sequence(lambda n: f"test-message-{n}")
+    patient = factory.SubFactory(PatientFactory)
+    channel = factory.LazyAttribute(lambda message: message.patient.preferred_channel)
+    subject = "Your aftercare"
+    body = factory.Sequence(lambda n: f"Aftercare message {n}: keep the treated skin clean and cool.")
+    due_at = factory.LazyFunction(timezone.now)

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
+from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare.admin import SessionMessageInline
 from clinic.admin_forms import ServiceForm, domain_error_as_validation_error
@@ -156,7 +157,7 @@ class CourseAddForm(ServiceForm):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(SimpleHistoryAdmin):
     list_display = ["patient", "protocol", "status", "planned_sessions", "location", "next_maintenance_earliest"]
     list_filter = ["status", "protocol", "location", "created_at"]
     search_fields = ["patient__last_name", "patient__first_name", "patient__email"]
@@ -354,7 +355,7 @@ class RuleOverrideInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(SimpleHistoryAdmin):
     list_display = ["starts_at", "patient", "protocol", "kind", "status", "practitioner", "room", "booked_late"]
     list_filter = ["status", "practitioner", "location", "kind", "booked_late", "starts_at"]
     search_fields = ["course__patient__last_name", "course__patient__first_name", "course__patient__email"]

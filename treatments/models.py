@@ -17,6 +17,8 @@ from django.db.models import F, Func, Q
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
+from clinic.audit import audited
+
 
 def new_calendar_token() -> str:
     return secrets.token_urlsafe(32)
@@ -258,6 +260,7 @@ class Course(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["-created_at"]
@@ -349,10 +352,15 @@ class Session(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["starts_at"]
-        permissions = [("complete_session", "Can complete a session and record its clinical notes")]
+        permissions = [
+            ("complete_session", "Can complete a session and record its clinical notes"),
+            ("view_clinical_notes", "Can read clinical notes of the patients they treat"),
+            ("view_all_clinical_notes", "Can read every patient's clinical notes"),
+        ]
         indexes = [
             models.Index(fields=["practitioner", "starts_at"], name="session_practitioner_start_idx"),
             models.Index(fields=["course", "starts_at"], name="session_course_start_idx"),

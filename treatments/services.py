@@ -17,10 +17,12 @@ from decimal import Decimal
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from aftercare import services as aftercare
+from clinic.actors import staff_user
+from clinic.audit import current_actor_label
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
 from integrations.models import WebhookEvent
 from integrations.webhooks import webhook_emit
@@ -105,15 +107,23 @@ def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course is cancelled."})
     now = timezone.now()
-    cancelled = list(Session.objects.filter(course=course, status=SessionStatus.BOOKED).values_list("pk", flat=True))
-    Session.objects.filter(pk__in=cancelled).update(
-        status=SessionStatus.CANCELLED,
-        cancelled_at=now,
-        cancel_reason=CancelReason.COURSE_CANCELLED,
-        cancel_note=reason,
-        sequence=F("sequence") + 1,
-        updated_at=now,
+    sessions = list(Session.objects.select_for_update().filter(course=course, status=SessionStatus.BOOKED))
+    for session in sessions:
+        session.status = SessionStatus.CANCELLED
+        session.cancelled_at = now
+        session.cancel_reason = CancelReason.COURSE_CANCELLED
+        session.cancel_note = reason
+        session.sequence += 1
+        session.updated_at = now
+    # In bulk, but through the audit trail: one history row per session.
+    bulk_update_with_history(
+        sessions,
+        Session,
+        ["status", "cancelled_at", "cancel_reason", "cancel_note", "sequence", "updated_at"],
+        default_user=staff_user(actor),
+        custom_historical_attrs={"history_actor": current_actor_label()},
     )
+    cancelled = [session.pk for session in sessions]
     aftercare.on_course_cancelled(course=course)
     for session_id in cancelled:
         webhook_emit(event_type=WebhookEvent.SESSION_CANCELLED, object_id=session_id, occurred_at=now)

@@ -4,7 +4,6 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.core.mail.message import make_msgid
 
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 
@@ -18,7 +17,9 @@ class EmailTransport:
         The Message-ID is derived from the outbox row, so a provider or mail
         server that de-duplicates on it sees a retried send as the same mail.
         """
-        message_id = make_msgid(idstring=message.idempotency_key, domain="clinic.local")
+        # Not make_msgid(): it adds a timestamp and a random number, so every
+        # retry of one row would carry a new Message-ID.
+        message_id = f"<{message.idempotency_key}@clinic.local>"
         email = EmailMessage(
             subject=message.subject,
             body=message.body,

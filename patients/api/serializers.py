@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
+from clinic.access import access_all_clinical_notes, access_patient_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
+from treatments.models import Session
 
 
 class PatientOutputSerializer(serializers.ModelSerializer):
@@ -32,6 +36,29 @@ class PatientOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, patient: Patient) -> dict[str, Any]:
+        data = super().to_representation(patient)
+        if not self._may_read_notes(patient):
+            # Front desk and integrations see that notes exist as null, never their text.
+            data["medical_notes"] = None
+        return data
+
+    def _may_read_notes(self, patient: Patient) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if access_all_clinical_notes(user):
+            return True
+        root_context = self.root.context if self.root is not None else self.context
+        if "_treated_patient_ids" not in root_context:
+            # Once per response, not once per patient.
+            root_context["_treated_patient_ids"] = (
+                set(Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True))
+                if user is not None and user.is_authenticated and user.pk is not None
+                else set()
+            )
+        treating = {user.pk} if patient.pk in root_context["_treated_patient_ids"] else set()
+        return access_patient_notes(user, treating_user_ids=treating)
 
 
 class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):

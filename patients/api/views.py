@@ -44,7 +44,9 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer = PatientInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         patient = services.patient_create(actor=request.user, data=serializer.validated_data)
-        return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PatientOutputSerializer(patient, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         summary="Replace a patient", request=PatientInputSerializer, responses={200: PatientOutputSerializer}
@@ -65,7 +67,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer = PatientInputSerializer(instance=patient, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         patient = services.patient_update(patient=patient, actor=request.user, data=serializer.validated_data)
-        return Response(PatientOutputSerializer(patient).data)
+        return Response(PatientOutputSerializer(patient, context=self.get_serializer_context()).data)
 
 
 class PatientConsentViewSet(viewsets.GenericViewSet):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -267,6 +268,8 @@ class AvailabilityQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"date_to": "date_to must not be before date_from."})
         if span >= MAX_AVAILABILITY_DAYS:
             raise serializers.ValidationError({"date_to": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."})
+        if attrs["date_to"] >= date.max:  # the day after it, where the range ends, does not exist
+            raise serializers.ValidationError({"date_to": "date_to is beyond the calendar."})
         return attrs
 
 
