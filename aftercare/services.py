@@ -36,6 +36,7 @@ from aftercare.models import (
 )
 from clinic.actors import staff_user
 from clinic.errors import InvalidState
+from clinic.queue import wake_after_commit
 from integrations.models import WebhookEvent
 from integrations.webhooks import webhook_emit
 from patients.models import Patient
@@ -309,6 +310,10 @@ def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | Non
         return None
     zone = _patient_zone(session.course.patient)
     due_at = max(rules.add_local_days(session.starts_at, -REMINDER_BEFORE.days, zone), now)
+    if timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=zone) > session.starts_at - REMINDER_MIN_NOTICE:
+        # Booked at night for early next morning: quiet hours would hold the
+        # reminder until after the appointment began, so there is none.
+        return None
     return _prompt(
         kind=MessageKind.APPOINTMENT_REMINDER,
         # The session's sequence rises on every change, so a session moved away
@@ -494,7 +499,7 @@ def _alert_practitioner(report: SideEffectReport) -> None:
         to_address=address,
         defer_quiet=False,  # staff alerts ignore the patient's quiet hours
     )
-    transaction.on_commit(lambda: dispatch_due_messages.delay())
+    wake_after_commit(dispatch_due_messages)
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.queue import wake_after_commit
 from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def webhook_emit(
     ]
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=bool(dedupe_key))
-        transaction.on_commit(lambda: deliver_webhooks.delay())
+        wake_after_commit(deliver_webhooks)
     return len(deliveries)
 
 

@@ -22,9 +22,10 @@ class StaffModelPermissions(DjangoModelPermissions):
         # permissions could do it.
         if request.user and request.user.is_authenticated and not hasattr(view, request.method.lower()):
             raise exceptions.MethodNotAllowed(request.method)
-        if not super().has_permission(request, view):
-            return False
         # Actions that change an existing row through POST (revoke, cancel…)
-        # name the permission they need: `action_permissions = {"revoke": [...]}`.
-        extra = getattr(view, "action_permissions", {}).get(getattr(view, "action", None), [])
-        return request.user.has_perms(extra)
+        # name the permissions they need instead of the method's (POST would
+        # otherwise mean "add"): `action_permissions = {"revoke": [...]}`.
+        required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        if required is not None:
+            return bool(request.user and request.user.is_authenticated and request.user.has_perms(required))
+        return super().has_permission(request, view)

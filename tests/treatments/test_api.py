@@ -81,6 +81,8 @@ TREATMENT_PERMISSIONS = [
     "treatments.add_session",
     "treatments.change_session",
     "treatments.complete_session",
+    # Reads every session's notes, as a clinic admin does (test_roles covers who else may).
+    "treatments.view_all_clinical_notes",
     "treatments.view_product",
     "treatments.add_product",
     "treatments.change_product",

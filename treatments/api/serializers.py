@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from clinic.access import access_session_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Patient
 from treatments import rules
@@ -195,6 +196,16 @@ class SessionOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def to_representation(self, session: Session) -> dict:
+        data = super().to_representation(session)
+        request = self.context.get("request")
+        if not access_session_notes(getattr(request, "user", None), practitioner_user_id=session.practitioner.user_id):
+            # Clinical notes are for the treating practitioner and clinic admins;
+            # the front desk and integrations see null.
+            data["notes"] = None
+            data["treated_areas"] = None
+        return data
 
 
 class OverrideInputSerializer(StrictInputMixin, serializers.Serializer):

@@ -186,7 +186,10 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return selectors.session_list()
 
     def _output(self, session: Session, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(SessionOutputSerializer(selectors.session_list().get(pk=session.pk)).data, status=status_code)
+        session = selectors.session_list().get(pk=session.pk)
+        return Response(
+            SessionOutputSerializer(session, context=self.get_serializer_context()).data, status=status_code
+        )
 
     @extend_schema(
         summary="Book a session",
@@ -345,7 +348,9 @@ class ProductLotViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
     ordering_fields = ["expires_on", "updated_at"]
     ordering = ["expires_on", "id"]
     # The recall list names patients.
-    action_permissions = {"recipients": ["patients.view_patient", "treatments.view_session"]}
+    action_permissions = {
+        "recipients": ["treatments.view_productlot", "patients.view_patient", "treatments.view_session"]
+    }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return ProductLot.objects.select_related("product")
