@@ -21,6 +21,7 @@ from tests.factories import UserFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Transactional tests flush the database afterwards, which would take the
     data migrations' rows (the mesotherapy protocol, its aftercare plan, the
