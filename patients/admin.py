@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare.admin import PatientMessageInline, SideEffectReportInline
-from patients import services
+from clinic.errors import DomainError
+from patients import privacy, services
 from patients.models import Consent, MedicalFlag, Patient
 
 
@@ -64,14 +66,41 @@ class PatientAdmin(SimpleHistoryAdmin):
     search_fields = ["last_name", "first_name", "email", "phone"]
     list_filter = ["preferred_channel", "skin_type", MedicalFlagFilter, "language", "created_at"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "created_at", "updated_at"]
+    readonly_fields = ["id", "erased_at", "created_at", "updated_at"]
     inlines = [ConsentInline, SideEffectReportInline, PatientMessageInline]
     fieldsets = [
         (None, {"fields": ["id", "first_name", "last_name", "date_of_birth"]}),
         ("Contact", {"fields": ["email", "phone", "preferred_channel", "language", "time_zone"]}),
         ("Clinical", {"fields": ["skin_type", "medical_flags", "medical_notes"]}),
-        ("Record", {"fields": ["created_at", "updated_at"]}),
+        ("Record", {"fields": ["erased_at", "created_at", "updated_at"]}),
     ]
+
+    actions = ["export_selected", "erase_selected"]
+
+    @admin.action(description="Export selected patients' data (JSON)", permissions=["export"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse:
+        documents = [privacy.patient_export(patient=patient) for patient in queryset]
+        response = HttpResponse(json.dumps(documents, indent=2), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="patient-export.json"'
+        return response
+
+    @admin.action(description="Erase selected patients' personal data", permissions=["erase"])
+    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+        erased = 0
+        for patient in queryset:
+            try:
+                privacy.patient_erase(patient=patient, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{patient}: {error.message}", messages.ERROR)
+            else:
+                erased += 1
+        self.message_user(request, f"Erased the personal data of {erased} patient(s).", messages.SUCCESS)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("patients.export_patient")
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("patients.erase_patient")
 
     def get_inlines(self, request: HttpRequest, obj: Patient | None) -> list[type]:
         # All inlines are read-only records, empty for a patient not yet saved.

@@ -64,12 +64,19 @@ class Patient(models.Model):
         help_text="Conditions that need a practitioner's review before treatment.",
     )
     medical_notes = models.TextField(blank=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="Personal data anonymised on request; the clinical record is kept."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     history = audited()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        permissions = [
+            ("export_patient", "Can export everything held on a patient"),
+            ("erase_patient", "Can erase a patient's personal data"),
+        ]
         indexes = [models.Index(fields=["last_name", "first_name"], name="patient_name_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(skin_type__gte=1, skin_type__lte=6), name="patient_skin_type_1_to_6"),

@@ -32,6 +32,7 @@ class PatientOutputSerializer(serializers.ModelSerializer):
             "skin_type",
             "medical_flags",
             "medical_notes",
+            "erased_at",
             "created_at",
             "updated_at",
         ]

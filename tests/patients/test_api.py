@@ -37,6 +37,7 @@ PATIENT_FIELDS = {
     "medical_flags",
     "medical_notes",
     "created_at",
+    "erased_at",
     "updated_at",
 }
 
