@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install clean-data
+.PHONY: run test lint format install clean-data chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m devenv run
 
+## The browser test drives Debian's chromium; install it when we can (root), else say how.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -n "$$CHROMIUM_PATH" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser test needs Chromium: sudo apt-get install chromium (or set CHROMIUM_PATH)"; \
+	  fi; }
+
 ## Run the whole test suite against real PostgreSQL and Redis.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m devenv exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Lint and format checks (what CI enforces).

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -19,7 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from aftercare.admin import SessionMessageInline
 from clinic.admin_forms import ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
-from treatments import rules, services
+from treatments import rules, selectors, services
 from treatments.models import (
     CancelReason,
     ConflictRule,
@@ -212,21 +213,44 @@ class CourseAdmin(SimpleHistoryAdmin):
         for row in rows:
             book_url = None
             if row.course_id and row.window_start:
-                start = max(row.window_start, timezone.localdate())
-                query = {"course": str(row.course_id), "starts_at": f"{start:%Y-%m-%d} 10:00"}
-                if row.practitioner_id:
-                    query["practitioner"] = str(row.practitioner_id)
-                book_url = f"{add_url}?{urlencode(query)}"
+                book_url = f"{add_url}?{urlencode(self._booking_prefill(row))}"
             entries.append({"row": row, "book_url": book_url})
         context = {
             **self.admin_site.each_context(request),
             "title": "Follow-up worklist",
             "entries": entries,
-            "kinds": KINDS,
+            "kinds": [("red_flag", "red flags"), ("next_session", "next sessions"), ("maintenance", "maintenance")],
             "kind": kind,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/treatments/worklist.html", context)
+
+    def _booking_prefill(self, row: Any) -> dict[str, str]:
+        """The booking form's start: the practitioner's first free slot in the window, else 10:00 on its first day."""
+        course = Course.objects.select_related("protocol", "location").get(pk=row.course_id)
+        today = timezone.localdate(timezone=course.location.time_zone)
+        first_day = max(row.window_start, today)
+        query = {"course": str(course.pk), "starts_at": f"{first_day:%Y-%m-%d} 10:00"}
+        practitioner = Practitioner.objects.filter(pk=row.practitioner_id, is_active=True).first()
+        if practitioner is None:
+            return query
+        query["practitioner"] = str(practitioner.pk)
+        slots = selectors.availability(
+            practitioner=practitioner,
+            location=course.location,
+            protocol=course.protocol,
+            date_from=first_day,
+            date_to=min(
+                max(row.window_end, first_day), first_day + timedelta(days=selectors.MAX_AVAILABILITY_DAYS - 1)
+            ),
+            step_minutes=15,
+            not_before=timezone.now(),
+        )
+        if slots:
+            local_start = slots[0].starts_at.astimezone(timezone.get_current_timezone())
+            query["starts_at"] = f"{local_start:%Y-%m-%d %H:%M}"
+            query["room"] = slots[0].room_ids[0]
+        return query
 
     @admin.action(description="Cancel selected courses (and their booked sessions)", permissions=["change"])
     def cancel_courses(self, request: HttpRequest, queryset: QuerySet[Course]) -> None:

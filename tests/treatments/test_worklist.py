@@ -135,5 +135,7 @@ def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
 
     form = client.get(entry["book_url"]).context["adminform"].form
     assert str(form.initial["course"]) == str(course.pk)
-    assert form.initial["starts_at"] == local(20, 10)
+    # The practitioner's first free slot: the clock reads 09:00 and the clinic opened at 08:00.
+    assert form.initial["starts_at"] == local(20, 9)
     assert str(form.initial["practitioner"]) == str(practitioner.pk)
+    assert str(form.initial["room"]) == str(room.pk)
