@@ -18,6 +18,11 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
 
     assert "Login:    admin / first-demo-password" in out.getvalue()
     assert authenticate(username="admin", password="first-demo-password") is not None
+    reception = authenticate(username="reception", password="first-demo-password")
+    assert reception is not None
+    assert reception.has_perm("treatments.add_session")
+    assert not reception.has_perm("treatments.view_all_clinical_notes")
+    assert authenticate(username="dr.evans", password="first-demo-password").has_perm("treatments.complete_session")
     assert Location.objects.count() == 1
     assert Room.objects.count() == 2
     assert Practitioner.objects.count() == 2

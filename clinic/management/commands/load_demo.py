@@ -7,10 +7,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PRACTITIONER
 from patients import services as patient_services
 from patients.models import ConsentKind, ContactChannel, MedicalFlag, Patient, SkinType
 from treatments import services as treatment_services
@@ -109,21 +111,27 @@ class Command(BaseCommand):
         for name in ("Treatment room 1", "Treatment room 2"):
             Room.objects.get_or_create(location=location, name=name)
 
+        # One fresh password for every demo account, printed below.
+        password = options["admin_password"] or secrets.token_urlsafe(12)
+        groups = {name: Group.objects.get(name=name) for name in (CLINIC_ADMIN, FRONT_DESK, PRACTITIONER)}
+
+        def staff(username: str, group: str, **flags: bool) -> Any:
+            user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+            user.is_staff = True
+            for flag, value in flags.items():
+                setattr(user, flag, value)
+            user.set_password(password)
+            user.save()
+            user.groups.add(groups[group])
+            return user
+
         for username, display_name in (("dr.evans", "Dr Sarah Evans"), ("nurse.patel", "Nurse Ravi Patel")):
-            user, created = User.objects.get_or_create(
-                username=username, defaults={"is_staff": True, "email": f"{username}@example.com"}
-            )
-            if created:
-                user.set_unusable_password()
-                user.save()
+            user = staff(username, PRACTITIONER)
             practitioner, _ = Practitioner.objects.get_or_create(user=user, defaults={"display_name": display_name})
             practitioner.locations.add(location)
-
-        admin_password = options["admin_password"] or secrets.token_urlsafe(12)
-        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
-        admin.is_staff = admin.is_superuser = True
-        admin.set_password(admin_password)
-        admin.save()
+        staff("reception", FRONT_DESK)
+        admin = staff("admin", CLINIC_ADMIN, is_superuser=True)
+        admin_password = password
 
         for data in DEMO_PATIENTS:
             if Patient.objects.filter(email=data["email"]).exists():
@@ -140,7 +148,8 @@ class Command(BaseCommand):
                 "Demo clinic loaded.\n"
                 "  Admin:    /admin/\n"
                 "  API docs: /api/docs/\n"
-                f"  Login:    admin / {admin_password}"
+                f"  Login:    admin / {admin_password}\n"
+                f"  Also:     reception (front desk), dr.evans and nurse.patel (practitioners), same password"
             )
         )
 
