@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install clean-data chromium
+.PHONY: run test lint format install clean-data chromium bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ chromium:
 ## Run the whole test suite against real PostgreSQL and Redis.
 test: $(STAMP) chromium
 	$(BIN)/python -m devenv exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks: dispatcher throughput, booking latency, worklist time (figures, not tests).
+bench: $(STAMP)
+	TEST_DATABASE_NAME=clinic_bench $(BIN)/python -m devenv exec -- $(BIN)/python benchmarks/run.py
 
 ## Lint and format checks (what CI enforces).
 lint: $(STAMP)
