@@ -60,6 +60,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+def create_permissions_then_sync_roles(apps: Any, schema_editor: Any = None) -> None:
+    """For migrations: permissions normally appear after all migrations run;
+    create them first so a fresh database gets its groups in one `migrate`."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_roles(apps)
+
+
 def sync_roles(apps: Any) -> None:
     """Create or update the role groups. `apps` is a migration's app registry or django.apps.apps."""
     Group = apps.get_model("auth", "Group")

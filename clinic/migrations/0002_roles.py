@@ -1,21 +1,8 @@
-"""Create the role groups (clinic admin, front desk, practitioner) with their permissions.
+"""Create the role groups (clinic admin, front desk, practitioner) with their permissions."""
 
-Permissions are normally created after all migrations run; they are created
-here first so that a fresh database gets its groups in one `migrate`.
-"""
-
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from clinic.roles import sync_roles
-
-
-def create_roles(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_roles(apps)
+from clinic.roles import create_permissions_then_sync_roles
 
 
 class Migration(migrations.Migration):
@@ -29,4 +16,4 @@ class Migration(migrations.Migration):
         ("integrations", "0002_webhooks"),
     ]
 
-    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(create_permissions_then_sync_roles, migrations.RunPython.noop)]
