@@ -499,6 +499,8 @@ def session_complete(
         raise ValidationError({"completed_at": "A session cannot be completed in the future."})
     if completed_at < session.starts_at:
         raise ValidationError({"completed_at": "A session cannot be completed before it starts."})
+    if len(set(treated_areas)) != len(treated_areas):
+        raise ValidationError({"treated_areas": "Each treated area may appear once."})
     zone = session.location.time_zone
     used_on = completed_at.astimezone(zone).date()
     lots_seen = set()

@@ -31,6 +31,10 @@ class EmailTransport:
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:
+            # 4xx replies (mailbox busy, greylisting) pass later; 5xx never will.
+            codes = [code for code, _reason in exc.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                raise TransientError(f"recipient temporarily refused: {exc}") from exc
             raise PermanentError(f"recipient refused: {exc}") from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"{exc.__class__.__name__}: {exc}") from exc

@@ -9,6 +9,7 @@ boundary, so the client's own request building and error parsing run.
 from __future__ import annotations
 
 import json
+import smtplib
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -269,3 +270,14 @@ def test_twilio_without_its_settings_is_a_permanent_error_naming_them(settings, 
 
     assert missing in str(caught.value)
     assert len(api.calls) == 0
+
+
+def test_a_temporarily_refused_recipient_is_tried_again_later(failing_smtp) -> None:  # type: ignore[no-untyped-def]
+    """A 4xx reply (mailbox busy, greylisting) is not the end of that address."""
+    greylisted = smtplib.SMTPRecipientsRefused({"amelia.hart@example.com": (450, b"4.2.1 Mailbox busy, try later")})
+    failing_smtp.error = greylisted
+
+    with pytest.raises(TransientError, match="temporarily refused") as caught:
+        EmailTransport().send(DAY_THREE)
+
+    assert caught.value.__cause__ is greylisted

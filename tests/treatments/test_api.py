@@ -2080,3 +2080,35 @@ def test_twenty_simultaneous_bookings_of_one_practitioner_slot_let_exactly_one_t
         uuid.UUID(winner["course"])
     ]
     assert Course.objects.filter(status=CourseStatus.PLANNED).count() == contenders - 1
+
+
+def test_availability_for_a_practitioner_who_does_not_work_there_is_a_400(
+    treatments_client, location, protocol
+) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = PractitionerFactory(locations=[LocationFactory()])
+
+    response = treatments_client.get(
+        AVAILABILITY_URL,
+        {
+            "practitioner": str(elsewhere.pk),
+            "location": str(location.pk),
+            "protocol": str(protocol.pk),
+            "date_from": "2026-03-03",
+            "date_to": "2026-03-04",
+        },
+    )
+
+    assert_validation_error(response, "practitioner")
+
+
+def test_a_treated_area_named_twice_is_refused_and_the_session_stays_booked(
+    treatments_client, clock, course, practitioner, room
+) -> None:  # type: ignore[no-untyped-def]
+    session = book(course, practitioner, room, at(3))
+    clock.move_to(session.ends_at)
+
+    response = treatments_client.post(complete_url(session), {"treated_areas": ["cheeks", "cheeks"]})
+
+    assert_validation_error(response, "treated_areas")
+    session.refresh_from_db()
+    assert session.status == "booked"

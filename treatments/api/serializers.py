@@ -281,6 +281,10 @@ class AvailabilityQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"date_to": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."})
         if attrs["date_to"] >= date.max:  # the day after it, where the range ends, does not exist
             raise serializers.ValidationError({"date_to": "date_to is beyond the calendar."})
+        practitioner, location = attrs["practitioner"], attrs["location"]
+        if not practitioner.is_active or not practitioner.locations.filter(pk=location.pk).exists():
+            # Booking would refuse every slot offered: say so now.
+            raise serializers.ValidationError({"practitioner": f"{practitioner} does not work at {location}."})
         return attrs
 
 
