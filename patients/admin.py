@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -85,7 +86,20 @@ class PatientAdmin(SimpleHistoryAdmin):
         return response
 
     @admin.action(description="Erase selected patients' personal data", permissions=["erase"])
-    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse | None:
+        if request.POST.get("confirmed") != "yes":
+            # Erasure cannot be undone: show what will happen and ask first.
+            return TemplateResponse(
+                request,
+                "admin/patients/patient/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase personal data?",
+                    "patients": queryset,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         erased = 0
         for patient in queryset:
             try:
@@ -95,6 +109,7 @@ class PatientAdmin(SimpleHistoryAdmin):
             else:
                 erased += 1
         self.message_user(request, f"Erased the personal data of {erased} patient(s).", messages.SUCCESS)
+        return None
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("patients.export_patient")

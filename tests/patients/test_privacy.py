@@ -168,7 +168,14 @@ def test_the_admin_exports_and_erases_by_action(client, admin_user, treated_pati
     assert download["Content-Type"] == "application/json"
     assert json.loads(download.content)[0]["patient"]["email"] == "amelia@example.com"
 
-    client.post("/admin/patients/patient/", {"action": "erase_selected", "_selected_action": [str(patient.pk)]})
+    asked = client.post("/admin/patients/patient/", {"action": "erase_selected", "_selected_action": [str(patient.pk)]})
+    assert "cannot be undone" in asked.content.decode()
+    assert Patient.objects.get(pk=patient.pk).first_name == "Amelia", "nothing happens before confirmation"
+
+    client.post(
+        "/admin/patients/patient/",
+        {"action": "erase_selected", "_selected_action": [str(patient.pk)], "confirmed": "yes"},
+    )
     assert Patient.objects.get(pk=patient.pk).first_name == "Erased"
 
 
@@ -177,7 +184,10 @@ def test_a_front_desk_user_cannot_erase_in_the_admin(client, treated_patient) ->
     client.force_login(desk)
     patient = treated_patient["patient"]
 
-    client.post("/admin/patients/patient/", {"action": "erase_selected", "_selected_action": [str(patient.pk)]})
+    client.post(
+        "/admin/patients/patient/",
+        {"action": "erase_selected", "_selected_action": [str(patient.pk)], "confirmed": "yes"},
+    )
 
     assert Patient.objects.get(pk=patient.pk).first_name == "Amelia"
     assert PatientFactory()  # other patients unaffected by the refusal
