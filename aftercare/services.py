@@ -8,7 +8,7 @@ runs, two workers) leaves one row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -148,15 +148,22 @@ def _new_message(
     patient: Patient,
     channel: str,
     template: Any | None,
-    context: dict[str, Any],
+    context: Callable[[], dict[str, Any]],
     due_at: datetime,
     course: Course | None = None,
     session: Session | None = None,
     step: AftercareStep | None = None,
     to_address: str = "",
     defer_quiet: bool = True,
-) -> ScheduledMessage:
-    """Create the outbox row for `dedupe_key` unless it exists; return the row."""
+) -> tuple[ScheduledMessage, bool]:
+    """Create the outbox row for `dedupe_key` unless it exists; return (row, created).
+
+    `context` is called only for a new row: the periodic prompt run meets the
+    same facts again and again, and rendering them again would be wasted work.
+    """
+    existing = ScheduledMessage.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
     if defer_quiet:
         due_at = timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=_patient_zone(patient))
     defaults: dict[str, Any] = {
@@ -172,9 +179,10 @@ def _new_message(
     if template is None:
         defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
     else:
-        defaults |= {"subject": _render(template.subject, context), "body": _render(template.body, context)}
-    message, _ = ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
-    return message
+        values = context()
+        defaults |= {"subject": _render(template.subject, values), "body": _render(template.body, values)}
+    # get_or_create still: two workers may pass the check above together.
+    return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
 
 
 # --- after a session ---------------------------------------------------------------
@@ -209,26 +217,25 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
             zone=zone,
         )
         channel = _channel_for(step.channel_rule, patient)
-        messages.append(
-            _new_message(
-                dedupe_key=f"step:{session.pk}:{step.pk}",
-                kind=step.kind,
-                patient=patient,
-                channel=channel,
-                template=_template_for(step.templates.all(), channel, patient.language),
-                context=context,
-                due_at=due_at,
-                course=course,
-                session=session,
-                step=step,
-            )
+        message, _ = _new_message(
+            dedupe_key=f"step:{session.pk}:{step.pk}",
+            kind=step.kind,
+            patient=patient,
+            channel=channel,
+            template=_template_for(step.templates.all(), channel, patient.language),
+            context=lambda: context,
+            due_at=due_at,
+            course=course,
+            session=session,
+            step=step,
         )
+        messages.append(message)
     return messages
 
 
 def _prompt(
     *, kind: str, dedupe_key: str, patient: Patient, course: Course, due_at: datetime, session: Session | None = None
-) -> ScheduledMessage:
+) -> tuple[ScheduledMessage, bool]:
     channel = patient.preferred_channel
     return _new_message(
         dedupe_key=dedupe_key,
@@ -236,7 +243,7 @@ def _prompt(
         patient=patient,
         channel=channel,
         template=_template_for(PromptTemplate.objects.filter(kind=kind), channel, patient.language),
-        context=message_context(patient=patient, course=course, session=session),
+        context=lambda: message_context(patient=patient, course=course, session=session),
         due_at=due_at,
         course=course,
         session=session,
@@ -314,7 +321,7 @@ def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | Non
         # Booked at night for early next morning: quiet hours would hold the
         # reminder until after the appointment began, so there is none.
         return None
-    return _prompt(
+    reminder, _ = _prompt(
         kind=MessageKind.APPOINTMENT_REMINDER,
         # The session's sequence rises on every change, so a session moved away
         # and back again gets a new reminder instead of finding the cancelled one.
@@ -324,6 +331,7 @@ def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | Non
         session=session,
         due_at=due_at,
     )
+    return reminder
 
 
 # --- follow-up prompts (beat) ----------------------------------------------------------
@@ -344,22 +352,22 @@ def schedule_followup_prompts(*, now: datetime | None = None) -> int:
         .select_related("patient", "protocol", "location")
     )
     for course in courses:
-        before = ScheduledMessage.objects.filter(course=course).count()
         if course.status == CourseStatus.MAINTENANCE:
-            _maintenance_prompt(course, now)
+            created += _maintenance_prompt(course, now)
         else:
-            _next_session_prompts(course, now)
-        created += ScheduledMessage.objects.filter(course=course).count() - before
+            created += _next_session_prompts(course, now)
     return created
 
 
-def _next_session_prompts(course: Course, now: datetime) -> None:
+def _next_session_prompts(course: Course, now: datetime) -> int:
+    """Write the window-open and window-closing prompts that are due; return how many were new."""
     last = Session.objects.filter(course=course, status=SessionStatus.COMPLETED).order_by("-completed_at").first()
     if last is None:
-        return
+        return 0
     done = Session.objects.filter(course=course, kind=SessionKind.COURSE, status=SessionStatus.COMPLETED).count()
     if done >= course.planned_sessions:
-        return
+        return 0
+    created = 0
     protocol, patient = course.protocol, course.patient
     zone = _patient_zone(patient)
     opens_on, closes_on = rules.followup_window(
@@ -378,42 +386,45 @@ def _next_session_prompts(course: Course, now: datetime) -> None:
         # Booking software hears once that this course needs booking.
         webhook_emit(event_type=WebhookEvent.FOLLOWUP_DUE, object_id=course.pk, dedupe_key=f"followup_due:{last.pk}")
     if now >= open_at and not already_prompted:
-        _prompt(
+        created += _prompt(
             kind=MessageKind.FOLLOWUP_OPEN,
             dedupe_key=f"followup_open:{last.pk}",
             patient=patient,
             course=course,
             due_at=now,
-        )
+        )[1]
     closing_at = timing.local_datetime(closes_on - timedelta(days=CLOSING_REMINDER_DAYS), PROMPT_LOCAL_TIME, zone)
     if now >= closing_at:
-        _prompt(
+        created += _prompt(
             kind=MessageKind.FOLLOWUP_CLOSING,
             dedupe_key=f"followup_closing:{last.pk}",
             patient=patient,
             course=course,
             due_at=now,
-        )
+        )[1]
+    return created
 
 
-def _maintenance_prompt(course: Course, now: datetime) -> None:
+def _maintenance_prompt(course: Course, now: datetime) -> int:
+    """Write the maintenance-due prompt if it is due; return 1 if it is new."""
     if course.next_maintenance_earliest is None:
-        return
+        return 0
     zone = _patient_zone(course.patient)
     due_at = timing.local_datetime(course.next_maintenance_earliest, PROMPT_LOCAL_TIME, zone)
-    if now >= due_at:
-        webhook_emit(
-            event_type=WebhookEvent.FOLLOWUP_DUE,
-            object_id=course.pk,
-            dedupe_key=f"maintenance_due:{course.pk}:{course.next_maintenance_earliest.isoformat()}",
-        )
-        _prompt(
-            kind=MessageKind.MAINTENANCE_DUE,
-            dedupe_key=f"maintenance:{course.pk}:{course.next_maintenance_earliest.isoformat()}",
-            patient=course.patient,
-            course=course,
-            due_at=now,
-        )
+    if now < due_at:
+        return 0
+    earliest = course.next_maintenance_earliest.isoformat()
+    webhook_emit(
+        event_type=WebhookEvent.FOLLOWUP_DUE, object_id=course.pk, dedupe_key=f"maintenance_due:{course.pk}:{earliest}"
+    )
+    _, created = _prompt(
+        kind=MessageKind.MAINTENANCE_DUE,
+        dedupe_key=f"maintenance:{course.pk}:{earliest}",
+        patient=course.patient,
+        course=course,
+        due_at=now,
+    )
+    return int(created)
 
 
 # --- side effects -----------------------------------------------------------------------
@@ -492,7 +503,7 @@ def _alert_practitioner(report: SideEffectReport) -> None:
         patient=report.patient,
         channel=Channel.EMAIL,
         template=_template_for(PromptTemplate.objects.filter(kind=MessageKind.RED_FLAG_ALERT), Channel.EMAIL, "en"),
-        context=context,
+        context=lambda: context,
         due_at=timezone.now(),
         course=session.course if session else None,
         session=session,

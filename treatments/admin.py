@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare.admin import SessionMessageInline
+from aftercare.services import course_next_window
 from clinic.admin_forms import ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
 from treatments import rules, selectors, services
@@ -199,22 +200,28 @@ class CourseAdmin(SimpleHistoryAdmin):
     def get_urls(self) -> list:
         return [
             path("worklist/", self.admin_site.admin_view(self.worklist_view), name="treatments_worklist"),
+            path(
+                "worklist/<uuid:course_id>/book/",
+                self.admin_site.admin_view(self.book_from_worklist_view),
+                name="treatments_worklist_book",
+            ),
             *super().get_urls(),
         ]
 
     def worklist_view(self, request: HttpRequest) -> HttpResponse:
-        """The front desk's worklist, with a booking link pre-filled inside each window."""
+        """The front desk's worklist; each Book link finds a slot only when clicked."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else None
-        rows = worklist(kind=kind)
-        add_url = reverse("admin:treatments_session_add")
-        entries = []
-        for row in rows:
-            book_url = None
-            if row.course_id and row.window_start:
-                book_url = f"{add_url}?{urlencode(self._booking_prefill(row))}"
-            entries.append({"row": row, "book_url": book_url})
+        entries = [
+            {
+                "row": row,
+                "book_url": reverse("admin:treatments_worklist_book", args=[row.course_id])
+                if row.course_id and row.window_start
+                else None,
+            }
+            for row in worklist(kind=kind)
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Follow-up worklist",
@@ -225,32 +232,43 @@ class CourseAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/treatments/worklist.html", context)
 
-    def _booking_prefill(self, row: Any) -> dict[str, str]:
-        """The booking form's start: the practitioner's first free slot in the window, else 10:00 on its first day."""
-        course = Course.objects.select_related("protocol", "location").get(pk=row.course_id)
+    def book_from_worklist_view(self, request: HttpRequest, course_id: str) -> HttpResponse:
+        """Open the booking form pre-filled with the last practitioner's first free slot in the window.
+
+        Computed here, on click, not for every row of the worklist: availability
+        costs a few queries per course.
+        """
+        if not request.user.has_perm("treatments.add_session"):
+            raise PermissionDenied
+        course = get_object_or_404(Course.objects.select_related("protocol", "location"), pk=course_id)
+        window = course_next_window(course)
+        if window is None:
+            raise Http404("This course has no open window.")
         today = timezone.localdate(timezone=course.location.time_zone)
-        first_day = max(row.window_start, today)
+        first_day = max(window[0], today)
         query = {"course": str(course.pk), "starts_at": f"{first_day:%Y-%m-%d} 10:00"}
-        practitioner = Practitioner.objects.filter(pk=row.practitioner_id, is_active=True).first()
-        if practitioner is None:
-            return query
-        query["practitioner"] = str(practitioner.pk)
-        slots = selectors.availability(
-            practitioner=practitioner,
-            location=course.location,
-            protocol=course.protocol,
-            date_from=first_day,
-            date_to=min(
-                max(row.window_end, first_day), first_day + timedelta(days=selectors.MAX_AVAILABILITY_DAYS - 1)
-            ),
-            step_minutes=15,
-            not_before=timezone.now(),
+        last = (
+            Session.objects.filter(course=course, status=SessionStatus.COMPLETED, practitioner__is_active=True)
+            .select_related("practitioner")
+            .order_by("-completed_at")
+            .first()
         )
-        if slots:
-            local_start = slots[0].starts_at.astimezone(timezone.get_current_timezone())
-            query["starts_at"] = f"{local_start:%Y-%m-%d %H:%M}"
-            query["room"] = slots[0].room_ids[0]
-        return query
+        if last is not None:
+            query["practitioner"] = str(last.practitioner_id)
+            slots = selectors.availability(
+                practitioner=last.practitioner,
+                location=course.location,
+                protocol=course.protocol,
+                date_from=first_day,
+                date_to=min(max(window[1], first_day), first_day + timedelta(days=selectors.MAX_AVAILABILITY_DAYS - 1)),
+                step_minutes=15,
+                not_before=timezone.now(),
+            )
+            if slots:
+                local_start = slots[0].starts_at.astimezone(timezone.get_current_timezone())
+                query["starts_at"] = f"{local_start:%Y-%m-%d %H:%M}"
+                query["room"] = slots[0].room_ids[0]
+        return HttpResponseRedirect(f"{reverse('admin:treatments_session_add')}?{urlencode(query)}")
 
     @admin.action(description="Cancel selected courses (and their booked sessions)", permissions=["change"])
     def cancel_courses(self, request: HttpRequest, queryset: QuerySet[Course]) -> None:

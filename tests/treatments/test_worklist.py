@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -133,9 +135,39 @@ def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
     [entry] = page.context["entries"]
     assert entry["row"].course_id == course.pk
 
-    form = client.get(entry["book_url"]).context["adminform"].form
+    form = client.get(entry["book_url"], follow=True).context["adminform"].form
     assert str(form.initial["course"]) == str(course.pk)
     # The practitioner's first free slot: the clock reads 09:00 and the clinic opened at 08:00.
     assert form.initial["starts_at"] == local(20, 9)
     assert str(form.initial["practitioner"]) == str(practitioner.pk)
     assert str(form.initial["room"]) == str(room.pk)
+
+
+def test_the_admin_worklist_page_costs_the_same_queries_for_one_row_or_five(
+    client, admin_user, clock, location, practitioner, room, django_assert_max_num_queries
+) -> None:
+    starts = [local(3, 9), local(3, 10), local(3, 11), local(3, 12), local(3, 13)]
+    completed_session(CourseFactory(location=location), practitioner, room, clock, starts[0])
+    clock.move_to(local(20, 9))
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as one_row:
+        assert len(client.get(reverse("admin:treatments_worklist")).context["entries"]) == 1
+    for start in starts[1:]:
+        completed_session(CourseFactory(location=location), practitioner, room, clock, start)
+    clock.move_to(local(20, 9))
+    client.force_login(admin_user)
+
+    with django_assert_max_num_queries(len(one_row.captured_queries)):
+        assert len(client.get(reverse("admin:treatments_worklist")).context["entries"]) == 5
+
+
+def test_a_book_link_for_a_course_without_an_open_window_is_404(client, admin_user, clock, course) -> None:
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:treatments_worklist_book", args=[course.pk]))
+    assert response.status_code == 404
+
+
+def test_a_book_link_needs_the_permission_to_book(client, clock, course) -> None:
+    client.force_login(UserFactory(username="viewer", permissions=["treatments.view_course"]))
+    response = client.get(reverse("admin:treatments_worklist_book", args=[course.pk]))
+    assert response.status_code == 403
