@@ -1,12 +1,11 @@
 """The dispatcher: claims due outbox rows and hands them to their channel.
 
-Claiming is a short transaction: SELECT … FOR UPDATE SKIP LOCKED picks due
-pending rows no other dispatcher holds, and marks them `sending` with a
-claim time. Sending happens outside any transaction (a slow provider must
-not hold row locks), and the outcome is written with a conditional UPDATE
-that only succeeds while the row is still ours. A dispatcher that dies
+Claiming, finishing and recovery are `clinic.outbox`'s: a short claim with
+SELECT … FOR UPDATE SKIP LOCKED, sending outside any transaction, and an
+outcome written only while the claim still holds. A dispatcher that dies
 mid-batch leaves rows in `sending`; after the lease they are put back, so a
-crash costs at most one duplicate per row that was in flight.
+crash costs at most one duplicate per row that was in flight. Each claim
+spends one attempt; a deferral for quiet hours gives it back.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,6 +26,7 @@ from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import sms_transport
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
 from patients.selectors import patient_has_consent
 
@@ -53,44 +52,27 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.AFTERCARE_RETRY_MAX_SECONDS))
 
 
+MESSAGE_OUTBOX = Outbox(
+    model=ScheduledMessage,
+    due_field="due_at",
+    lease=lambda: timedelta(seconds=settings.AFTERCARE_SENDING_LEASE_SECONDS),
+    pending=MessageStatus.PENDING,
+    sending=MessageStatus.SENDING,
+    updated_field="updated_at",
+)
+
+
 def recover_stale_claims(*, now: datetime | None = None) -> int:
     """Put rows stuck in `sending` past the lease back to `pending`; return how many."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.AFTERCARE_SENDING_LEASE_SECONDS)
-    recovered = ScheduledMessage.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).update(
-        status=MessageStatus.PENDING, claimed_at=None, updated_at=now
-    )
-    if recovered:
-        logger.warning("recovered %d outbox rows whose sender vanished", recovered)
-    return recovered
+    return MESSAGE_OUTBOX.recover_stale_claims(now=now or timezone.now())
 
 
-def claim_due(*, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
-    """Claim up to `limit` due pending rows for this dispatcher; return (id, claimed_at) pairs."""
-    with transaction.atomic():
-        ids = list(
-            ScheduledMessage.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.PENDING, due_at__lte=now)
-            .order_by("due_at")
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            ScheduledMessage.objects.filter(id__in=ids).update(
-                status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
-            )
-    return [(pk, now) for pk in ids]
+def claim_due(*, now: datetime, limit: int) -> list[Claim]:
+    """Claim up to `limit` due pending rows for this dispatcher, spending one attempt on each.
 
-
-def _finish(message_id: UUID, claimed_at: datetime, /, **changes: object) -> bool:
-    """Write the outcome if the row is still ours; return False if someone took it over.
-
-    The parameters are positional-only so that `changes` may itself set
-    `claimed_at` (to None, when a row goes back to pending).
+    Return the claims as (id, claimed_at) pairs, earliest due first.
     """
-    updated = ScheduledMessage.objects.filter(
-        id=message_id, status=MessageStatus.SENDING, claimed_at=claimed_at
-    ).update(updated_at=timezone.now(), **changes)
-    return updated == 1
+    return MESSAGE_OUTBOX.claim(now=now, limit=limit, attempts=F("attempts") + 1)
 
 
 def _address(message: ScheduledMessage) -> str:
@@ -101,7 +83,8 @@ def _address(message: ScheduledMessage) -> str:
 
 
 def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> None:
-    """Send one claimed row, or suppress or defer it, and record the outcome."""
+    """Send one claimed row, or suppress or defer it, and record the outcome if the claim still holds."""
+    claim = Claim(message_id, claimed_at)
     message = ScheduledMessage.objects.select_related("patient").get(pk=message_id)
     now = timezone.now()
     patient = message.patient
@@ -109,19 +92,18 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
 
     if not to_staff:
         if getattr(patient, "erased_at", None):
-            _suppress(message, claimed_at, SuppressionReason.PATIENT_ERASED, result)
+            _suppress(claim, SuppressionReason.PATIENT_ERASED, result)
             return
         if not patient_has_consent(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, at=now):
-            _suppress(message, claimed_at, SuppressionReason.NO_CONSENT, result)
+            _suppress(claim, SuppressionReason.NO_CONSENT, result)
             return
         zone = ZoneInfo(str(patient.time_zone))
         quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
         later = timing.defer_for_quiet_hours(now, quiet=quiet, zone=zone)
         if later != now:
             # Not a delivery attempt: give the attempt back and wait for morning.
-            if _finish(
-                message_id,
-                claimed_at,
+            if MESSAGE_OUTBOX.finish(
+                claim,
                 status=MessageStatus.PENDING,
                 due_at=later,
                 claimed_at=None,
@@ -131,7 +113,7 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
             return
     address = _address(message)
     if not address:
-        _suppress(message, claimed_at, SuppressionReason.NO_CONTACT, result)
+        _suppress(claim, SuppressionReason.NO_CONTACT, result)
         return
 
     outgoing = OutgoingMessage(idempotency_key=str(message.pk), to=address, subject=message.subject, body=message.body)
@@ -140,11 +122,10 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
         provider_id = transport.send(outgoing)
     except TransientError as exc:
         if message.attempts >= settings.AFTERCARE_MAX_ATTEMPTS:
-            if _finish(message_id, claimed_at, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
+            if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
                 result.failed += 1
-        elif _finish(
-            message_id,
-            claimed_at,
+        elif MESSAGE_OUTBOX.finish(
+            claim,
             status=MessageStatus.PENDING,
             due_at=now + retry_delay(message.attempts),
             claimed_at=None,
@@ -153,12 +134,11 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
             result.retried += 1
         return
     except PermanentError as exc:
-        if _finish(message_id, claimed_at, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
+        if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
             result.failed += 1
         return
-    if _finish(
-        message_id,
-        claimed_at,
+    if MESSAGE_OUTBOX.finish(
+        claim,
         status=MessageStatus.SENT,
         sent_at=timezone.now(),
         provider_message_id=provider_id[:200],
@@ -171,8 +151,8 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
         logger.warning("outbox row %s was reclaimed while being sent; it may go twice", message_id)
 
 
-def _suppress(message: ScheduledMessage, claimed_at: datetime, reason: str, result: DispatchResult) -> None:
-    if _finish(message.pk, claimed_at, status=MessageStatus.SUPPRESSED, suppressed_reason=reason):
+def _suppress(claim: Claim, reason: str, result: DispatchResult) -> None:
+    if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.SUPPRESSED, suppressed_reason=reason):
         result.suppressed += 1
 
 
@@ -190,15 +170,14 @@ def dispatch_due(*, batch_size: int | None = None, time_budget_seconds: float = 
         if not claims:
             break
         result.claimed += len(claims)
-        for message_id, claimed_at in claims:
+        for claim in claims:
             try:
-                deliver(message_id, claimed_at, result)
+                deliver(claim.pk, claim.claimed_at, result)
             except Exception as exc:  # one bad row must not stop the batch
-                logger.exception("delivering outbox row %s failed", message_id)
-                result.errors.append(f"{message_id}: {exc}")
-                _finish(
-                    message_id,
-                    claimed_at,
+                logger.exception("delivering outbox row %s failed", claim.pk)
+                result.errors.append(f"{claim.pk}: {exc}")
+                MESSAGE_OUTBOX.finish(
+                    claim,
                     status=MessageStatus.PENDING,
                     due_at=timezone.now() + retry_delay(1),
                     claimed_at=None,

@@ -5,6 +5,11 @@ delivery row per interested subscription, so an event exists exactly when
 the change it reports does. The body carries the event id, type, time and
 the object's id; the receiver fetches details through the API.
 
+Deliveries are an outbox (`clinic.outbox`): claimed with SELECT … FOR UPDATE
+SKIP LOCKED, POSTed outside any transaction, and finished only while the
+claim still holds, so a worker that stalled past the lease cannot overwrite
+the outcome of the one that took the delivery over.
+
 Signature: `X-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
 with the timestamp in `X-Webhook-Timestamp` (Unix seconds). A receiver
 recomputes it and refuses timestamps older than a few minutes (replays).
@@ -20,9 +25,9 @@ import time
 from datetime import datetime, timedelta
 
 import requests
-from django.db import transaction
 from django.utils import timezone
 
+from clinic.outbox import Claim, Outbox
 from clinic.queue import wake_after_commit
 from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -40,6 +45,13 @@ RETRY_DELAYS = [
 ]
 TIMEOUT_SECONDS = 10
 LEASE = timedelta(minutes=5)
+DELIVERY_OUTBOX = Outbox(
+    model=WebhookDelivery,
+    due_field="next_attempt_at",
+    lease=lambda: LEASE,
+    pending=DeliveryStatus.PENDING,
+    sending=DeliveryStatus.SENDING,
+)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -94,20 +106,28 @@ def payload(delivery: WebhookDelivery) -> bytes:
     ).encode()
 
 
-def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
-    with transaction.atomic():
-        ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at")
-            .values_list("id", flat=True)[:limit]
-        )
-        WebhookDelivery.objects.filter(id__in=ids).update(status=DeliveryStatus.SENDING, claimed_at=now)
-    return list(WebhookDelivery.objects.filter(id__in=ids).select_related("subscription"))
+def recover_stale_claims(*, now: datetime | None = None) -> int:
+    """Put deliveries stuck in `sending` past the lease back to `pending`; return how many."""
+    return DELIVERY_OUTBOX.recover_stale_claims(now=now or timezone.now())
 
 
-def attempt(delivery: WebhookDelivery) -> None:
-    """POST one delivery; log the attempt; schedule a retry or finish it."""
+def claim_due(*, now: datetime, limit: int) -> list[Claim]:
+    """Claim up to `limit` due pending deliveries for this worker.
+
+    Return the claims as (id, claimed_at) pairs, earliest due first.
+    """
+    return DELIVERY_OUTBOX.claim(now=now, limit=limit)
+
+
+def attempt(delivery: WebhookDelivery, *, claimed_at: datetime) -> bool:
+    """POST one claimed delivery; log the attempt; schedule a retry or finish it.
+
+    Return True if the outcome was written. False means the claim was lost
+    (this worker stalled past the lease and the delivery was taken over):
+    the new owner's state stands, and the receiver may get the event twice,
+    which it can tell by the event id. The attempt is logged either way,
+    because the POST happened.
+    """
     body = payload(delivery)
     timestamp = int(time.time())
     headers = {
@@ -133,6 +153,7 @@ def attempt(delivery: WebhookDelivery) -> None:
         error=error,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+    # Counted from the row as claimed: while the claim holds, nobody else changes it.
     attempts = delivery.attempts + 1
     changes: dict[str, object] = {"attempts": attempts, "claimed_at": None}
     if status_code is not None and 200 <= status_code < 300:
@@ -141,22 +162,26 @@ def attempt(delivery: WebhookDelivery) -> None:
         changes |= {"status": DeliveryStatus.FAILED}
     else:
         changes |= {"status": DeliveryStatus.PENDING, "next_attempt_at": now + RETRY_DELAYS[attempts - 1]}
-    WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**changes)
+    if DELIVERY_OUTBOX.finish(Claim(delivery.pk, claimed_at), **changes):
+        return True
+    logger.warning("webhook delivery %s was reclaimed while being attempted; it may arrive twice", delivery.pk)
+    return False
 
 
 def deliver_due(*, limit: int = 50, time_budget_seconds: float = 50.0) -> int:
     """Attempt every due delivery (within a time budget); return how many were attempted."""
-    now = timezone.now()
-    WebhookDelivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE).update(
-        status=DeliveryStatus.PENDING, claimed_at=None
-    )
+    recover_stale_claims()
     started = time.monotonic()
     attempted = 0
     while time.monotonic() - started < time_budget_seconds:
-        batch = _claim(timezone.now(), limit)
-        if not batch:
+        claims = claim_due(now=timezone.now(), limit=limit)
+        if not claims:
             break
-        for delivery in batch:
-            attempt(delivery)
+        deliveries = WebhookDelivery.objects.select_related("subscription").in_bulk([claim.pk for claim in claims])
+        for claim in claims:
+            delivery = deliveries.get(claim.pk)
+            if delivery is None:  # deleted with its subscription since the claim: nothing to send
+                continue
+            attempt(delivery, claimed_at=claim.claimed_at)
             attempted += 1
     return attempted

@@ -151,3 +151,67 @@ def test_nothing_is_written_for_an_event_nobody_subscribes_to() -> None:
     assert webhooks.webhook_emit(event_type="session.booked", object_id=PatientFactory().pk) == 0
     assert not WebhookDelivery.objects.exists()
     assert CourseFactory()  # the factories still work without subscriptions
+
+
+# --- leases and lost claims -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 500], ids=["delivered", "to be retried"])
+def test_an_outcome_written_after_the_claim_was_lost_does_not_overwrite_the_new_owner(
+    clock, course, practitioner, room, status: int
+) -> None:  # type: ignore[no-untyped-def]
+    with webhook_receiver(statuses=[status]) as receiver:
+        subscribe(receiver.url, ["session.booked"])
+        book(course, practitioner, room, TUESDAY_TEN)
+        [(delivery_id, claimed_at)] = webhooks.claim_due(now=timezone.now(), limit=10)
+        stalled = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
+        # This worker stalls past the lease; another recovers the delivery and claims it anew.
+        clock.shift(webhooks.LEASE + timedelta(minutes=1))
+        assert webhooks.recover_stale_claims() == 1
+        [(_, second_claim)] = webhooks.claim_due(now=timezone.now(), limit=10)
+
+        assert webhooks.attempt(stalled, claimed_at=claimed_at) is False
+
+        row = WebhookDelivery.objects.get()
+        assert (row.status, row.claimed_at, row.attempts) == (DeliveryStatus.SENDING, second_claim, 0)
+        assert (row.delivered_at, row.next_attempt_at) == (None, stalled.next_attempt_at)
+        # The POST did happen: it is logged, and it is the one duplicate a lost claim may cost.
+        assert [attempt.status_code for attempt in row.attempt_log.all()] == [status]
+
+        # The new owner's outcome is the one that counts.
+        assert webhooks.attempt(row, claimed_at=second_claim) is True
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.claimed_at) == (DeliveryStatus.DELIVERED, 1, None)
+    assert [json.loads(r.body)["id"] for r in receiver.received] == [str(row.event_id)] * 2
+
+
+def test_deliveries_left_sending_past_the_lease_are_recovered_and_sent_but_live_claims_are_left_alone(
+    clock,
+) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    with webhook_receiver() as receiver:
+        subscription = subscribe(receiver.url, ["session.booked"])
+
+        def delivery(claimed_at: datetime) -> WebhookDelivery:
+            return WebhookDelivery.objects.create(
+                subscription=subscription,
+                event_type="session.booked",
+                object_id="a-session",
+                occurred_at=now - timedelta(minutes=10),
+                next_attempt_at=now - timedelta(minutes=10),
+                status=DeliveryStatus.SENDING,
+                claimed_at=claimed_at,
+            )
+
+        abandoned = delivery(now - webhooks.LEASE - timedelta(seconds=1))
+        in_progress = delivery(now - webhooks.LEASE + timedelta(seconds=1))
+
+        assert webhooks.deliver_due() == 1
+
+    abandoned.refresh_from_db()
+    assert (abandoned.status, abandoned.attempts, abandoned.delivered_at) == (DeliveryStatus.DELIVERED, 1, now)
+    untouched = WebhookDelivery.objects.get(pk=in_progress.pk)
+    assert (untouched.status, untouched.attempts) == (DeliveryStatus.SENDING, 0)
+    assert untouched.claimed_at == now - webhooks.LEASE + timedelta(seconds=1)
+    assert [json.loads(r.body)["id"] for r in receiver.received] == [str(abandoned.event_id)]
