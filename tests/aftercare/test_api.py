@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from aftercare import services as aftercare
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport, SuppressionReason
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
+from tests.api_assertions import listed_ids
 from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
 from treatments import services
 
@@ -92,11 +93,6 @@ def assert_client_error(response: Any, status: int, code: str) -> None:
     body = response.json()
     assert body["type"] == "client_error"
     assert [error["code"] for error in body["errors"]] == [code]
-
-
-def listed(response: Any) -> list[str]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["results"]]
 
 
 def ids(*messages: Any) -> list[str]:
@@ -182,8 +178,8 @@ def test_messages_filter_by_status_one_or_several(desk) -> None:  # type: ignore
         status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.NO_CONSENT, due_at=london(3, 7)
     )
 
-    assert listed(desk.get(MESSAGES_URL, {"status": "pending"})) == ids(pending)
-    assert listed(desk.get(f"{MESSAGES_URL}?status=sent&status=suppressed")) == ids(sent, suppressed)
+    assert listed_ids(desk.get(MESSAGES_URL, {"status": "pending"})) == ids(pending)
+    assert listed_ids(desk.get(f"{MESSAGES_URL}?status=sent&status=suppressed")) == ids(sent, suppressed)
     assert_validation_error(desk.get(MESSAGES_URL, {"status": "lost"}), "status")
 
 
@@ -191,8 +187,8 @@ def test_messages_filter_by_kind(desk) -> None:  # type: ignore[no-untyped-def]
     advice = ScheduledMessageFactory(kind=MessageKind.AFTERCARE, due_at=london(3, 5))
     reminder = ScheduledMessageFactory(kind=MessageKind.APPOINTMENT_REMINDER, due_at=london(3, 6))
 
-    assert listed(desk.get(MESSAGES_URL, {"kind": "appointment_reminder"})) == ids(reminder)
-    assert listed(desk.get(MESSAGES_URL, {"kind": "aftercare"})) == ids(advice)
+    assert listed_ids(desk.get(MESSAGES_URL, {"kind": "appointment_reminder"})) == ids(reminder)
+    assert listed_ids(desk.get(MESSAGES_URL, {"kind": "aftercare"})) == ids(advice)
     assert_validation_error(desk.get(MESSAGES_URL, {"kind": "newsletter"}), "kind")
 
 
@@ -201,11 +197,11 @@ def test_messages_filter_by_patient_and_by_session(clock, desk, treated, locatio
     other_session = book(other, practitioner, room, london(3, 5, 15))
     mine = ScheduledMessage.objects.filter(session=treated).order_by("due_at")
 
-    assert listed(desk.get(MESSAGES_URL, {"session": str(treated.pk)})) == ids(*mine)
-    assert listed(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)})) == ids(
+    assert listed_ids(desk.get(MESSAGES_URL, {"session": str(treated.pk)})) == ids(*mine)
+    assert listed_ids(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)})) == ids(
         *ScheduledMessage.objects.filter(session=other_session)
     )
-    assert len(listed(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)}))) == 1
+    assert len(listed_ids(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)}))) == 1
     assert_validation_error(desk.get(MESSAGES_URL, {"patient": "not-a-uuid"}), "patient")
 
 
@@ -395,12 +391,12 @@ def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practi
         patient=patient, symptoms=["redness"], severity="mild", onset_on=date(2026, 3, 4), actor=None
     )
 
-    assert sorted(listed(desk.get(REPORTS_URL, {"is_red_flag": "true"}))) == sorted(ids(open_flag, closed_flag))
-    assert listed(desk.get(REPORTS_URL, {"is_red_flag": "false"})) == ids(expected)
-    assert listed(desk.get(REPORTS_URL, {"resolved": "true"})) == ids(closed_flag)
-    assert sorted(listed(desk.get(REPORTS_URL, {"resolved": "false"}))) == sorted(ids(open_flag, expected))
-    assert listed(desk.get(REPORTS_URL, {"is_red_flag": "true", "resolved": "false"})) == ids(open_flag)
-    assert listed(desk.get(REPORTS_URL))[0] == str(expected.pk)  # newest first
+    assert sorted(listed_ids(desk.get(REPORTS_URL, {"is_red_flag": "true"}))) == sorted(ids(open_flag, closed_flag))
+    assert listed_ids(desk.get(REPORTS_URL, {"is_red_flag": "false"})) == ids(expected)
+    assert listed_ids(desk.get(REPORTS_URL, {"resolved": "true"})) == ids(closed_flag)
+    assert sorted(listed_ids(desk.get(REPORTS_URL, {"resolved": "false"}))) == sorted(ids(open_flag, expected))
+    assert listed_ids(desk.get(REPORTS_URL, {"is_red_flag": "true", "resolved": "false"})) == ids(open_flag)
+    assert listed_ids(desk.get(REPORTS_URL))[0] == str(expected.pk)  # newest first
 
 
 def test_a_report_is_read_back_by_id(clock, desk, treated) -> None:  # type: ignore[no-untyped-def]

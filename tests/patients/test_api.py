@@ -17,6 +17,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from patients.models import Consent, ConsentKind, ContactChannel, MedicalFlag, Patient
+from tests import api_assertions
+from tests.api_assertions import error_attrs, parse_api_datetime, results
 from tests.factories import ConsentFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,21 +74,11 @@ def patient_row(patient: Patient) -> dict[str, Any]:
     return Patient.objects.values().get(pk=patient.pk)
 
 
-def error_attrs(response: Any) -> list[str | None]:
-    return [error["attr"] for error in response.json()["errors"]]
-
-
 def assert_validation_error(response: Any, attr: str) -> None:
-    """A 400 in the drf-standardized-errors shape whose errors name `attr`."""
-    assert response.status_code == 400, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["type"] == "validation_error"
-    assert body["errors"], body
-    for error in body["errors"]:
+    """The shared check, and every error carries exactly a code, a detail and an attr."""
+    api_assertions.assert_validation_error(response, attr)
+    for error in response.json()["errors"]:
         assert set(error) == {"code", "detail", "attr"}
-        assert error["code"] and error["detail"]
-    assert attr in error_attrs(response), body
 
 
 def assert_client_error(response: Any, status: int, code: str) -> None:
@@ -99,15 +91,7 @@ def assert_client_error(response: Any, status: int, code: str) -> None:
 
 
 def listed_last_names(response: Any) -> list[str]:
-    assert response.status_code == 200, response.content
-    return [patient["last_name"] for patient in response.json()["results"]]
-
-
-def parse_api_datetime(value: str) -> datetime:
-    """ISO-8601 with an explicit offset ("Z" or "+HH:MM"); a naive time is a failure."""
-    parsed = datetime.fromisoformat(value)
-    assert parsed.tzinfo is not None, f"{value!r} carries no offset"
-    return parsed
+    return [patient["last_name"] for patient in results(response)]
 
 
 # --- Who may use the API ------------------------------------------------------

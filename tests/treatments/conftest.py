@@ -1,3 +1,8 @@
+"""Fixtures and scene-setting shared by the treatments tests (and imported by a
+few others): a frozen clock, a location with a room and a practitioner, the
+mesotherapy protocol and a course on it, and a clinician's API client.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -5,8 +10,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from rest_framework.test import APIClient
 
-from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory, mesotherapy_protocol
+from tests.factories import (
+    CourseFactory,
+    LocationFactory,
+    PractitionerFactory,
+    RoomFactory,
+    UserFactory,
+    mesotherapy_protocol,
+)
+from tests.treatments.api_helpers import TREATMENT_PERMISSIONS
+from treatments import services
+from treatments.models import Session
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -44,3 +60,33 @@ def protocol(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def course(location, protocol):  # type: ignore[no-untyped-def]
     return CourseFactory(location=location, protocol=protocol, planned_sessions=4)
+
+
+def at(day: int, hour: int = 10, minute: int = 0, month: int = 3) -> datetime:
+    """A London wall-clock instant in 2026."""
+    return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
+
+
+def book(course, practitioner, room, starts_at, **kwargs) -> Session:  # type: ignore[no-untyped-def]
+    """Set the scene through the service, the way every door books."""
+    return services.session_book(
+        course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None, **kwargs
+    )
+
+
+@pytest.fixture
+def clinician(db):  # type: ignore[no-untyped-def]
+    """A staff user holding the treatments permissions (and reading patients), not a superuser."""
+    return UserFactory(username="clinician", permissions=TREATMENT_PERMISSIONS)
+
+
+@pytest.fixture
+def treatments_client(clock, clinician, settings) -> APIClient:  # type: ignore[no-untyped-def]
+    """An API client logged in through the session as `clinician`, inside the frozen clock.
+
+    Some stories move the clock months ahead; the login must outlive them.
+    """
+    settings.SESSION_COOKIE_AGE = 5 * 365 * 24 * 3600
+    client = APIClient()
+    client.force_login(clinician)
+    return client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,21 +10,11 @@ from django.core.exceptions import ValidationError
 
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
 from tests.factories import PatientFactory, ProductLotFactory
-from tests.treatments.conftest import LONDON
+from tests.treatments.conftest import LONDON, at, book
 from treatments import services
 from treatments.models import CourseStatus, RuleOverride, SessionKind, SessionStatus
 
 pytestmark = pytest.mark.django_db
-
-
-def at(day: int, hour: int = 10, minute: int = 0, month: int = 3) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
-
-
-def book(course, practitioner, room, starts_at, **kwargs):  # type: ignore[no-untyped-def]
-    return services.session_book(
-        course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None, **kwargs
-    )
 
 
 def complete(session, clock, **kwargs):  # type: ignore[no-untyped-def]
