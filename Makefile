@@ -42,11 +42,12 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	TEST_DATABASE_NAME=clinic_bench $(BIN)/python -m devenv exec -- $(BIN)/python benchmarks/run.py
 
-## Lint and format checks (what CI enforces).
+## Lint and format checks, type checks and the import rules between apps (what CI enforces).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -4,30 +4,29 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template import TemplateSyntaxError
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from aftercare import services
+from aftercare import outbox, side_effects
 from aftercare.models import (
     AftercarePlan,
     AftercareStep,
-    MessageStatus,
     MessageTemplate,
     PromptTemplate,
     ScheduledMessage,
     SideEffectReport,
 )
+from aftercare.rendering import message_context, render
+from clinic.admin_actions import apply_to_each
 from clinic.admin_forms import ServiceForm
-from clinic.errors import DomainError
-from treatments.models import Practitioner, Session
+from treatments.models import Session
 
 
 class AftercareStepInline(admin.TabularInline):
@@ -52,7 +51,7 @@ class MessageTemplateForm(forms.ModelForm):
         cleaned = super().clean()
         for name in ("subject", "body"):
             try:
-                services._render(cleaned.get(name, ""), {})
+                render(cleaned.get(name, ""), {})
             except TemplateSyntaxError as exc:
                 self.add_error(name, f"Template error: {exc}")
         return cleaned
@@ -93,14 +92,14 @@ class AftercareStepAdmin(admin.ModelAdmin):
         session = sessions.filter(pk=chosen).first() if chosen else sessions.order_by("-starts_at").first()
         rendered = []
         if session is not None:
-            context = services.message_context(patient=session.course.patient, course=session.course, session=session)
+            context = message_context(patient=session.course.patient, course=session.course, session=session)
             for template in step.templates.all():
                 try:
                     rendered.append(
                         (
                             template,
-                            services._render(template.subject, context),
-                            services._render(template.body, context),
+                            render(template.subject, context),
+                            render(template.body, context),
                         )
                     )
                 except TemplateSyntaxError as exc:
@@ -168,18 +167,12 @@ class ScheduledMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected pending messages", permissions=["change"])
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet[ScheduledMessage]) -> None:
-        now = timezone.now()
-        count = queryset.filter(status=MessageStatus.PENDING).update(
-            status=MessageStatus.CANCELLED, cancelled_at=now, updated_at=now
-        )
+        count = outbox.messages_cancel(messages=queryset, actor=request.user)
         self.message_user(request, f"Cancelled {count} message(s).", messages.SUCCESS)
 
     @admin.action(description="Retry selected failed messages now", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[ScheduledMessage]) -> None:
-        now = timezone.now()
-        count = queryset.filter(status=MessageStatus.FAILED).update(
-            status=MessageStatus.PENDING, due_at=now, attempts=0, last_error="", updated_at=now
-        )
+        count = outbox.messages_retry(messages=queryset)
         self.message_user(request, f"Queued {count} message(s) again.", messages.SUCCESS)
 
 
@@ -194,7 +187,7 @@ class SideEffectReportAddForm(ServiceForm):
     )
 
     def perform(self, cleaned_data: dict[str, Any]) -> SideEffectReport:
-        return services.side_effect_report_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
+        return side_effects.side_effect_report_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
 
 
 @admin.register(SideEffectReport)
@@ -231,24 +224,15 @@ class SideEffectReportAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Resolve selected reports (as the logged-in practitioner)", permissions=["change"])
     def resolve_selected(self, request: HttpRequest, queryset: QuerySet[SideEffectReport]) -> None:
-        practitioner = Practitioner.objects.filter(user_id=request.user.pk).first()
-        if practitioner is None:
-            self.message_user(request, "Only a practitioner can resolve reports.", messages.ERROR)
-            return
-        done = 0
-        for report in queryset.filter(resolved_at__isnull=True):
-            try:
-                services.side_effect_report_resolve(
-                    report=report,
-                    practitioner=practitioner,
-                    note="Reviewed and resolved in the admin.",
-                    actor=request.user,
-                )
-            except (DomainError, ValidationError) as exc:
-                self.message_user(request, f"{report}: {exc}", messages.ERROR)
-            else:
-                done += 1
-        self.message_user(request, f"Resolved {done} report(s).", messages.SUCCESS)
+        apply_to_each(
+            self,
+            request,
+            queryset.filter(resolved_at__isnull=True),
+            lambda report: side_effects.side_effect_report_resolve(
+                report=report, note="Reviewed and resolved in the admin.", actor=request.user
+            ),
+            done="Resolved {count} report(s).",
+        )
 
 
 class SideEffectReportInline(admin.TabularInline):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from aftercare import dispatch, services
+from aftercare import dispatch, prompts
 
 
 @shared_task(ignore_result=True, soft_time_limit=110, time_limit=120)
@@ -18,4 +18,4 @@ def dispatch_due_messages() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def schedule_followup_prompts() -> int:
     """Beat, every 15 minutes: write the follow-up prompts that have fallen due."""
-    return services.schedule_followup_prompts()
+    return prompts.schedule_followup_prompts()

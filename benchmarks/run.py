@@ -105,8 +105,8 @@ def bench_booking(count: int) -> None:
 
 
 def bench_worklist(count: int) -> None:
+    from frontdesk.worklist import worklist
     from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory, SessionFactory
-    from treatments.worklist import worklist
 
     location = LocationFactory()
     room = RoomFactory(location=location)

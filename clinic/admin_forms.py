@@ -7,7 +7,9 @@ and hands the service's result to the admin as the saved object.
 
 Calling the service from `clean()` keeps one transaction: the admin's change
 view is atomic, so nothing is half-written if a later step fails, and a
-refusal is a form error instead of a 500.
+refusal is a form error instead of a 500. The service runs only once the
+page's inline formsets are valid too (ServiceAdminMixin hands them to the
+form): a page that will be shown again with errors must not have written.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
+from django.forms.formsets import BaseFormSet, all_valid
+from django.http import HttpRequest
 
 from clinic.errors import DomainError
 
@@ -31,7 +35,14 @@ def domain_error_as_validation_error(error: DomainError, form: forms.BaseForm) -
 
 
 class ServiceForm(forms.ModelForm):
-    """A ModelForm whose `clean()` runs `perform()` (a service call) inside a savepoint."""
+    """A ModelForm whose `clean()` runs `perform()` (a service call) inside a savepoint.
+
+    `actor` (who the service acts for) and `page_formsets` (the inline
+    formsets of the same page) are set per request by ServiceAdminMixin.
+    """
+
+    actor: Any = None
+    page_formsets: list[BaseFormSet] = []
 
     def perform(self, cleaned_data: dict[str, Any]) -> models.Model:
         raise NotImplementedError
@@ -43,7 +54,8 @@ class ServiceForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if self.errors:
+        # all_valid() also collects the formsets' errors, which the page then shows.
+        if self.errors or not all_valid(self.page_formsets):
             return cleaned
         try:
             with transaction.atomic():
@@ -69,3 +81,50 @@ class ServiceForm(forms.ModelForm):
 
     def save_m2m(self) -> None:
         pass
+
+
+class ServiceAdminMixin:
+    """For a ModelAdmin whose forms may be ServiceForms: give each its actor and the page's inline formsets.
+
+    A new form class per request, so the acting user never leaks between requests.
+    """
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
+        form_class: type[forms.ModelForm] = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        if not issubclass(form_class, ServiceForm):
+            return form_class
+        # The admin builds the page's formsets right after the form that uses them;
+        # get_formsets_with_inlines() fills this list as it does.
+        page_formsets: list[BaseFormSet] = []
+        request._service_page_formsets = page_formsets  # type: ignore[attr-defined]
+        return type(form_class.__name__, (form_class,), {"actor": request.user, "page_formsets": page_formsets})
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if isinstance(form, ServiceForm):
+            return  # the service saved it, in the form's clean(); saving again would bypass it
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        # On an add page the service made the object after the formsets were built
+        # around an unsaved one: point them at what was saved.
+        for formset in formsets:
+            if hasattr(formset, "fk"):
+                formset.instance = form.instance
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+
+    def get_formsets_with_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        page_formsets = getattr(request, "_service_page_formsets", None)
+        for formset_class, inline in super().get_formsets_with_inlines(request, obj):  # type: ignore[misc]
+            if page_formsets is not None:
+                formset_class = _registered(formset_class, page_formsets)
+            yield formset_class, inline
+
+
+def _registered(formset_class: type[BaseFormSet], page_formsets: list[BaseFormSet]) -> type[BaseFormSet]:
+    """`formset_class`, whose instances add themselves to `page_formsets`."""
+
+    def __init__(self: BaseFormSet, *args: Any, **kwargs: Any) -> None:
+        formset_class.__init__(self, *args, **kwargs)
+        page_formsets.append(self)
+
+    return type(formset_class.__name__, (formset_class,), {"__init__": __init__})

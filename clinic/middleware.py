@@ -7,9 +7,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+# The staff's pages: the admin, and the front desk's pages in its look.
+STAFF_PAGES = ("/admin/", "/frontdesk/")
+
 
 class AdminLocalTimeMiddleware:
-    """Show and read admin times in the clinic's zone instead of UTC.
+    """Show and read times on staff pages in the clinic's zone instead of UTC.
 
     Staff type "10:00" meaning 10:00 at the clinic; the API keeps speaking
     UTC offsets, which machines prefer.
@@ -20,7 +23,7 @@ class AdminLocalTimeMiddleware:
         self.zone = ZoneInfo(settings.CLINIC_DEFAULT_TIME_ZONE)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/admin/"):
+        if request.path.startswith(STAFF_PAGES):
             with timezone.override(self.zone):
                 return self.get_response(request)
         return self.get_response(request)

@@ -7,6 +7,10 @@
   side-effect reports.
 - Integrations are not a group: an API key's scopes grant its permissions
   (integrations.authentication).
+
+The groups are synced after every `migrate` (clinic.apps connects
+`sync_roles_after_migrate`); this module names permissions as strings and
+imports no app code.
 """
 
 from __future__ import annotations
@@ -60,20 +64,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def create_permissions_then_sync_roles(apps: Any, schema_editor: Any = None) -> None:
-    """For migrations: permissions normally appear after all migrations run;
-    create them first so a fresh database gets its groups in one `migrate`."""
+def sync_roles_after_migrate(using: str = "default", **kwargs: Any) -> None:
+    """post_migrate receiver: make or update the role groups from ROLE_PERMISSIONS.
+
+    Runs after every `migrate`, so a change to a role here reaches every
+    database without a migration. Django creates each app's permissions in
+    that app's own post_migrate turn, which for apps after `clinic` has not
+    come yet: create them all first (idempotent).
+    """
+    from django.apps import apps
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        create_permissions(app_config, verbosity=0, using=using)
     sync_roles(apps)
 
 
 def sync_roles(apps: Any) -> None:
-    """Create or update the role groups. `apps` is a migration's app registry or django.apps.apps."""
+    """Create or update the role groups. `apps` is an app registry (django.apps.apps)."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
 

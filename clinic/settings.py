@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "treatments",
     "aftercare",
     "integrations",
+    "frontdesk",
 ]
 
 MIDDLEWARE = [
@@ -254,13 +255,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Aftercare messages ------------------------------------------------------
 
 # Patients are not messaged in these local hours; messages wait until the end.
+# Validated by a system check (aftercare.checks): settings import no app code.
 AFTERCARE_QUIET_HOURS = env.str("AFTERCARE_QUIET_HOURS", default="20:00-09:00")
-try:
-    from aftercare.timing import QuietHours
-
-    QuietHours.parse(AFTERCARE_QUIET_HOURS)
-except ValueError as exc:
-    raise ImproperlyConfigured(f"AFTERCARE_QUIET_HOURS: {exc}") from None
 AFTERCARE_BATCH_SIZE = env_int("AFTERCARE_BATCH_SIZE", default=100, minimum=1)
 # A row claimed for sending longer ago than this is assumed lost (its worker
 # died) and is returned to the queue.

@@ -1,21 +1,24 @@
+"""The project's URLs: each app's own, included by name (the project imports no app code)."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from clinic.api.views import api_not_found
 from clinic.health import healthz
-from treatments.calendar import calendar_feed
 
 api_v1 = [
     path("", include("patients.api.urls")),
     path("", include("treatments.api.urls")),
     path("", include("aftercare.api.urls")),
+    path("", include("frontdesk.api.urls")),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("calendar/<str:token>.ics", calendar_feed, name="practitioner-calendar"),
+    path("frontdesk/", include("frontdesk.urls")),
+    path("", include("treatments.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -7,12 +7,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
-from clinic.admin_forms import ServiceForm
+from clinic.admin_actions import apply_to_each
+from clinic.admin_forms import ServiceAdminMixin, ServiceForm
 from integrations.models import (
     ApiKey,
-    DeliveryStatus,
     Scope,
     WebhookAttempt,
     WebhookDelivery,
@@ -20,6 +19,7 @@ from integrations.models import (
     WebhookSubscription,
 )
 from integrations.services import api_key_create, api_key_revoke
+from integrations.webhooks import webhook_deliveries_retry
 
 
 class ApiKeyAddForm(ServiceForm):
@@ -30,12 +30,12 @@ class ApiKeyAddForm(ServiceForm):
         fields = ["name", "scopes"]
 
     def perform(self, cleaned_data: dict[str, Any]) -> ApiKey:
-        api_key, self.raw_key = api_key_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
+        api_key, self.raw_key = api_key_create(actor=self.actor, **cleaned_data)
         return api_key
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceAdminMixin, admin.ModelAdmin):
     list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
@@ -43,13 +43,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
         if obj is None:
-            kwargs["form"] = type("ApiKeyAddForm", (ApiKeyAddForm,), {"actor": request.user})
+            kwargs["form"] = ApiKeyAddForm
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return ["name", "prefix", "scopes", "created_at", "created_by", "last_used_at", "revoked_at"]
+        return ["name", "prefix", "scopes", "created_at", "created_by", "last_used_at", "revoked_at", "revoked_by"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -70,11 +70,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        count = 0
-        for api_key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(api_key=api_key, actor=request.user)
-            count += 1
-        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+        apply_to_each(
+            self,
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda api_key: api_key_revoke(api_key=api_key, actor=request.user),
+            done="Revoked {count} key(s).",
+        )
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
@@ -128,7 +130,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected deliveries now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        count = queryset.exclude(status=DeliveryStatus.DELIVERED).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), claimed_at=None
-        )
+        count = webhook_deliveries_retry(deliveries=queryset)
         self.message_user(request, f"Queued {count} delivery(ies).", messages.SUCCESS)

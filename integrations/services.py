@@ -6,12 +6,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.actors import staff_user
+from clinic.actors import Actor, staff_user
 from clinic.errors import InvalidState
 from integrations.models import ApiKey, Scope
 
@@ -25,7 +24,7 @@ def hash_key(raw_key: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, name: str, scopes: list[str], actor: AbstractBaseUser | None) -> tuple[ApiKey, str]:
+def api_key_create(*, name: str, scopes: list[str], actor: Actor) -> tuple[ApiKey, str]:
     """Create a key; return it with the raw key, which is never stored and never shown again."""
     if not name.strip():
         raise ValidationError({"name": "Name the integration that will use this key."})
@@ -44,8 +43,11 @@ def api_key_create(*, name: str, scopes: list[str], actor: AbstractBaseUser | No
     return api_key, raw_key
 
 
-def api_key_revoke(*, api_key: ApiKey, actor: AbstractBaseUser | None) -> ApiKey:
-    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
+    """Revoke a key at once, recording who did; raise InvalidState if it already was."""
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=staff_user(actor)
+    )
     if not updated:
         raise InvalidState("This key is already revoked.")
     api_key.refresh_from_db()

@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import requests
@@ -44,6 +45,7 @@ RETRY_DELAYS = [
     timedelta(hours=12),
 ]
 TIMEOUT_SECONDS = 10
+DELIVER_TASK = "integrations.tasks.deliver_webhooks"
 LEASE = timedelta(minutes=5)
 DELIVERY_OUTBOX = Outbox(
     model=WebhookDelivery,
@@ -73,8 +75,6 @@ def webhook_emit(
 
     With a `dedupe_key`, a subscription gets the event once however often it is emitted.
     """
-    from integrations.tasks import deliver_webhooks
-
     occurred_at = occurred_at or timezone.now()
     subscriptions = WebhookSubscription.objects.filter(is_active=True, events__contains=[event_type])
     deliveries = [
@@ -90,8 +90,23 @@ def webhook_emit(
     ]
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=bool(dedupe_key))
-        wake_after_commit(deliver_webhooks)
+        wake_after_commit(DELIVER_TASK)
     return len(deliveries)
+
+
+def webhook_deliveries_retry(*, deliveries: Iterable[WebhookDelivery]) -> int:
+    """Staff send deliveries again now (any not yet delivered, failed ones with a fresh budget).
+
+    A delivery in the middle of being sent is left to its worker. Return how many were queued.
+    """
+    now = timezone.now()
+    queued = WebhookDelivery.objects.filter(
+        pk__in=[delivery.pk for delivery in deliveries],
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+    ).update(status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, claimed_at=None)
+    if queued:
+        wake_after_commit(DELIVER_TASK)
+    return queued
 
 
 def payload(delivery: WebhookDelivery) -> bytes:

@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from aftercare.admin import PatientMessageInline, SideEffectReportInline
-from clinic.errors import DomainError
-from patients import privacy, services
+from clinic.admin_actions import apply_to_each
+from patients import services
 from patients.models import Consent, MedicalFlag, Patient
 
 
@@ -68,54 +64,13 @@ class PatientAdmin(SimpleHistoryAdmin):
     list_filter = ["preferred_channel", "skin_type", MedicalFlagFilter, "language", "created_at"]
     date_hierarchy = "created_at"
     readonly_fields = ["id", "erased_at", "created_at", "updated_at"]
-    inlines = [ConsentInline, SideEffectReportInline, PatientMessageInline]
+    inlines = [ConsentInline]
     fieldsets = [
         (None, {"fields": ["id", "first_name", "last_name", "date_of_birth"]}),
         ("Contact", {"fields": ["email", "phone", "preferred_channel", "language", "time_zone"]}),
         ("Clinical", {"fields": ["skin_type", "medical_flags", "medical_notes"]}),
         ("Record", {"fields": ["erased_at", "created_at", "updated_at"]}),
     ]
-
-    actions = ["export_selected", "erase_selected"]
-
-    @admin.action(description="Export selected patients' data (JSON)", permissions=["export"])
-    def export_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse:
-        documents = [privacy.patient_export(patient=patient) for patient in queryset]
-        response = HttpResponse(json.dumps(documents, indent=2), content_type="application/json")
-        response["Content-Disposition"] = 'attachment; filename="patient-export.json"'
-        return response
-
-    @admin.action(description="Erase selected patients' personal data", permissions=["erase"])
-    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse | None:
-        if request.POST.get("confirmed") != "yes":
-            # Erasure cannot be undone: show what will happen and ask first.
-            return TemplateResponse(
-                request,
-                "admin/patients/patient/erase_confirmation.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "Erase personal data?",
-                    "patients": queryset,
-                    "opts": self.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                },
-            )
-        erased = 0
-        for patient in queryset:
-            try:
-                privacy.patient_erase(patient=patient, actor=request.user)
-            except DomainError as error:
-                self.message_user(request, f"{patient}: {error.message}", messages.ERROR)
-            else:
-                erased += 1
-        self.message_user(request, f"Erased the personal data of {erased} patient(s).", messages.SUCCESS)
-        return None
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("patients.export_patient")
-
-    def has_erase_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("patients.erase_patient")
 
     def get_inlines(self, request: HttpRequest, obj: Patient | None) -> list[type]:
         # All inlines are read-only records, empty for a patient not yet saved.
@@ -188,12 +143,10 @@ class ConsentAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Revoke selected consents", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:
-        revoked = 0
-        for consent in queryset.filter(revoked_at__isnull=True):
-            try:
-                services.consent_revoke(consent=consent, actor=request.user)
-            except ValidationError as exc:
-                self.message_user(request, f"{consent}: {'; '.join(exc.messages)}", messages.ERROR)
-            else:
-                revoked += 1
-        self.message_user(request, f"Revoked {revoked} consent(s).", messages.SUCCESS)
+        apply_to_each(
+            self,
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda consent: services.consent_revoke(consent=consent, actor=request.user),
+            done="Revoked {count} consent(s).",
+        )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,3 +24,26 @@ def patient_has_consent(*, patient: Patient, kind: str, at: datetime | None = No
     """Return True if `patient` had a consent of `kind` in force at `at` (default: now)."""
     at = at or timezone.now()
     return Consent.objects.filter(patient=patient, kind=kind, given_at__lte=at).exclude(revoked_at__lte=at).exists()
+
+
+# Who treats whom is recorded above this app, in treatments' sessions. Patients
+# cannot import treatments (it is the base layer), so treatments provides the
+# lookup when it starts (treatments.apps); until then nobody treats anybody.
+def _nobody_treats_anybody(user: Any) -> set[Any]:
+    return set()
+
+
+_treated_patient_ids: Callable[[Any], set[Any]] = _nobody_treats_anybody
+
+
+def provide_treated_patient_ids(lookup: Callable[[Any], set[Any]]) -> None:
+    """Install `lookup(user) -> ids of the patients that user treats`."""
+    global _treated_patient_ids
+    _treated_patient_ids = lookup
+
+
+def patient_ids_treated_by(user: Any) -> set[Any]:
+    """Ids of the patients `user` treats (has a session with, in any state); empty for anyone else."""
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return set()
+    return _treated_patient_ids(user)

@@ -6,16 +6,19 @@ added here holds through every door.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.actors import staff_user
-from patients.models import Consent, ConsentKind, Patient
+from clinic.actors import Actor, staff_user
+from clinic.audit import records_actor
+from clinic.errors import InvalidState
+from patients.models import Consent, ConsentKind, ContactChannel, Patient
+
+ERASED_NAME = ("Erased", "Patient")
 
 # Fields a caller may set; identity and timestamps are the system's.
 PATIENT_EDITABLE_FIELDS = frozenset(
@@ -41,8 +44,9 @@ def _check_fields(data: dict[str, Any]) -> None:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
 
 
+@records_actor
 @transaction.atomic
-def patient_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Patient:
+def patient_create(*, actor: Actor, data: dict[str, Any]) -> Patient:
     """Validate and save a new patient; raise ValidationError naming bad fields."""
     _check_fields(data)
     patient = Patient(**data)
@@ -51,8 +55,9 @@ def patient_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> P
     return patient
 
 
+@records_actor
 @transaction.atomic
-def patient_update(*, patient: Patient, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Patient:
+def patient_update(*, patient: Patient, actor: Actor, data: dict[str, Any]) -> Patient:
     """Apply `data` to `patient`, validate the result as a whole, and save.
 
     Validation runs on the merged record, so a change of preferred channel is
@@ -81,13 +86,14 @@ def consent_check_new(*, patient: Patient, kind: str, given_at: datetime, now: d
     return current
 
 
+@records_actor
 @transaction.atomic
 def consent_give(
     *,
     patient: Patient,
     kind: str,
     version: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     given_at: datetime | None = None,
 ) -> Consent:
     """Record that `patient` consents to `kind` in wording `version`.
@@ -119,8 +125,9 @@ def consent_give(
     return consent
 
 
+@records_actor
 @transaction.atomic
-def consent_revoke(*, consent: Consent, actor: AbstractBaseUser | None, revoked_at: datetime | None = None) -> Consent:
+def consent_revoke(*, consent: Consent, actor: Actor, revoked_at: datetime | None = None) -> Consent:
     """Revoke `consent`. Revoking twice is an error, so the first time is never overwritten."""
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.revoked_at is not None:
@@ -140,3 +147,35 @@ def consent_revoke(*, consent: Consent, actor: AbstractBaseUser | None, revoked_
     consent.save(update_fields=["revoked_at", "updated_at"])
     consent.patient.save(update_fields=["updated_at"])
     return consent
+
+
+@records_actor
+@transaction.atomic
+def patient_anonymise(*, patient: Patient, actor: Actor) -> Patient:
+    """Erase the person from `patient` (and from its audit history); keep the record's skeleton.
+
+    Identity, contact details and medical notes go; the birth year stays
+    (age matters clinically, the birthday identifies). Raise InvalidState if
+    already erased. The other apps erase their own data about the patient
+    (frontdesk.data_rights puts the steps together).
+    """
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.erased_at is not None:
+        raise InvalidState("This patient's personal data is already erased.", field="erased_at")
+    anonymous = {
+        "first_name": ERASED_NAME[0],
+        "last_name": ERASED_NAME[1],
+        "email": "",
+        "phone": "",
+        "medical_notes": "",
+        "date_of_birth": date(patient.date_of_birth.year, 1, 1),
+        "preferred_channel": ContactChannel.EMAIL,
+    }
+    for field, value in anonymous.items():
+        setattr(patient, field, value)
+    patient.erased_at = timezone.now()
+    # Not full_clean(): an erased patient has, by design, no reachable channel.
+    patient.save()
+    # The audit trail keeps who did what when, not the personal data it held.
+    patient.history.all().update(**anonymous)
+    return patient

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from rest_framework.test import APIClient
+from simple_history.models import HistoricalRecords
 
 from integrations.services import api_key_create
+from patients import services as patient_services
 from patients.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.treatments.conftest import LONDON
@@ -100,3 +105,58 @@ def test_the_history_is_visible_in_the_admin(client, admin_user) -> None:  # typ
     assert page.status_code == 200
     assert "Gracie" in page.content.decode()
     assert "Grace" in page.content.decode()
+
+
+def test_a_command_run_on_behalf_of_a_user_is_attributed_to_that_user(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+    """No request, no thread-local user: the actor the command hands the services is what the trail records."""
+    booked = services.session_book(
+        course=course,
+        practitioner=practitioner,
+        room=room,
+        starts_at=datetime(2026, 3, 3, 10, tzinfo=LONDON),
+        actor=None,
+    )
+    dpo = UserFactory(username="dpo", permissions=["patients.erase_patient"])
+
+    call_command("erase_patient", str(course.patient_id), "--as", "dpo", stdout=StringIO())
+
+    erased = course.patient.history.latest()
+    assert (erased.history_user, erased.history_actor, erased.first_name) == (dpo, "dpo", "Erased")
+    cancelled = Session.history.filter(id=booked.pk).latest()
+    assert (cancelled.status, cancelled.history_user, cancelled.history_actor) == ("cancelled", dpo, "dpo")
+
+
+def test_a_command_refuses_a_user_without_the_permission_and_changes_nothing(course) -> None:  # type: ignore[no-untyped-def]
+    UserFactory(username="desk")
+
+    with pytest.raises(CommandError, match="may not erase"):
+        call_command("erase_patient", str(course.patient_id), "--as", "desk", stdout=StringIO())
+
+    course.patient.refresh_from_db()
+    assert course.patient.erased_at is None
+
+
+def test_the_actor_given_to_a_service_wins_over_the_user_of_the_request_around_it() -> None:
+    """A view that acts for someone else (or a task run inside a test request) records who it acts for."""
+    patient = PatientFactory(first_name="Ada")
+    desk = UserFactory(username="desk")
+    doctor = UserFactory(username="dr.evans")
+    request = RequestFactory().post("/")
+    request.user = desk
+    HistoricalRecords.context.request = request
+    try:
+        patient_services.patient_update(patient=patient, actor=doctor, data={"first_name": "Adah"})
+        patient_services.patient_update(patient=patient, actor=None, data={"first_name": "Ada"})
+    finally:
+        del HistoricalRecords.context.request
+
+    by_doctor, by_system = patient.history.order_by("-history_date")[1], patient.history.latest()
+    assert (by_doctor.first_name, by_doctor.history_user, by_doctor.history_actor) == ("Adah", doctor, "dr.evans")
+    assert (by_system.history_user, by_system.history_actor) == (None, "system")
+
+
+def test_a_service_called_without_saying_who_acts_is_refused() -> None:
+    patient = PatientFactory()
+
+    with pytest.raises(TypeError, match="needs actor="):
+        patient_services.patient_update(patient=patient, data={"first_name": "Bo"})  # type: ignore[call-arg]

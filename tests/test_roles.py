@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from aftercare import services as aftercare_services
+from aftercare.side_effects import side_effect_report_create
 from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PRACTITIONER
 from integrations.services import api_key_create
 from tests.factories import (
@@ -63,7 +63,7 @@ def scene(clock):  # type: ignore[no-untyped-def]
     booked = services.session_book(
         course=course, practitioner=mine, room=room, starts_at=datetime(2026, 3, 18, 10, tzinfo=LONDON), actor=None
     )
-    report = aftercare_services.side_effect_report_create(
+    report = side_effect_report_create(
         patient=patient, session=done, symptoms=["rash"], severity="mild", onset_on=date(2026, 3, 3), actor=None
     )
     lot = ProductLotFactory()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -14,6 +14,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
@@ -56,6 +57,10 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def today(self, *, now: datetime | None = None) -> date:
+        """The date it is here, in the location's own zone: what "today" means for its courses."""
+        return (now or timezone.now()).astimezone(self.time_zone).date()
 
 
 class OpeningHours(models.Model):
@@ -449,6 +454,7 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
 
     class Meta:
         ordering = ["name"]
@@ -468,6 +474,8 @@ class ProductLot(models.Model):
     received_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Who registered a lot, and any later change to its expiry, matter in a recall.
+    history = audited()
 
     class Meta:
         ordering = ["product__name", "expires_on"]

@@ -1,12 +1,17 @@
-"""Reads of treatments data: lists, availability, lot recipients."""
+"""Reads of treatments data: lists, availability, lot recipients, "today" at a location."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
+from treatments.followup import with_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     Course,
@@ -39,7 +44,8 @@ def protocol_list() -> QuerySet[Protocol]:
 
 
 def course_list() -> QuerySet[Course]:
-    return Course.objects.select_related("patient", "protocol", "location").prefetch_related(
+    """Courses with what the API shows of them, their follow-up state included (treatments.followup)."""
+    return with_followup(Course.objects.select_related("patient", "protocol", "location")).prefetch_related(
         Prefetch("sessions", queryset=Session.objects.order_by("starts_at"))
     )
 
@@ -82,7 +88,20 @@ def availability(
     practitioner's live sessions (anywhere), and has at least one active room
     at the location free for its whole length. Scheduling rules about the
     patient (spacing, conflicts) are checked at booking, not here.
+
+    Raise ValidationError for a range that is backwards, longer than
+    MAX_AVAILABILITY_DAYS or past the calendar, and for a practitioner who
+    does not work at the location (booking would refuse every slot offered).
     """
+    span = (date_to - date_from).days
+    if span < 0:
+        raise ValidationError({"date_to": "date_to must not be before date_from."})
+    if span >= MAX_AVAILABILITY_DAYS:
+        raise ValidationError({"date_to": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."})
+    if date_to >= date.max:  # the day after it, where the range ends, does not exist
+        raise ValidationError({"date_to": "date_to is beyond the calendar."})
+    if not practitioner.is_active or not practitioner.locations.filter(pk=location.pk).exists():
+        raise ValidationError({"practitioner": f"{practitioner} does not work at {location}."})
     zone = location.time_zone
     duration = timedelta(minutes=protocol.session_duration_minutes)
     step = timedelta(minutes=step_minutes)
@@ -126,3 +145,57 @@ def availability(
                 start += step
         day += timedelta(days=1)
     return slots
+
+
+@dataclass(frozen=True)
+class BookingSuggestion:
+    """Where the next session of a course might go: a start, and the practitioner and room if one was found."""
+
+    starts_at: datetime
+    practitioner_id: UUID | None
+    room_id: Any
+
+
+def suggest_booking(
+    *, course: Course, window: tuple[date, date], last_practitioner: Practitioner | None, now: datetime | None = None
+) -> BookingSuggestion:
+    """The first free slot of the course's last practitioner inside `window` (from today on).
+
+    Without a practitioner who still works, or a free slot within
+    MAX_AVAILABILITY_DAYS, the suggestion is 10:00 local on the first day of
+    the window, with no room: the booking form asks for the rest.
+    """
+    now = now or timezone.now()
+    zone = course.location.time_zone
+    first_day = max(window[0], course.location.today(now=now))
+    fallback = BookingSuggestion(
+        starts_at=datetime.combine(first_day, datetime.min.time(), tzinfo=zone).replace(hour=10),
+        practitioner_id=None,
+        room_id=None,
+    )
+    if last_practitioner is None or not last_practitioner.is_active:
+        return fallback
+    fallback = BookingSuggestion(starts_at=fallback.starts_at, practitioner_id=last_practitioner.pk, room_id=None)
+    if not last_practitioner.locations.filter(pk=course.location_id).exists():
+        return fallback
+    last_day = min(max(window[1], first_day), first_day + timedelta(days=MAX_AVAILABILITY_DAYS - 1))
+    slots = availability(
+        practitioner=last_practitioner,
+        location=course.location,
+        protocol=course.protocol,
+        date_from=first_day,
+        date_to=last_day,
+        not_before=now,
+    )
+    if not slots:
+        return fallback
+    return BookingSuggestion(
+        starts_at=slots[0].starts_at, practitioner_id=last_practitioner.pk, room_id=slots[0].room_ids[0]
+    )
+
+
+def patient_ids_treated_by(user: Any) -> set[Any]:
+    """Ids of the patients `user` has a session with as the practitioner (in any state)."""
+    return set(
+        Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True).distinct()
+    )

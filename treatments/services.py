@@ -5,6 +5,10 @@ in `treatments.rules` holds whichever door a change comes through. Writes to
 one course are serialised by locking the course row; double booking across
 courses is refused by PostgreSQL's exclusion constraints, which no amount of
 concurrency gets past.
+
+Every change to a session ends the same way: `_save_change()` raises its
+sequence and saves it, and `treatments.events` announces it to the apps
+that react (messages, webhooks), in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,25 +17,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from aftercare import services as aftercare
-from clinic.actors import staff_user
-from clinic.audit import current_actor_label
+from clinic.actors import Actor, actor_label, staff_user
+from clinic.audit import records_actor
 from clinic.errors import InvalidState, RuleViolation, SlotTaken
-from integrations.models import WebhookEvent
-from integrations.webhooks import webhook_emit
 from patients.models import Patient
 from treatments import rules
+from treatments.evaluation import Override, check_resources, enforce, evaluate_booking
+from treatments.events import SessionChange, announce_course_cancelled, announce_session_change
+from treatments.followup import course_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     CancelReason,
-    ConflictRule,
     Course,
     CourseStatus,
     Location,
@@ -45,7 +48,10 @@ from treatments.models import (
     SessionKind,
     SessionProductUse,
     SessionStatus,
+    new_calendar_token,
 )
+
+__all__ = ["Override", "ProductUse"]  # the value types callers build, re-exported beside the services
 
 BEYOND_THE_CALENDAR = "This start is too far in the future to schedule."
 
@@ -53,14 +59,6 @@ DOUBLE_BOOKING_CONSTRAINTS = {
     "session_no_practitioner_double_booking": "practitioner",
     "session_no_room_double_booking": "room",
 }
-
-
-@dataclass(frozen=True)
-class Override:
-    """A practitioner's reason to go ahead despite an overridable rule."""
-
-    rule: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -72,13 +70,14 @@ class ProductUse:
 # --- courses ------------------------------------------------------------------
 
 
+@records_actor
 @transaction.atomic
 def course_create(
     *,
     patient: Patient,
     protocol: Protocol,
     location: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     planned_sessions: int | None = None,
     notes: str = "",
 ) -> Course:
@@ -98,8 +97,9 @@ def course_create(
     )
 
 
+@records_actor
 @transaction.atomic
-def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None) -> Course:
+def course_cancel(*, course: Course, reason: str, actor: Actor) -> Course:
     """Cancel `course` and every session of it still booked."""
     course = Course.objects.select_for_update().get(pk=course.pk)
     if course.status == CourseStatus.CANCELLED:
@@ -121,163 +121,18 @@ def course_cancel(*, course: Course, reason: str, actor: AbstractBaseUser | None
         Session,
         ["status", "cancelled_at", "cancel_reason", "cancel_note", "sequence", "updated_at"],
         default_user=staff_user(actor),
-        custom_historical_attrs={"history_actor": current_actor_label()},
+        custom_historical_attrs={"history_actor": actor_label(actor)},
     )
-    cancelled = [session.pk for session in sessions]
-    aftercare.on_course_cancelled(course=course)
-    for session_id in cancelled:
-        webhook_emit(event_type=WebhookEvent.SESSION_CANCELLED, object_id=session_id, occurred_at=now)
     course.status = CourseStatus.CANCELLED
     course.cancelled_at = now
     course.cancel_reason = reason
     course.next_maintenance_earliest = course.next_maintenance_latest = None
     course.save()
+    announce_course_cancelled(course=course, cancelled_sessions=tuple(sessions), actor=actor, occurred_at=now)
     return course
 
 
-# --- booking rules, gathered ------------------------------------------------------
-
-
-def _live_sessions(course: Course, exclude: Session | None) -> list[Session]:
-    sessions = Session.objects.filter(course=course, status__in=LIVE_SESSION_STATUSES)
-    if exclude is not None:
-        sessions = sessions.exclude(pk=exclude.pk)
-    return list(sessions)
-
-
-def evaluate_booking(
-    *,
-    course: Course,
-    kind: str,
-    location: Location,
-    starts_at: datetime,
-    ends_at: datetime,
-    exclude: Session | None = None,
-) -> list[rules.Decision]:
-    """Run every booking rule for a session of `course` at [starts_at, ends_at).
-
-    `exclude` is the session being moved, which must not count against itself.
-    """
-    protocol = course.protocol
-    zone = location.time_zone
-    decisions = []
-    course_sessions = _live_sessions(course, exclude)
-
-    if kind == SessionKind.COURSE:
-        decisions.append(
-            rules.check_course_capacity(
-                planned=course.planned_sessions,
-                live_course_sessions=sum(1 for s in course_sessions if s.kind == SessionKind.COURSE),
-            )
-        )
-        min_days, max_days = protocol.min_spacing_days, protocol.max_spacing_days
-    else:
-        min_days, max_days = protocol.maintenance_min_days, protocol.maintenance_max_days
-    decisions.append(
-        rules.check_spacing(
-            start=starts_at,
-            neighbours=[
-                rules.Neighbour(anchor=s.spacing_anchor, label=f"the {s.get_status_display().lower()} session")
-                for s in course_sessions
-            ],
-            min_days=min_days,
-            max_days=max_days,
-            zone=zone,
-        )
-    )
-
-    other_sessions = (
-        Session.objects.filter(course__patient_id=course.patient_id, status__in=LIVE_SESSION_STATUSES)
-        .exclude(course=course)
-        .select_related("course__protocol__category")
-    )
-    conflict_rules = ConflictRule.objects.filter(protocol=protocol) | ConflictRule.objects.filter(
-        blocked_category_id=protocol.category_id
-    )
-    decisions.append(
-        rules.check_conflicts(
-            start=starts_at,
-            protocol_id=protocol.pk,
-            category=protocol.category.code,
-            others=[
-                rules.OtherTreatment(
-                    anchor=s.spacing_anchor,
-                    protocol_id=s.course.protocol_id,
-                    category=s.course.protocol.category.code,
-                    label=f"a {s.course.protocol.name} session",
-                )
-                for s in other_sessions
-            ],
-            rules=[
-                rules.ConflictRuleSpec(
-                    after_protocol_id=rule.protocol_id, blocked_category=rule.blocked_category.code, days=rule.days
-                )
-                for rule in conflict_rules.select_related("blocked_category")
-            ],
-            zone=zone,
-        )
-    )
-    decisions.append(
-        rules.check_opening_hours(
-            start=starts_at,
-            end=ends_at,
-            zone=zone,
-            intervals=[
-                rules.OpeningInterval(weekday=h.weekday, opens_at=h.opens_at, closes_at=h.closes_at)
-                for h in location.opening_hours.all()
-            ],
-        )
-    )
-    decisions.append(rules.check_medical_review(medical_flags=course.patient.medical_flags))
-    return decisions
-
-
-def _enforce(
-    decisions: Sequence[rules.Decision],
-    *,
-    overrides: Sequence[Override],
-    override_by: Practitioner | None,
-) -> list[tuple[rules.Decision, Override]]:
-    """Raise RuleViolation for the first refusal not overridden; return the overrides used.
-
-    An override names an overridable rule, gives a reason and a practitioner.
-    Overrides for rules that did not refuse are ignored rather than stored, so
-    the record shows only decisions that mattered.
-    """
-    by_rule = {override.rule: override for override in overrides}
-    for override in overrides:
-        if override.rule not in rules.OVERRIDABLE_RULES:
-            raise ValidationError({"overrides": f"The {override.rule} rule cannot be overridden."})
-        if not override.reason.strip():
-            raise ValidationError({"overrides": "An override needs a reason."})
-    if overrides and override_by is None:
-        raise ValidationError({"override_by": "An override must name the practitioner who decided it."})
-    used = []
-    for decision in decisions:
-        if decision.allowed:
-            continue
-        override = by_rule.get(decision.rule)
-        if override is None or decision.rule not in rules.OVERRIDABLE_RULES:
-            message = decision.reason
-            if decision.rule in rules.OVERRIDABLE_RULES:
-                message += " A practitioner may override this with a reason."
-            raise RuleViolation(message, rule=decision.rule, earliest_start=decision.earliest_start)
-        used.append((decision, override))
-    return used
-
-
-def _check_resources(*, course: Course, practitioner: Practitioner, room: Room) -> None:
-    errors = {}
-    if not practitioner.is_active:
-        errors["practitioner"] = "This practitioner is not active."
-    elif not practitioner.locations.filter(pk=room.location_id).exists():
-        errors["practitioner"] = f"{practitioner} does not work at {room.location}."
-    if not room.is_active:
-        errors["room"] = "This room is not in use."
-    if room.location_id != course.location_id:
-        errors["room"] = f"The room is at {room.location}, but the course is followed at {course.location}."
-    if errors:
-        raise ValidationError(errors)
+# --- sessions -------------------------------------------------------------------
 
 
 def _save_or_slot_taken(session: Session, *, update_fields: list[str] | None = None) -> None:
@@ -323,9 +178,39 @@ def _record_overrides(
         )
 
 
-# --- sessions -------------------------------------------------------------------
+def _save_change(session: Session, **fields: Any) -> None:
+    """Set `fields` on a session whose change is decided, raise its sequence and save it.
+
+    The sequence rises on every change, for calendar feeds (iCalendar
+    SEQUENCE) and ETags. Saving a live session may meet the double-booking
+    constraints, hence SlotTaken.
+    """
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.sequence += 1
+    _save_or_slot_taken(session)
 
 
+def _overriding_practitioner(actor: Actor, override_by: Practitioner | None) -> Practitioner | None:
+    """Who decided the overrides: the practitioner named, else the acting user if a practitioner."""
+    if override_by is not None or getattr(actor, "pk", None) is None:
+        return override_by
+    return Practitioner.objects.filter(user_id=actor.pk).first()
+
+
+def _evaluate(
+    *, course: Course, kind: str, location: Location, starts_at: datetime, duration: timedelta, exclude: Session | None
+) -> tuple[datetime, list[rules.Decision]]:
+    try:
+        ends_at = starts_at + duration
+        return ends_at, evaluate_booking(
+            course=course, kind=kind, location=location, starts_at=starts_at, ends_at=ends_at, exclude=exclude
+        )
+    except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
+        raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
+
+
+@records_actor
 @transaction.atomic
 def session_book(
     *,
@@ -333,7 +218,7 @@ def session_book(
     practitioner: Practitioner,
     room: Room,
     starts_at: datetime,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     overrides: Sequence[Override] = (),
     override_by: Practitioner | None = None,
 ) -> Session:
@@ -341,22 +226,25 @@ def session_book(
 
     A course in maintenance books maintenance sessions, spaced by the
     maintenance window; otherwise a course session, within the planned count.
+    Overrides are decided by `override_by`, or by the acting practitioner.
     """
     course = Course.objects.select_for_update().select_related("protocol__category", "patient").get(pk=course.pk)
     if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
         raise InvalidState(f"A {course.get_status_display().lower()} course takes no more sessions.", field="course")
     if starts_at < timezone.now():
         raise ValidationError({"starts_at": "A session cannot be booked in the past."})
-    _check_resources(course=course, practitioner=practitioner, room=room)
+    check_resources(course=course, practitioner=practitioner, room=room)
     kind = SessionKind.MAINTENANCE if course.status == CourseStatus.MAINTENANCE else SessionKind.COURSE
-    try:
-        ends_at = starts_at + timedelta(minutes=course.protocol.session_duration_minutes)
-        decisions = evaluate_booking(
-            course=course, kind=kind, location=room.location, starts_at=starts_at, ends_at=ends_at
-        )
-    except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
-        raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
-    used = _enforce(decisions, overrides=overrides, override_by=override_by)
+    ends_at, decisions = _evaluate(
+        course=course,
+        kind=kind,
+        location=room.location,
+        starts_at=starts_at,
+        duration=timedelta(minutes=course.protocol.session_duration_minutes),
+        exclude=None,
+    )
+    override_by = _overriding_practitioner(actor, override_by)
+    used = enforce(decisions, overrides=overrides, override_by=override_by)
 
     session = Session(
         course=course,
@@ -368,13 +256,12 @@ def session_book(
         ends_at=ends_at,
         booked_late=any("late" in d.flags for d in decisions),
     )
-    _save_or_slot_taken(session)
+    _save_or_slot_taken(session)  # the first version: sequence 0
     _record_overrides(session, used, override_by)
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
-    aftercare.on_session_booked(session=session)
-    webhook_emit(event_type=WebhookEvent.SESSION_BOOKED, object_id=session.pk)
+    announce_session_change(session=session, change=SessionChange.BOOKED, actor=actor)
     return session
 
 
@@ -396,12 +283,13 @@ def _require_booked(session: Session, doing: str) -> None:
         )
 
 
+@records_actor
 @transaction.atomic
 def session_reschedule(
     *,
     session: Session,
     starts_at: datetime,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     practitioner: Practitioner | None = None,
     room: Room | None = None,
     overrides: Sequence[Override] = (),
@@ -414,72 +302,70 @@ def session_reschedule(
         raise ValidationError({"starts_at": "A session cannot be moved into the past."})
     practitioner = practitioner or session.practitioner
     room = room or session.room
-    _check_resources(course=session.course, practitioner=practitioner, room=room)
-    duration = session.ends_at - session.starts_at
-    try:
-        ends_at = starts_at + duration
-        decisions = evaluate_booking(
-            course=session.course,
-            kind=session.kind,
-            location=room.location,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            exclude=session,
-        )
-    except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
-        raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
-    used = _enforce(decisions, overrides=overrides, override_by=override_by)
-    session.starts_at, session.ends_at = starts_at, ends_at
-    session.practitioner, session.room, session.location = practitioner, room, room.location
-    session.booked_late = any("late" in d.flags for d in decisions)
-    session.sequence += 1
-    _save_or_slot_taken(session)
+    check_resources(course=session.course, practitioner=practitioner, room=room)
+    ends_at, decisions = _evaluate(
+        course=session.course,
+        kind=session.kind,
+        location=room.location,
+        starts_at=starts_at,
+        duration=session.ends_at - session.starts_at,
+        exclude=session,
+    )
+    override_by = _overriding_practitioner(actor, override_by)
+    used = enforce(decisions, overrides=overrides, override_by=override_by)
+    _save_change(
+        session,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        practitioner=practitioner,
+        room=room,
+        location=room.location,
+        booked_late=any("late" in d.flags for d in decisions),
+    )
     _record_overrides(session, used, override_by)
-    aftercare.on_session_rescheduled(session=session)
-    webhook_emit(event_type=WebhookEvent.SESSION_RESCHEDULED, object_id=session.pk)
+    announce_session_change(session=session, change=SessionChange.RESCHEDULED, actor=actor)
     return session
 
 
+@records_actor
 @transaction.atomic
-def session_cancel(*, session: Session, reason: str, actor: AbstractBaseUser | None, note: str = "") -> Session:
+def session_cancel(*, session: Session, reason: str, actor: Actor, note: str = "") -> Session:
     """Cancel a booked session with a reason code; it no longer holds its slot."""
     if reason not in CancelReason.values:
         raise ValidationError({"reason": f"Unknown cancellation reason {reason!r}."})
     session = _lock_session(session)
     _require_booked(session, "cancelled")
-    session.status = SessionStatus.CANCELLED
-    session.cancelled_at = timezone.now()
-    session.cancel_reason = reason
-    session.cancel_note = note
-    session.sequence += 1
-    session.save()
-    aftercare.on_session_cancelled(session=session)
-    webhook_emit(event_type=WebhookEvent.SESSION_CANCELLED, object_id=session.pk)
+    _save_change(
+        session,
+        status=SessionStatus.CANCELLED,
+        cancelled_at=timezone.now(),
+        cancel_reason=reason,
+        cancel_note=note,
+    )
+    announce_session_change(session=session, change=SessionChange.CANCELLED, actor=actor)
     return session
 
 
+@records_actor
 @transaction.atomic
-def session_mark_no_show(*, session: Session, actor: AbstractBaseUser | None) -> Session:
+def session_mark_no_show(*, session: Session, actor: Actor) -> Session:
     """Record that the patient did not come. Only once the session has started."""
     session = _lock_session(session)
     _require_booked(session, "marked as a no-show")
     now = timezone.now()
     if now < session.starts_at:
         raise ValidationError({"status": "A session that has not started yet cannot be a no-show."})
-    session.status = SessionStatus.NO_SHOW
-    session.no_show_at = now
-    session.sequence += 1
-    session.save()
-    aftercare.on_session_cancelled(session=session)
-    webhook_emit(event_type=WebhookEvent.SESSION_NO_SHOW, object_id=session.pk)
+    _save_change(session, status=SessionStatus.NO_SHOW, no_show_at=now)
+    announce_session_change(session=session, change=SessionChange.NO_SHOW, actor=actor)
     return session
 
 
+@records_actor
 @transaction.atomic
 def session_complete(
     *,
     session: Session,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     notes: str = "",
     treated_areas: Sequence[str] = (),
     product_uses: Sequence[ProductUse] = (),
@@ -489,7 +375,9 @@ def session_complete(
 
     Refuses an expired lot. Completing the course's last planned session
     moves the course to maintenance and opens its maintenance window;
-    completing a maintenance session moves the window on.
+    completing a maintenance session moves the window on. The course has
+    advanced before the completion is announced, so the aftercare written in
+    reaction already knows what comes next.
     """
     session = _lock_session(session)
     _require_booked(session, "completed")
@@ -501,8 +389,7 @@ def session_complete(
         raise ValidationError({"completed_at": "A session cannot be completed before it starts."})
     if len(set(treated_areas)) != len(treated_areas):
         raise ValidationError({"treated_areas": "Each treated area may appear once."})
-    zone = session.location.time_zone
-    used_on = completed_at.astimezone(zone).date()
+    used_on = completed_at.astimezone(session.location.time_zone).date()
     lots_seen = set()
     for use in product_uses:
         if use.quantity <= 0:
@@ -518,55 +405,97 @@ def session_complete(
     session.completed_at = completed_at
     session.notes = notes
     session.treated_areas = list(treated_areas)
-    session.sequence += 1
     session.full_clean(exclude=["course", "practitioner", "room", "location"], validate_constraints=False)
-    session.save()
+    _save_change(session)
     SessionProductUse.objects.bulk_create(
         SessionProductUse(session=session, lot=use.lot, quantity=use.quantity) for use in product_uses
     )
     _advance_course(session)
-    # In this transaction: the aftercare messages exist exactly when the completion does.
-    aftercare.schedule_session_aftercare(session=session)
-    webhook_emit(event_type=WebhookEvent.SESSION_COMPLETED, object_id=session.pk)
+    announce_session_change(session=session, change=SessionChange.COMPLETED, actor=actor)
     return session
 
 
 def _advance_course(session: Session) -> None:
+    """After a completion: an active course whose planned sessions are done, or any
+    maintenance session, (re)opens the maintenance window from this session."""
     course = session.course
     protocol = course.protocol
-    zone = session.location.time_zone
-    completed_course_sessions = Session.objects.filter(
-        course=course, kind=SessionKind.COURSE, status=SessionStatus.COMPLETED
-    ).count()
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
-    if session.kind == SessionKind.MAINTENANCE or completed_course_sessions >= course.planned_sessions:
+    if session.kind == SessionKind.MAINTENANCE or course_followup(course).sessions_done >= course.planned_sessions:
         course.status = CourseStatus.MAINTENANCE
         course.next_maintenance_earliest, course.next_maintenance_latest = rules.followup_window(
-            last_anchor=session.completed_at,
+            last_anchor=session.spacing_anchor,
             min_days=protocol.maintenance_min_days,
             max_days=protocol.maintenance_max_days,
-            zone=zone,
+            zone=session.location.time_zone,
         )
     course.save()
+
+
+@records_actor
+@transaction.atomic
+def patient_bookings_cancel(*, patient: Patient, reason: str, note: str, actor: Actor) -> list[Session]:
+    """Cancel every booked session of `patient` (erasure, a patient leaving the clinic)."""
+    return [
+        session_cancel(session=session, reason=reason, note=note, actor=actor)
+        for session in Session.objects.filter(course__patient=patient, status=SessionStatus.BOOKED).order_by("pk")
+    ]
 
 
 # --- products -------------------------------------------------------------------
 
 
+@records_actor
 @transaction.atomic
-def product_create(*, actor: AbstractBaseUser | None, **fields: object) -> Product:
+def product_create(*, actor: Actor, **fields: object) -> Product:
+    """Add a product to the catalogue; raise ValidationError naming bad fields."""
     product = Product(**fields)
     product.full_clean()
     product.save()
     return product
 
 
+@records_actor
 @transaction.atomic
-def product_lot_create(*, actor: AbstractBaseUser | None, **fields: object) -> ProductLot:
+def product_lot_create(*, actor: Actor, **fields: object) -> ProductLot:
     """Register a received lot. An already-expired lot may be recorded (for
     traceability of stock on hand) but is refused when a session uses it."""
     lot = ProductLot(**fields)
     lot.full_clean()
     lot.save()
     return lot
+
+
+@records_actor
+@transaction.atomic
+def product_update(*, product: Product, actor: Actor, **fields: object) -> Product:
+    """Change a product's details; raise ValidationError naming bad fields."""
+    for name, value in fields.items():
+        setattr(product, name, value)
+    product.full_clean()
+    product.save()
+    return product
+
+
+@records_actor
+@transaction.atomic
+def product_lot_update(*, lot: ProductLot, actor: Actor, **fields: object) -> ProductLot:
+    """Correct a lot's number or dates (the audit trail keeps what it said before)."""
+    if "product" in fields:
+        raise ValidationError({"product": "A lot stays with its product; register a new lot instead."})
+    for name, value in fields.items():
+        setattr(lot, name, value)
+    lot.full_clean()
+    lot.save()
+    return lot
+
+
+# --- practitioners -------------------------------------------------------------------
+
+
+def practitioner_calendar_rotate(*, practitioner: Practitioner) -> Practitioner:
+    """Give the practitioner a new secret calendar feed URL; the old one stops working."""
+    practitioner.calendar_token = new_calendar_token()
+    practitioner.save(update_fields=["calendar_token", "updated_at"])
+    return practitioner

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aftercare import services
+from aftercare import side_effects
 from aftercare.api.serializers import (
     ScheduledMessageOutputSerializer,
     SideEffectReportInputSerializer,
@@ -16,7 +15,6 @@ from aftercare.api.serializers import (
 )
 from aftercare.filters import ScheduledMessageFilter, SideEffectReportFilter
 from aftercare.models import ScheduledMessage, SideEffectReport
-from treatments.models import Practitioner
 
 
 @extend_schema_view(
@@ -60,7 +58,7 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def create(self, request: Request) -> Response:
         serializer = SideEffectReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        report = services.side_effect_report_create(actor=request.user, **serializer.validated_data)
+        report = side_effects.side_effect_report_create(actor=request.user, **serializer.validated_data)
         return Response(SideEffectReportOutputSerializer(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -72,15 +70,9 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def resolve(self, request: Request, pk: str) -> Response:
         serializer = SideEffectResolveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        practitioner = (
-            serializer.validated_data.get("practitioner")
-            or Practitioner.objects.filter(user_id=request.user.pk).first()
-        )
-        if practitioner is None:
-            raise ValidationError({"practitioner": "Name the practitioner who resolved it."})
-        report = services.side_effect_report_resolve(
+        report = side_effects.side_effect_report_resolve(
             report=self.get_object(),
-            practitioner=practitioner,
+            practitioner=serializer.validated_data.get("practitioner"),
             note=serializer.validated_data["resolution_note"],
             actor=request.user,
         )

@@ -24,8 +24,11 @@ class StaffModelPermissions(DjangoModelPermissions):
             raise exceptions.MethodNotAllowed(request.method)
         # Actions that change an existing row through POST (revoke, cancel…)
         # name the permissions they need instead of the method's (POST would
-        # otherwise mean "add"): `action_permissions = {"revoke": [...]}`.
-        required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        # otherwise mean "add"): `action_permissions = {"revoke": [...]}` on a
+        # viewset, `required_permissions = [...]` on a view of one operation.
+        required = getattr(view, "required_permissions", None)
+        if required is None:
+            required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
         if required is not None:
             return bool(request.user and request.user.is_authenticated and request.user.has_perms(required))
         return super().has_permission(request, view)

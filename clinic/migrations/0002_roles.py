@@ -1,8 +1,8 @@
-"""Create the role groups (clinic admin, front desk, practitioner) with their permissions."""
+"""Formerly synced the role groups; they are now synced after every `migrate`
+(clinic.roles.sync_roles_after_migrate), so this migration does nothing. It stays
+so that databases that applied it keep a consistent history."""
 
 from django.db import migrations
-
-from clinic.roles import create_permissions_then_sync_roles
 
 
 class Migration(migrations.Migration):
@@ -16,4 +16,4 @@ class Migration(migrations.Migration):
         ("integrations", "0002_webhooks"),
     ]
 
-    operations = [migrations.RunPython(create_permissions_then_sync_roles, migrations.RunPython.noop)]
+    operations: list[migrations.operations.base.Operation] = []

@@ -1,11 +1,11 @@
-"""Re-sync the role groups: the clinic admin gains the export and erase permissions."""
+"""Formerly synced the role groups; they are now synced after every `migrate`
+(clinic.roles.sync_roles_after_migrate), so this migration does nothing. It stays
+so that databases that applied it keep a consistent history."""
 
 from django.db import migrations
-
-from clinic.roles import create_permissions_then_sync_roles
 
 
 class Migration(migrations.Migration):
     dependencies = [("clinic", "0002_roles"), ("patients", "0003_erasure")]
 
-    operations = [migrations.RunPython(create_permissions_then_sync_roles, migrations.RunPython.noop)]
+    operations: list[migrations.operations.base.Operation] = []

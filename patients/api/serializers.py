@@ -9,7 +9,7 @@ from timezone_field.rest_framework import TimeZoneSerializerField
 from clinic.access import access_all_clinical_notes, access_patient_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
-from treatments.models import Session
+from patients.selectors import patient_ids_treated_by
 
 
 class PatientOutputSerializer(serializers.ModelSerializer):
@@ -53,11 +53,7 @@ class PatientOutputSerializer(serializers.ModelSerializer):
         root_context = self.root.context if self.root is not None else self.context
         if "_treated_patient_ids" not in root_context:
             # Once per response, not once per patient.
-            root_context["_treated_patient_ids"] = (
-                set(Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True))
-                if user is not None and user.is_authenticated and user.pk is not None
-                else set()
-            )
+            root_context["_treated_patient_ids"] = patient_ids_treated_by(user)
         treating = {user.pk} if patient.pk in root_context["_treated_patient_ids"] else set()
         return access_patient_notes(user, treating_user_ids=treating)
 

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from patients import privacy, selectors, services
+from patients import selectors, services
 from patients.api.serializers import (
     ConsentInputSerializer,
     ConsentOutputSerializer,
@@ -26,7 +26,7 @@ from patients.models import Consent, Patient
     retrieve=extend_schema(summary="Get a patient"),
 )
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Patients. There is no DELETE: erasure anonymises and is a separate operation."""
+    """Patients. There is no DELETE: erasure anonymises, and is a data-rights operation (frontdesk.api)."""
 
     queryset = Patient.objects.none()  # for the schema and permissions; get_queryset does the read
     serializer_class = PatientOutputSerializer
@@ -35,7 +35,6 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
     ordering = ["last_name", "first_name", "id"]
     lookup_value_converter = "uuid"
-    action_permissions = {"export": ["patients.export_patient"], "erase": ["patients.erase_patient"]}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.patient_list()
@@ -62,29 +61,6 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=True)
-
-    @extend_schema(
-        summary="Export everything held on a patient",
-        description="Identity, consents, courses with sessions and lots used, messages, side-effect reports, history.",
-        responses={200: OpenApiResponse(description="JSON document of all data held on the patient.")},
-    )
-    @action(detail=True, methods=["get"])
-    def export(self, request: Request, pk: str) -> Response:
-        return Response(privacy.patient_export(patient=self.get_object()))
-
-    @extend_schema(
-        summary="Erase a patient's personal data",
-        description=(
-            "Anonymises identity, contact details and message texts (in the audit history too), cancels "
-            "booked sessions and pending messages, and keeps the clinical and audit skeleton."
-        ),
-        request=None,
-        responses={200: PatientOutputSerializer},
-    )
-    @action(detail=True, methods=["post"])
-    def erase(self, request: Request, pk: str) -> Response:
-        patient = privacy.patient_erase(patient=self.get_object(), actor=request.user)
-        return Response(PatientOutputSerializer(patient, context=self.get_serializer_context()).data)
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         patient = self.get_object()

@@ -1,7 +1,7 @@
 """A clinic admin edits the aftercare plan and previews its texts; staff
 work the outbox and side-effect reports in the Django admin.
 
-The admin writes through aftercare.services like every other door: a
+The admin writes through the aftercare services like every other door: a
 red-flag report filed in the admin alerts the practitioner exactly as one
 arriving by API does.
 """
@@ -24,7 +24,7 @@ from aftercare.models import (
     ScheduledMessage,
     SideEffectReport,
 )
-from aftercare.services import side_effect_report_create
+from aftercare.side_effects import side_effect_report_create
 from tests.admin_forms import inline_post_data
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
 from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
@@ -203,10 +203,11 @@ def test_cancel_pending_cancels_only_the_pending_messages_selected(clinic_admin,
     assert response.status_code == 200
     assert "Cancelled 1 message(s)." in flash_messages(response)
     pending.refresh_from_db()
-    assert (pending.status, pending.cancelled_at, pending.updated_at) == (
+    assert (pending.status, pending.cancelled_at, pending.updated_at, pending.cancelled_by.username) == (
         MessageStatus.CANCELLED,
         london(3, 2, 9, 30),
         london(3, 2, 9, 30),
+        "clinicadmin",
     )
     assert ScheduledMessage.objects.get(pk=sent.pk).status == MessageStatus.SENT
     assert ScheduledMessage.objects.get(pk=other_pending.pk).status == MessageStatus.PENDING
@@ -351,7 +352,7 @@ def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, cloc
         clinic_admin, reverse("admin:aftercare_sideeffectreport_changelist"), "resolve_selected", report
     )
 
-    assert "Only a practitioner can resolve reports." in flash_messages(response)
+    assert f"{report}: Only a practitioner can resolve reports." in flash_messages(response)
     report.refresh_from_db()
     assert report.resolved_at is None
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from aftercare import services as aftercare
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport, SuppressionReason
+from aftercare.side_effects import side_effect_report_create, side_effect_report_resolve
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
 from tests.api_assertions import listed_ids
 from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
@@ -337,7 +337,7 @@ def resolve_url(report: SideEffectReport) -> str:
 
 
 def red_flag_report(patient: Any) -> SideEffectReport:
-    return aftercare.side_effect_report_create(
+    return side_effect_report_create(
         patient=patient, symptoms=["rash"], severity="moderate", onset_on=date(2026, 3, 4), actor=None
     )
 
@@ -385,9 +385,9 @@ def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practi
     patient = treated.course.patient
     open_flag = red_flag_report(patient)
     closed_flag = red_flag_report(patient)
-    aftercare.side_effect_report_resolve(report=closed_flag, practitioner=practitioner, note="Seen.", actor=None)
+    side_effect_report_resolve(report=closed_flag, practitioner=practitioner, note="Seen.", actor=None)
     clock.move_to(london(3, 4, 13))
-    expected = aftercare.side_effect_report_create(
+    expected = side_effect_report_create(
         patient=patient, symptoms=["redness"], severity="mild", onset_on=date(2026, 3, 4), actor=None
     )
 

@@ -21,7 +21,7 @@ def test_a_red_flag_report_is_saved_and_its_alert_queued_when_redis_is_down() ->
     patient = PatientFactory()
     script = (
         "from datetime import date\n"
-        "from aftercare.services import side_effect_report_create\n"
+        "from aftercare.side_effects import side_effect_report_create\n"
         "from patients.models import Patient\n"
         f"side_effect_report_create(patient=Patient.objects.get(pk='{patient.pk}'), symptoms=['fever'],"
         f" severity='moderate', onset_on=date.fromisoformat('{date(2026, 1, 5).isoformat()}'), actor=None)\n"

@@ -18,7 +18,6 @@ import pytest
 import time_machine
 from django.core import mail
 
-from aftercare import services as aftercare
 from aftercare.dispatch import dispatch_due
 from aftercare.models import (
     AftercarePlan,
@@ -30,6 +29,9 @@ from aftercare.models import (
     ScheduledMessage,
     SuppressionReason,
 )
+from aftercare.prompts import schedule_followup_prompts
+from aftercare.reactions import PROMPT_KINDS
+from aftercare.side_effects import side_effect_report_create
 from patients.models import Consent, ConsentKind, ContactChannel, Patient
 from patients.services import consent_revoke
 from tests.aftercare.conftest import (
@@ -83,7 +85,7 @@ def step_message(session: Session, code: str) -> ScheduledMessage:
 def beat(clock: time_machine.Traveller, moment: datetime) -> int:
     """Move the clock to `moment` and run the follow-up prompt beat task's service."""
     clock.move_to(moment)
-    return aftercare.schedule_followup_prompts()
+    return schedule_followup_prompts()
 
 
 # --- the golden course ---------------------------------------------------------------
@@ -159,21 +161,21 @@ def run_four_session_course(
 
     # The window opens on 17 March; the day-14 message is the prompt to book.
     advance(london(3, 17, 10))
-    created.append(aftercare.schedule_followup_prompts())
+    created.append(schedule_followup_prompts())
     advance(london(3, 17, 12))
     second = book(course, practitioner, room, london(3, 20, 11))
     advance(second.ends_at)
     sessions.append(complete(second, clock))
 
     advance(london(4, 3, 10))
-    created.append(aftercare.schedule_followup_prompts())
+    created.append(schedule_followup_prompts())
     advance(london(4, 3, 12))
     third = book(course, practitioner, room, london(4, 9, 19, 5))
     advance(third.ends_at)
     sessions.append(complete(third, clock))
 
     advance(london(4, 23, 10))
-    created.append(aftercare.schedule_followup_prompts())
+    created.append(schedule_followup_prompts())
     advance(london(4, 23, 10, 30))
     fourth = book(course, practitioner, room, london(4, 30, 19, 45))
     advance(fourth.ends_at)
@@ -188,7 +190,7 @@ def run_four_session_course(
         london(7, 29, 10, 15),
     ):
         advance(moment)
-        created.append(aftercare.schedule_followup_prompts())
+        created.append(schedule_followup_prompts())
     advance(london(7, 30, 12))
     return sessions, created
 
@@ -554,7 +556,7 @@ def finish_course(
 def prompts_of(course: Course) -> list[tuple[str, str, datetime]]:
     return [
         (m.kind, m.status, m.due_at)
-        for m in ScheduledMessage.objects.filter(course=course, kind__in=aftercare.PROMPT_KINDS).order_by("created_at")
+        for m in ScheduledMessage.objects.filter(course=course, kind__in=PROMPT_KINDS).order_by("created_at")
     ]
 
 
@@ -663,7 +665,7 @@ def test_a_red_flag_report_alerts_the_practitioner_at_once_even_at_night(clock, 
     session = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     clock.move_to(london(3, 4, 22, 30))
 
-    report = aftercare.side_effect_report_create(
+    report = side_effect_report_create(
         patient=course.patient,
         symptoms=["rash", "redness"],
         severity="moderate",
@@ -696,7 +698,7 @@ def test_a_report_of_expected_after_effects_raises_no_alert(clock, course, pract
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     clock.move_to(london(3, 4, 12))
 
-    report = aftercare.side_effect_report_create(
+    report = side_effect_report_create(
         patient=course.patient,
         symptoms=["redness", "swelling", "bumps"],
         severity="mild",

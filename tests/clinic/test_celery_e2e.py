@@ -22,3 +22,14 @@ def test_worker_runs_a_task_from_redis_and_writes_to_postgres(celery_worker_proc
         time.sleep(0.2)
     heartbeat = Heartbeat.objects.get(name="e2e")
     assert heartbeat.hostname.startswith(celery_worker_process)
+
+
+def test_the_tasks_services_wake_by_name_are_registered() -> None:
+    """Services name tasks instead of importing them; a misspelt name would wake nothing."""
+    from aftercare.outbox import DISPATCH_TASK
+    from clinic.celery import app
+    from integrations.webhooks import DELIVER_TASK
+
+    app.loader.import_default_modules()
+
+    assert {DISPATCH_TASK, DELIVER_TASK} <= set(app.tasks)

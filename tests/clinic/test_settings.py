@@ -107,3 +107,11 @@ def test_a_typo_in_debug_stops_startup() -> None:
     result = manage("check", environ=production_environ(DJANGO_DEBUG="ture"))
     assert result.returncode != 0
     assert "DJANGO_DEBUG='ture' is not a boolean" in result.stderr
+
+
+def test_malformed_quiet_hours_fail_the_system_check_naming_the_variable() -> None:
+    result = manage("check", environ=production_environ(AFTERCARE_QUIET_HOURS="8pm-9am"))
+    assert result.returncode != 0
+    assert "aftercare.E001" in result.stderr
+    assert "AFTERCARE_QUIET_HOURS='8pm-9am'" in result.stderr
+    assert manage("check", environ=production_environ(AFTERCARE_QUIET_HOURS="21:00-08:30")).returncode == 0

@@ -135,3 +135,17 @@ def test_a_key_is_created_in_the_admin_and_shown_once(client, admin_user) -> Non
     assert hash_key(raw_key) == api_key.key_hash
     page = client.get(f"/admin/integrations/apikey/{api_key.pk}/change/")
     assert raw_key not in page.content.decode()
+
+
+def test_revoking_keys_in_the_admin_records_who_revoked_them(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+    api_key, _ = api_key_create(name="Old widget", scopes=["read"], actor=admin_user)
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/integrations/apikey/", {"action": "revoke_selected", "_selected_action": [str(api_key.pk)]}, follow=True
+    )
+
+    assert "Revoked 1 key(s)." in [str(m) for m in response.context["messages"]]
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    assert (api_key.created_by, api_key.revoked_by) == (admin_user, admin_user)

@@ -126,13 +126,14 @@ def test_an_unreachable_receiver_is_logged_as_an_error_and_retried(clock, course
 
 
 def test_a_red_flag_report_and_a_due_follow_up_raise_events(clock, course, practitioner, room) -> None:
-    from aftercare import services as aftercare_services
+    from aftercare.prompts import schedule_followup_prompts
+    from aftercare.side_effects import side_effect_report_create
 
     subscribe("http://127.0.0.1:9/unused", ["side_effect.red_flag", "followup.due"])
     session = book(course, practitioner, room, datetime(2026, 3, 3, 10, tzinfo=LONDON))
     clock.move_to(session.ends_at)
     session = services.session_complete(session=session, actor=None)
-    report = aftercare_services.side_effect_report_create(
+    report = side_effect_report_create(
         patient=course.patient,
         symptoms=["fever"],
         severity="moderate",
@@ -140,8 +141,8 @@ def test_a_red_flag_report_and_a_due_follow_up_raise_events(clock, course, pract
         actor=None,
     )
     clock.move_to(datetime(2026, 3, 17, 10, 5, tzinfo=LONDON))
-    aftercare_services.schedule_followup_prompts()
-    aftercare_services.schedule_followup_prompts()
+    schedule_followup_prompts()
+    schedule_followup_prompts()
 
     events = sorted(WebhookDelivery.objects.values_list("event_type", "object_id"))
     assert events == sorted([("side_effect.red_flag", str(report.pk)), ("followup.due", str(course.pk))])
@@ -215,3 +216,41 @@ def test_deliveries_left_sending_past_the_lease_are_recovered_and_sent_but_live_
     assert (untouched.status, untouched.attempts) == (DeliveryStatus.SENDING, 0)
     assert untouched.claimed_at == now - webhooks.LEASE + timedelta(seconds=1)
     assert [json.loads(r.body)["id"] for r in receiver.received] == [str(abandoned.event_id)]
+
+
+def test_staff_retry_a_failed_delivery_with_a_fresh_budget_and_leave_one_in_flight_alone(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+    subscription = subscribe("https://receiver.example/hooks", ["session.booked"])
+    now = timezone.now()
+    failed = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event_type="session.booked",
+        object_id="x",
+        occurred_at=now,
+        next_attempt_at=now - timedelta(days=1),
+        status=DeliveryStatus.FAILED,
+        attempts=8,
+    )
+    in_flight = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event_type="session.booked",
+        object_id="y",
+        occurred_at=now,
+        next_attempt_at=now,
+        status=DeliveryStatus.SENDING,
+        claimed_at=now,
+        attempts=1,
+    )
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/integrations/webhookdelivery/",
+        {"action": "retry_now", "_selected_action": [str(failed.pk), str(in_flight.pk)]},
+        follow=True,
+    )
+
+    assert "Queued 1 delivery(ies)." in [str(m) for m in response.context["messages"]]
+    failed.refresh_from_db()
+    in_flight.refresh_from_db()
+    assert (failed.status, failed.attempts) == (DeliveryStatus.PENDING, 0)
+    assert failed.next_attempt_at >= now
+    assert (in_flight.status, in_flight.claimed_at, in_flight.attempts) == (DeliveryStatus.SENDING, now, 1)

@@ -12,7 +12,16 @@ from tests.admin_forms import inline_post_data
 from tests.factories import CourseFactory, PatientFactory, ProductLotFactory, RoomFactory, SessionFactory
 from tests.treatments.conftest import LONDON
 from treatments import services
-from treatments.models import Course, CourseStatus, RuleOverride, Session, SessionProductUse, SessionStatus
+from treatments.models import (
+    Course,
+    CourseStatus,
+    Product,
+    ProductLot,
+    RuleOverride,
+    Session,
+    SessionProductUse,
+    SessionStatus,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +53,14 @@ def book_form(course: Course, practitioner, room, starts_at: datetime, **extra) 
 def errors_of(response) -> str:  # type: ignore[no-untyped-def]
     form = response.context["adminform"].form
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+def errors_of_page(response) -> str:  # type: ignore[no-untyped-def]
+    """The form's errors and its inline formsets' errors, for a failed save."""
+    if response.status_code != 200:
+        return ""
+    inlines = " ".join(str(formset.formset.errors) for formset in response.context["inline_admin_formsets"])
+    return errors_of(response) + " " + inlines
 
 
 # --- courses ----------------------------------------------------------------------
@@ -201,6 +218,25 @@ def test_moving_a_booked_session_in_its_change_form_reschedules_it(
     assert session.sequence == 1
 
 
+def test_a_move_is_not_made_while_another_part_of_the_same_page_is_invalid(
+    clinic_admin, clock, course, practitioner, room
+) -> None:
+    """The service runs only once the page's inline formsets are valid: the page is shown again, unchanged."""
+    session = services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
+    change_url = reverse("admin:treatments_session_change", args=[session.pk])
+    form = book_form(course, practitioner, room, local(4, 14)) | inline_post_data(clinic_admin.get(change_url))
+    del form["course"]
+    broken = next(name for name in form if name.endswith("-TOTAL_FORMS"))
+    del form[broken]  # what a truncated POST or a stale page sends
+
+    response = clinic_admin.post(change_url, form)
+
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert (session.starts_at, session.sequence) == (local(3), 0)
+    assert Session.history.filter(id=session.pk).count() == 1, "booked, and nothing since"
+
+
 def test_a_session_outside_opening_hours_is_refused(clinic_admin, clock, course, practitioner, room) -> None:
     response = clinic_admin.post(
         reverse("admin:treatments_session_add"), book_form(course, practitioner, room, local(3, 19, 30))
@@ -329,3 +365,66 @@ def test_a_completed_session_page_is_read_only(clinic_admin, clock, course) -> N
     assert response.status_code == 200
     assert "Complete session" not in response.content.decode()
     assert response.context["adminform"].form.fields == {}
+
+
+# --- products and lots -------------------------------------------------------------
+
+
+def test_a_product_and_its_lots_added_in_the_admin_are_written_by_the_services_as_the_user(
+    clinic_admin, admin_user
+) -> None:
+    add_url = reverse("admin:treatments_product_add")
+    form = inline_post_data(clinic_admin.get(add_url)) | {
+        "name": "Hyaluronic booster",
+        "kind": "solution",
+        "manufacturer": "Dermaline",
+        "unit": "ml",
+        "is_active": "on",
+        "lots-TOTAL_FORMS": "1",
+        "lots-0-lot_number": "HB-001",
+        "lots-0-expires_on": "2027-06-30",
+        "lots-0-received_on": "2026-03-01",
+    }
+
+    response = clinic_admin.post(add_url, form)
+
+    assert response.status_code == 302, errors_of_page(response)
+    product = Product.objects.get(name="Hyaluronic booster")
+    [lot] = product.lots.all()
+    assert (lot.lot_number, lot.expires_on) == ("HB-001", date(2027, 6, 30))
+    assert (product.history.get().history_user, lot.history.get().history_user) == (admin_user, admin_user)
+
+
+def test_a_lot_with_a_bad_line_on_the_product_page_adds_neither_product_nor_lot(clinic_admin) -> None:
+    add_url = reverse("admin:treatments_product_add")
+    form = inline_post_data(clinic_admin.get(add_url)) | {
+        "name": "Hyaluronic booster",
+        "kind": "solution",
+        "manufacturer": "Dermaline",
+        "unit": "ml",
+        "lots-TOTAL_FORMS": "1",
+        "lots-0-lot_number": "HB-001",  # no expiry date
+    }
+
+    response = clinic_admin.post(add_url, form)
+
+    assert response.status_code == 200
+    assert not Product.objects.exists()
+    assert not ProductLot.objects.exists()
+
+
+def test_correcting_a_lots_expiry_in_the_admin_is_audited(clinic_admin, admin_user) -> None:
+    lot = ProductLotFactory(expires_on=date(2027, 1, 31))
+    change_url = reverse("admin:treatments_productlot_change", args=[lot.pk])
+    form = inline_post_data(clinic_admin.get(change_url)) | {
+        "lot_number": lot.lot_number,
+        "expires_on": "2026-12-31",
+        "received_on": "",
+    }
+
+    response = clinic_admin.post(change_url, form)
+
+    assert response.status_code == 302, errors_of_page(response)
+    latest = lot.history.latest()
+    assert (latest.expires_on, latest.history_user) == (date(2026, 12, 31), admin_user)
+    assert latest.prev_record.expires_on == date(2027, 1, 31)

@@ -3,12 +3,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.access import access_session_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Patient
 from treatments import rules
+from treatments.followup import followup_of
 from treatments.models import (
     CancelReason,
     ConflictRule,
@@ -94,7 +97,14 @@ class ProtocolOutputSerializer(serializers.ModelSerializer):
 
 
 class CourseOutputSerializer(serializers.ModelSerializer):
-    sessions_done = serializers.SerializerMethodField()
+    """A course read through treatments.followup.with_followup (see selectors.course_list)."""
+
+    sessions_done = serializers.SerializerMethodField(help_text="Completed course sessions (maintenance not counted).")
+    maintenance_sessions_done = serializers.SerializerMethodField()
+    next_window_start = serializers.SerializerMethodField(
+        help_text="Earliest local date for the next session or maintenance; null when none is due."
+    )
+    next_window_end = serializers.SerializerMethodField(help_text="Latest local date for the next session.")
     sessions = serializers.SerializerMethodField()
 
     class Meta:
@@ -106,6 +116,9 @@ class CourseOutputSerializer(serializers.ModelSerializer):
             "location",
             "planned_sessions",
             "sessions_done",
+            "maintenance_sessions_done",
+            "next_window_start",
+            "next_window_end",
             "status",
             "next_maintenance_earliest",
             "next_maintenance_latest",
@@ -118,7 +131,18 @@ class CourseOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_sessions_done(self, course: Course) -> int:
-        return sum(1 for s in course.sessions.all() if s.status == "completed")
+        return followup_of(course).sessions_done
+
+    def get_maintenance_sessions_done(self, course: Course) -> int:
+        return followup_of(course).maintenance_done
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_next_window_start(self, course: Course) -> date | None:
+        return followup_of(course).window_start
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_next_window_end(self, course: Course) -> date | None:
+        return followup_of(course).window_end
 
     def get_sessions(self, course: Course) -> list[str]:
         """Ids of the course's sessions, oldest first."""
@@ -271,22 +295,6 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField()
     step_minutes = serializers.IntegerField(required=False, min_value=5, max_value=240, default=15)
 
-    def validate(self, attrs: dict) -> dict:
-        from treatments.selectors import MAX_AVAILABILITY_DAYS
-
-        span = (attrs["date_to"] - attrs["date_from"]).days
-        if span < 0:
-            raise serializers.ValidationError({"date_to": "date_to must not be before date_from."})
-        if span >= MAX_AVAILABILITY_DAYS:
-            raise serializers.ValidationError({"date_to": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."})
-        if attrs["date_to"] >= date.max:  # the day after it, where the range ends, does not exist
-            raise serializers.ValidationError({"date_to": "date_to is beyond the calendar."})
-        practitioner, location = attrs["practitioner"], attrs["location"]
-        if not practitioner.is_active or not practitioner.locations.filter(pk=location.pk).exists():
-            # Booking would refuse every slot offered: say so now.
-            raise serializers.ValidationError({"practitioner": f"{practitioner} does not work at {location}."})
-        return attrs
-
 
 class SlotSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
@@ -323,30 +331,3 @@ class LotRecipientSerializer(serializers.ModelSerializer):
     class Meta:
         model = SessionProductUse
         fields = ["session", "patient", "patient_name", "session_starts_at", "completed_at", "practitioner", "quantity"]
-
-
-# --- worklist ---------------------------------------------------------------------
-
-
-class WorklistQuerySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["red_flag", "next_session", "maintenance"], required=False)
-    location = serializers.UUIDField(required=False)
-    practitioner = serializers.UUIDField(required=False, help_text="The practitioner of the last session.")
-
-
-class WorklistRowSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["red_flag", "next_session", "maintenance"])
-    patient = serializers.UUIDField(source="patient_id")
-    patient_name = serializers.CharField()
-    patient_phone = serializers.CharField()
-    course = serializers.UUIDField(source="course_id", allow_null=True)
-    protocol = serializers.CharField()
-    location = serializers.UUIDField(source="location_id", allow_null=True)
-    practitioner = serializers.UUIDField(source="practitioner_id", allow_null=True)
-    sessions_done = serializers.IntegerField()
-    sessions_planned = serializers.IntegerField()
-    window_start = serializers.DateField(allow_null=True, help_text="Earliest date for the next session.")
-    window_end = serializers.DateField(allow_null=True, help_text="Latest date for the next session.")
-    days_overdue = serializers.IntegerField()
-    last_contact_at = serializers.DateTimeField(allow_null=True, help_text="When a message last reached the patient.")
-    reason = serializers.CharField()

@@ -16,5 +16,4 @@ router.register("lots", views.ProductLotViewSet, basename="lot")
 urlpatterns = [
     *router.urls,
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
-    path("worklist/", views.WorklistView.as_view(), name="worklist"),
 ]

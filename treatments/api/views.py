@@ -11,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api.pagination import PagePagination
 from treatments import selectors, services
 from treatments.api.serializers import (
     AvailabilityQuerySerializer,
@@ -32,8 +31,6 @@ from treatments.api.serializers import (
     SessionOutputSerializer,
     SessionRescheduleInputSerializer,
     SlotSerializer,
-    WorklistQuerySerializer,
-    WorklistRowSerializer,
 )
 from treatments.filters import (
     CourseFilter,
@@ -44,7 +41,6 @@ from treatments.filters import (
     SessionFilter,
 )
 from treatments.models import Course, Location, Practitioner, Product, ProductLot, Protocol, Room, Session
-from treatments.worklist import worklist
 
 RULE_ERROR = OpenApiResponse(
     description="A rule refused it: `rule` names the rule, `earliest_start` gives the first allowed start."
@@ -153,13 +149,11 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return CourseOutputSerializer(selectors.course_list().get(pk=course.pk)).data
 
 
-def _override_args(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    overrides = [services.Override(**o) for o in data.pop("overrides", [])]
-    override_by = data.pop("override_by", None)
-    if overrides and override_by is None:
-        # The logged-in practitioner decides, unless the request names one.
-        override_by = Practitioner.objects.filter(user_id=request.user.pk).first()
-    return {"overrides": overrides, "override_by": override_by}
+def _override_args(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "overrides": [services.Override(**o) for o in data.pop("overrides", [])],
+        "override_by": data.pop("override_by", None),
+    }
 
 
 @extend_schema_view(
@@ -200,7 +194,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer = SessionBookInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        session = services.session_book(actor=request.user, **_override_args(request, data), **data)
+        session = services.session_book(actor=request.user, **_override_args(data), **data)
         return self._output(session, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -214,7 +208,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         session = services.session_reschedule(
-            session=self.get_object(), actor=request.user, **_override_args(request, data), **data
+            session=self.get_object(), actor=request.user, **_override_args(data), **data
         )
         return self._output(session)
 
@@ -255,32 +249,6 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
         return self._output(session)
-
-
-class WorklistView(APIView):
-    """Who must be booked next, and by when: for the front desk and booking software."""
-
-    queryset = Course.objects.none()  # reading the worklist needs view_course
-
-    @extend_schema(
-        summary="Follow-up worklist",
-        description=(
-            "Courses whose next-session window is open or overdue with nothing booked, maintenance "
-            "that is due, and patients with an unresolved red flag; most urgent first."
-        ),
-        parameters=[WorklistQuerySerializer],
-        responses=WorklistRowSerializer(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        query = WorklistQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        rows = worklist(
-            location_id=params.get("location"), practitioner_id=params.get("practitioner"), kind=params.get("kind")
-        )
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(WorklistRowSerializer(page, many=True).data)
 
 
 class AvailabilityView(APIView):

@@ -10,10 +10,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from frontdesk.data_rights import patient_erase, patient_export
 from integrations.services import api_key_create
 from patients import services as patient_services
 from patients.models import ConsentKind, Patient
-from patients.privacy import patient_erase, patient_export
 from tests.factories import PatientFactory, ProductLotFactory, UserFactory
 from tests.treatments.conftest import LONDON
 from tests.treatments.conftest import clock as clock  # the fixture, shared

@@ -4,6 +4,8 @@ Rows come from three facts:
 - a course whose next-session window is open (or past) with nothing booked;
 - a course in maintenance whose maintenance window is open with nothing booked;
 - a patient with an unresolved red-flag side-effect report.
+The first two, with their windows and counts, are treatments.followup's;
+"open" is judged by each course's location's own date.
 
 Sorted by urgency: red flags first, then the most overdue, then the window
 that closes soonest.
@@ -16,17 +18,15 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from aftercare.models import MessageStatus, ScheduledMessage, SideEffectReport
-from treatments import rules
-from treatments.models import Course, CourseStatus, Session, SessionKind, SessionStatus
+from treatments.followup import MAINTENANCE, NEXT_SESSION, course_followups, courses_awaiting_booking
 
-KIND_RED_FLAG = "red_flag"
-KIND_NEXT_SESSION = "next_session"
-KIND_MAINTENANCE = "maintenance"
-KINDS = (KIND_RED_FLAG, KIND_NEXT_SESSION, KIND_MAINTENANCE)
+RED_FLAG = "red_flag"
+KINDS = (RED_FLAG, NEXT_SESSION, MAINTENANCE)
+KIND_LABELS = ((RED_FLAG, "red flags"), (NEXT_SESSION, "next sessions"), (MAINTENANCE, "maintenance"))
 
 
 @dataclass(frozen=True)
@@ -50,23 +50,27 @@ class WorklistRow:
     @property
     def urgency(self) -> tuple[int, int, date]:
         """Smaller sorts first."""
-        return (0 if self.kind == KIND_RED_FLAG else 1, -self.days_overdue, self.window_end or date.max)
+        return (0 if self.kind == RED_FLAG else 1, -self.days_overdue, self.window_end or date.max)
 
 
 def worklist(
     *,
-    today: date | None = None,
+    now: datetime | None = None,
     location_id: Any = None,
     practitioner_id: Any = None,
     kind: str | None = None,
 ) -> list[WorklistRow]:
-    """The worklist for `today` (the clinic's local date), optionally narrowed."""
-    today = today or timezone.localdate()
-    rows: list[WorklistRow] = []
+    """The worklist at `now` (default: now), optionally narrowed, most urgent first.
+
+    `practitioner_id` keeps the rows whose last session (or reported
+    session) that practitioner gave.
+    """
+    now = now or timezone.now()
     last_contact = _last_contacts()
-    if kind in (None, KIND_NEXT_SESSION, KIND_MAINTENANCE):
-        rows += _course_rows(today, last_contact)
-    if kind in (None, KIND_RED_FLAG):
+    rows: list[WorklistRow] = []
+    if kind in (None, NEXT_SESSION, MAINTENANCE):
+        rows += _course_rows(now, last_contact, location_id=location_id, practitioner_id=practitioner_id)
+    if kind in (None, RED_FLAG):
         rows += _red_flag_rows(last_contact)
     if kind is not None:
         rows = [row for row in rows if row.kind == kind]
@@ -86,66 +90,33 @@ def _last_contacts() -> dict[UUID, datetime]:
     )
 
 
-def _course_rows(today: date, last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
-    courses = (
-        Course.objects.filter(status__in=[CourseStatus.ACTIVE, CourseStatus.MAINTENANCE])
-        .exclude(sessions__status=SessionStatus.BOOKED)
-        .select_related("patient", "protocol", "location")
-        .annotate(
-            done=Count(
-                "sessions", filter=Q(sessions__status=SessionStatus.COMPLETED, sessions__kind=SessionKind.COURSE)
-            )
-        )
-        .prefetch_related(
-            Prefetch(
-                "sessions",
-                queryset=Session.objects.filter(status=SessionStatus.COMPLETED).order_by("-completed_at"),
-                to_attr="completed_sessions",
-            )
-        )
-    )
+def _course_rows(
+    now: datetime, last_contact: dict[UUID, datetime], *, location_id: Any, practitioner_id: Any
+) -> list[WorklistRow]:
     rows = []
-    for course in courses:
-        last = course.completed_sessions[0] if course.completed_sessions else None
-        if last is None:
-            continue
-        if course.status == CourseStatus.MAINTENANCE:
-            kind, start, end = KIND_MAINTENANCE, course.next_maintenance_earliest, course.next_maintenance_latest
-            if start is None or end is None:
-                continue
-        else:
-            if course.done >= course.planned_sessions:
-                continue
-            kind = KIND_NEXT_SESSION
-            start, end = rules.followup_window(
-                last_anchor=last.spacing_anchor,
-                min_days=course.protocol.min_spacing_days,
-                max_days=course.protocol.max_spacing_days,
-                zone=course.location.time_zone,
-            )
-        if start > today:
-            continue
-        overdue = max((today - end).days, 0)
+    for waiting in courses_awaiting_booking(now=now, location_id=location_id, practitioner_id=practitioner_id):
+        course, followup = waiting.course, waiting.followup
+        overdue = waiting.days_overdue
         rows.append(
             WorklistRow(
-                kind=kind,
+                kind=followup.kind or NEXT_SESSION,
                 patient_id=course.patient_id,
                 patient_name=course.patient.full_name,
                 patient_phone=str(course.patient.phone or ""),
                 course_id=course.pk,
                 protocol=course.protocol.name,
                 location_id=course.location_id,
-                practitioner_id=last.practitioner_id,
-                sessions_done=course.done,
-                sessions_planned=course.planned_sessions,
-                window_start=start,
-                window_end=end,
+                practitioner_id=followup.last_practitioner_id,
+                sessions_done=followup.sessions_done,
+                sessions_planned=followup.sessions_planned,
+                window_start=followup.window_start,
+                window_end=followup.window_end,
                 days_overdue=overdue,
                 last_contact_at=last_contact.get(course.patient_id),
                 reason=(
                     f"overdue by {overdue} day{'s' if overdue != 1 else ''}"
                     if overdue
-                    else f"window open until {end:%Y-%m-%d}"
+                    else f"window open until {followup.window_end:%Y-%m-%d}"
                 ),
             )
         )
@@ -155,17 +126,20 @@ def _course_rows(today: date, last_contact: dict[UUID, datetime]) -> list[Workli
 def _red_flag_rows(last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
     reports = (
         SideEffectReport.objects.filter(is_red_flag=True, resolved_at__isnull=True)
-        .select_related("patient", "session__course__protocol", "session__course")
+        .select_related("patient", "session__course__protocol")
         .order_by("patient_id", "-created_at")
         .distinct("patient_id")
     )
+    reports = list(reports)
+    followups = course_followups(r.session.course_id for r in reports if r.session is not None)
     rows = []
     for report in reports:
         session = report.session
         course = session.course if session else None
+        followup = followups.get(course.pk) if course else None
         rows.append(
             WorklistRow(
-                kind=KIND_RED_FLAG,
+                kind=RED_FLAG,
                 patient_id=report.patient_id,
                 patient_name=report.patient.full_name,
                 patient_phone=str(report.patient.phone or ""),
@@ -173,8 +147,8 @@ def _red_flag_rows(last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
                 protocol=course.protocol.name if course else "",
                 location_id=course.location_id if course else None,
                 practitioner_id=session.practitioner_id if session else None,
-                sessions_done=0,
-                sessions_planned=course.planned_sessions if course else 0,
+                sessions_done=followup.sessions_done if followup else 0,
+                sessions_planned=followup.sessions_planned if followup else 0,
                 window_start=None,
                 window_end=None,
                 days_overdue=0,

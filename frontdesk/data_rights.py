@@ -5,13 +5,13 @@ notes about the person, message texts and addresses, and the same fields in
 the audit history) while keeping the clinical and audit skeleton that
 medical-records law requires: courses, sessions and their clinical notes,
 product lots used (for recalls), side-effect reports, consents, and who
-changed what when.
+changed what when. Each app erases its own data through its own service;
+this module only puts the steps in order, in one transaction.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,10 +19,13 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from clinic.errors import InvalidState
-from patients.models import ContactChannel, Patient
-
-ERASED_NAME = ("Erased", "Patient")
+from aftercare.models import ScheduledMessage, SideEffectReport
+from aftercare.outbox import patient_messages_erase
+from clinic.actors import Actor
+from patients.models import Patient
+from patients.services import patient_anonymise
+from treatments.models import CancelReason, Course
+from treatments.services import patient_bookings_cancel
 
 
 def _plain(instance: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -36,9 +39,6 @@ def _plain(instance: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def patient_export(*, patient: Patient) -> dict[str, Any]:
     """Everything held on `patient`, as JSON-ready data."""
-    from aftercare.models import ScheduledMessage, SideEffectReport
-    from treatments.models import Course
-
     courses = []
     for course in Course.objects.filter(patient=patient).prefetch_related(
         "sessions__product_uses__lot__product", "sessions__overrides"
@@ -72,39 +72,13 @@ def patient_export(*, patient: Patient) -> dict[str, Any]:
 
 
 @transaction.atomic
-def patient_erase(*, patient: Patient, actor: Any) -> Patient:
-    """Anonymise `patient`; cancel what is pending for them; keep the clinical skeleton."""
-    from aftercare.models import MessageStatus, ScheduledMessage, SuppressionReason
-    from treatments.models import CancelReason, Session, SessionStatus
-    from treatments.services import session_cancel
+def patient_erase(*, patient: Patient, actor: Actor) -> Patient:
+    """Anonymise `patient`; cancel what is booked and pending for them; keep the clinical skeleton.
 
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if patient.erased_at is not None:
-        raise InvalidState("This patient's personal data is already erased.", field="erased_at")
-    now = timezone.now()
-    for session in Session.objects.filter(course__patient=patient, status=SessionStatus.BOOKED):
-        session_cancel(session=session, reason=CancelReason.OTHER, note="Patient data erased.", actor=actor)
-    ScheduledMessage.objects.filter(patient=patient, status=MessageStatus.PENDING).update(
-        status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.PATIENT_ERASED, updated_at=now
-    )
-    # Sent texts named the patient; their skeleton (kind, dates, status) stays.
-    ScheduledMessage.objects.filter(patient=patient).update(to_address="", subject="", body="", updated_at=now)
-
-    anonymous = {
-        "first_name": ERASED_NAME[0],
-        "last_name": ERASED_NAME[1],
-        "email": "",
-        "phone": "",
-        "medical_notes": "",
-        # The year stays: age matters clinically, the birthday identifies.
-        "date_of_birth": date(patient.date_of_birth.year, 1, 1),
-        "preferred_channel": ContactChannel.EMAIL,
-    }
-    for field, value in anonymous.items():
-        setattr(patient, field, value)
-    patient.erased_at = now
-    # Not full_clean(): an erased patient has, by design, no reachable channel.
-    patient.save()
-    # The audit trail keeps who did what when, not the personal data it held.
-    patient.history.all().update(**{k: v for k, v in anonymous.items()})
+    Raise InvalidState if the patient is already erased (nothing else is touched then).
+    """
+    # First: it locks the patient and refuses a second erasure before anything else happens.
+    patient = patient_anonymise(patient=patient, actor=actor)
+    patient_bookings_cancel(patient=patient, reason=CancelReason.OTHER, note="Patient data erased.", actor=actor)
+    patient_messages_erase(patient=patient)
     return patient

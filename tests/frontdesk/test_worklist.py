@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.db import connection
@@ -10,17 +10,22 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from aftercare import services as aftercare_services
+from aftercare.side_effects import side_effect_report_create
+from frontdesk.worklist import worklist
 from tests.factories import CourseFactory, PatientFactory, UserFactory
 from tests.treatments.conftest import LONDON
 from treatments import services
-from treatments.worklist import worklist
 
 pytestmark = pytest.mark.django_db
 
 
 def local(day: int, hour: int = 10, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=LONDON)
+
+
+def on(day: date) -> datetime:
+    """Noon on `day` in London, where the test clinic is."""
+    return datetime.combine(day, time(12), tzinfo=LONDON)
 
 
 def completed_session(course, practitioner, room, clock, starts_at):  # type: ignore[no-untyped-def]
@@ -35,8 +40,8 @@ def completed_session(course, practitioner, room, clock, starts_at):  # type: ig
 def test_a_course_appears_when_its_window_opens_and_leaves_when_booked(clock, course, practitioner, room) -> None:
     done = completed_session(course, practitioner, room, clock, local(3))
 
-    assert worklist(today=date(2026, 3, 16)) == [], "the window opens 14 days after the session"
-    [row] = worklist(today=date(2026, 3, 17))
+    assert worklist(now=on(date(2026, 3, 16))) == [], "the window opens 14 days after the session"
+    [row] = worklist(now=on(date(2026, 3, 17)))
     assert (row.kind, row.course_id, row.sessions_done, row.sessions_planned) == ("next_session", course.pk, 1, 4)
     assert (row.window_start, row.window_end, row.days_overdue) == (date(2026, 3, 17), date(2026, 3, 31), 0)
     assert row.practitioner_id == practitioner.pk
@@ -49,7 +54,7 @@ def test_a_course_appears_when_its_window_opens_and_leaves_when_booked(clock, co
         starts_at=done.completed_at + timedelta(days=15),
         actor=None,
     )
-    assert worklist(today=date(2026, 3, 17)) == []
+    assert worklist(now=on(date(2026, 3, 17))) == []
 
 
 def test_rows_are_sorted_red_flag_then_most_overdue_then_soonest_closing(
@@ -61,7 +66,7 @@ def test_rows_are_sorted_red_flag_then_most_overdue_then_soonest_closing(
     completed_session(early, practitioner, room, clock, local(3, 10))
     completed_session(late, practitioner, room, clock, local(10, 10))
     session = completed_session(flagged, practitioner, room, clock, local(12, 10))
-    aftercare_services.side_effect_report_create(
+    side_effect_report_create(
         patient=flagged.patient,
         session=session,
         symptoms=["pus"],
@@ -70,7 +75,7 @@ def test_rows_are_sorted_red_flag_then_most_overdue_then_soonest_closing(
         actor=None,
     )
 
-    rows = worklist(today=date(2026, 4, 10))
+    rows = worklist(now=on(date(2026, 4, 10)))
 
     assert [(row.kind, row.patient_name.split()[-1]) for row in rows] == [
         ("red_flag", "Flagged"),
@@ -89,8 +94,8 @@ def test_maintenance_due_is_listed_with_its_window(clock, location, practitioner
         start = last.completed_at + timedelta(days=14)
     course.refresh_from_db()
 
-    assert worklist(today=course.next_maintenance_earliest - timedelta(days=1)) == []
-    [row] = worklist(today=course.next_maintenance_earliest)
+    assert worklist(now=on(course.next_maintenance_earliest - timedelta(days=1))) == []
+    [row] = worklist(now=on(course.next_maintenance_earliest))
     assert row.kind == "maintenance"
     assert (row.window_start, row.window_end) == (course.next_maintenance_earliest, course.next_maintenance_latest)
 
@@ -121,7 +126,7 @@ def test_reading_the_worklist_needs_the_course_view_permission(clock) -> None:
     assert client.get("/api/v1/worklist/").status_code == 403
 
 
-def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
+def test_the_worklist_page_links_a_booking_form_prefilled_in_the_window(
     client, admin_user, clock, course, practitioner, room
 ) -> None:
     completed_session(course, practitioner, room, clock, local(3))
@@ -129,8 +134,8 @@ def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
     client.force_login(admin_user)
 
     index = client.get(reverse("admin:index"))
-    assert reverse("admin:treatments_worklist") in index.content.decode()
-    page = client.get(reverse("admin:treatments_worklist"))
+    assert reverse("frontdesk:worklist") in index.content.decode()
+    page = client.get(reverse("frontdesk:worklist"))
     assert page.status_code == 200
     [entry] = page.context["entries"]
     assert entry["row"].course_id == course.pk
@@ -143,7 +148,7 @@ def test_the_admin_worklist_page_links_a_booking_form_prefilled_in_the_window(
     assert str(form.initial["room"]) == str(room.pk)
 
 
-def test_the_admin_worklist_page_costs_the_same_queries_for_one_row_or_five(
+def test_the_worklist_page_costs_the_same_queries_for_one_row_or_five(
     client, admin_user, clock, location, practitioner, room, django_assert_max_num_queries
 ) -> None:
     starts = [local(3, 9), local(3, 10), local(3, 11), local(3, 12), local(3, 13)]
@@ -151,23 +156,23 @@ def test_the_admin_worklist_page_costs_the_same_queries_for_one_row_or_five(
     clock.move_to(local(20, 9))
     client.force_login(admin_user)
     with CaptureQueriesContext(connection) as one_row:
-        assert len(client.get(reverse("admin:treatments_worklist")).context["entries"]) == 1
+        assert len(client.get(reverse("frontdesk:worklist")).context["entries"]) == 1
     for start in starts[1:]:
         completed_session(CourseFactory(location=location), practitioner, room, clock, start)
     clock.move_to(local(20, 9))
     client.force_login(admin_user)
 
     with django_assert_max_num_queries(len(one_row.captured_queries)):
-        assert len(client.get(reverse("admin:treatments_worklist")).context["entries"]) == 5
+        assert len(client.get(reverse("frontdesk:worklist")).context["entries"]) == 5
 
 
 def test_a_book_link_for_a_course_without_an_open_window_is_404(client, admin_user, clock, course) -> None:
     client.force_login(admin_user)
-    response = client.get(reverse("admin:treatments_worklist_book", args=[course.pk]))
+    response = client.get(reverse("frontdesk:worklist-book", args=[course.pk]))
     assert response.status_code == 404
 
 
 def test_a_book_link_needs_the_permission_to_book(client, clock, course) -> None:
     client.force_login(UserFactory(username="viewer", permissions=["treatments.view_course"]))
-    response = client.get(reverse("admin:treatments_worklist_book", args=[course.pk]))
+    response = client.get(reverse("frontdesk:worklist-book", args=[course.pk]))
     assert response.status_code == 403

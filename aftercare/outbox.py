@@ -1,0 +1,153 @@
+"""Writing the outbox: new messages, and the changes staff make to pending or failed ones.
+
+Nothing here sends anything: rows are written with their due time, and the
+dispatcher (aftercare.dispatch) sends them when due. Each row has a
+`dedupe_key`, so writing the same fact twice (a retried task, two beat runs,
+two workers) leaves one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from aftercare import timing
+from aftercare.models import (
+    AftercareStep,
+    MessageKind,
+    MessageStatus,
+    PromptTemplate,
+    ScheduledMessage,
+    SuppressionReason,
+)
+from aftercare.rendering import message_context, patient_zone, render, template_for
+from clinic.actors import Actor, staff_user
+from clinic.queue import wake_after_commit
+from patients.models import Patient
+from treatments.models import Course, Session
+
+DISPATCH_TASK = "aftercare.tasks.dispatch_due_messages"
+
+
+def quiet_hours() -> timing.QuietHours:
+    return timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
+
+
+def new_message(
+    *,
+    dedupe_key: str,
+    kind: str,
+    patient: Patient,
+    channel: str,
+    template: Any | None,
+    context: Callable[[], dict[str, Any]],
+    due_at: datetime,
+    course: Course | None = None,
+    session: Session | None = None,
+    step: AftercareStep | None = None,
+    to_address: str = "",
+    defer_quiet: bool = True,
+) -> tuple[ScheduledMessage, bool]:
+    """Create the outbox row for `dedupe_key` unless it exists; return (row, created).
+
+    `context` is called only for a new row: the periodic prompt run meets the
+    same facts again and again, and rendering them again would be wasted work.
+    A missing template writes the row as suppressed, so the gap shows in the
+    outbox instead of the message vanishing.
+    """
+    existing = ScheduledMessage.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
+    if defer_quiet:
+        due_at = timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=patient_zone(patient))
+    defaults: dict[str, Any] = {
+        "kind": kind,
+        "patient": patient,
+        "course": course,
+        "session": session,
+        "step": step,
+        "channel": channel,
+        "to_address": to_address,
+        "due_at": due_at,
+    }
+    if template is None:
+        defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
+    else:
+        values = context()
+        defaults |= {"subject": render(template.subject, values), "body": render(template.body, values)}
+    # get_or_create still: two workers may pass the check above together.
+    return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
+
+
+def cancel_pending(messages: QuerySet[ScheduledMessage], *, by: Actor = None) -> int:
+    """Cancel the pending rows among `messages` (they will never be true now); return how many."""
+    now = timezone.now()
+    # updated_at by hand: update() skips auto_now, and `updated_since` sync must see the cancellation.
+    return messages.filter(status=MessageStatus.PENDING).update(
+        status=MessageStatus.CANCELLED, cancelled_at=now, cancelled_by=staff_user(by), updated_at=now
+    )
+
+
+def cancel_pending_not_alerts(messages: QuerySet[ScheduledMessage]) -> int:
+    """Like cancel_pending, but red-flag alerts to practitioners stand whatever happens to bookings."""
+    return cancel_pending(messages.exclude(kind=MessageKind.RED_FLAG_ALERT))
+
+
+@transaction.atomic
+def messages_cancel(*, messages: Iterable[ScheduledMessage], actor: Actor) -> int:
+    """Staff cancel messages before they go; only pending ones can be. Return how many were cancelled.
+
+    The row records who cancelled it: a patient who got no aftercare text is asked about.
+    """
+    return cancel_pending(ScheduledMessage.objects.filter(pk__in=[m.pk for m in messages]), by=actor)
+
+
+@transaction.atomic
+def messages_retry(*, messages: Iterable[ScheduledMessage]) -> int:
+    """Staff send failed messages again now, with a fresh attempt budget. Return how many were queued."""
+    now = timezone.now()
+    queued = ScheduledMessage.objects.filter(pk__in=[m.pk for m in messages], status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING, due_at=now, attempts=0, last_error="", updated_at=now
+    )
+    if queued:
+        wake_after_commit(DISPATCH_TASK)
+    return queued
+
+
+@transaction.atomic
+def patient_messages_erase(*, patient: Patient) -> int:
+    """Erasure: nothing pending goes out, and no text or address naming the patient stays.
+
+    The skeleton (kind, dates, status) stays. Return how many pending rows were suppressed.
+    """
+    now = timezone.now()
+    messages = ScheduledMessage.objects.filter(patient=patient)
+    suppressed = messages.filter(status=MessageStatus.PENDING).update(
+        status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.PATIENT_ERASED, updated_at=now
+    )
+    messages.update(to_address="", subject="", body="", updated_at=now)
+    return suppressed
+
+
+def new_prompt_message(
+    *, kind: str, dedupe_key: str, patient: Patient, course: Course, due_at: datetime, session: Session | None = None
+) -> tuple[ScheduledMessage, bool]:
+    """Write a message outside the aftercare plan (a prompt or reminder) from its PromptTemplate."""
+    channel = patient.preferred_channel
+    return new_message(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        patient=patient,
+        channel=channel,
+        template=template_for(PromptTemplate.objects.filter(kind=kind), channel, patient.language),
+        context=lambda: message_context(patient=patient, course=course, session=session),
+        due_at=due_at,
+        course=course,
+        session=session,
+    )

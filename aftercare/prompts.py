@@ -1,0 +1,96 @@
+"""Follow-up prompts, written by beat every 15 minutes.
+
+- the next session's window opens (and no aftercare text already asked the
+  patient to book): "time to book";
+- the window closes in CLOSING_REMINDER_DAYS days: a second prompt;
+- a course in maintenance comes due: "time for maintenance".
+
+Which courses are waiting, and their windows, come from treatments.followup.
+Prompts go out at PROMPT_LOCAL_TIME in the patient's zone on the day they
+fall due. Idempotent: each prompt's dedupe key names the fact it is about
+(the session it follows, the maintenance date), so a second run, or two
+workers at once, write nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.utils import timezone
+
+from aftercare import timing
+from aftercare.events import announce_followup_due
+from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
+from aftercare.outbox import new_prompt_message
+from aftercare.rendering import patient_zone
+from treatments.followup import MAINTENANCE, FollowUp, open_followups
+from treatments.models import Course
+
+PROMPT_LOCAL_TIME = time(10, 0)
+CLOSING_REMINDER_DAYS = 3
+
+
+def schedule_followup_prompts(*, now: datetime | None = None) -> int:
+    """Write the prompts that have fallen due; return how many rows were new."""
+    now = now or timezone.now()
+    created = 0
+    for course, followup in open_followups():
+        window = followup.window
+        if window is None:
+            continue
+        if followup.kind == MAINTENANCE:
+            created += _maintenance_prompt(course, window, now)
+        else:
+            created += _next_session_prompts(course, followup, window, now)
+    return created
+
+
+def _next_session_prompts(course: Course, followup: FollowUp, window: tuple[date, date], now: datetime) -> int:
+    """Write the window-open and window-closing prompts that are due; return how many were new."""
+    zone = patient_zone(course.patient)
+    last = followup.last_session_id
+    created = 0
+    open_at = timing.local_datetime(window[0], PROMPT_LOCAL_TIME, zone)
+    if now >= open_at:
+        # Booking software hears once that this course needs booking.
+        announce_followup_due(course_id=course.pk, fact=f"followup_due:{last}")
+        already_prompted = (
+            ScheduledMessage.objects.filter(session_id=last, step__prompts_booking=True)
+            .exclude(status=MessageStatus.CANCELLED)
+            .exists()
+        )
+        if not already_prompted:
+            created += new_prompt_message(
+                kind=MessageKind.FOLLOWUP_OPEN,
+                dedupe_key=f"followup_open:{last}",
+                patient=course.patient,
+                course=course,
+                due_at=now,
+            )[1]
+    closing_at = timing.local_datetime(window[1] - timedelta(days=CLOSING_REMINDER_DAYS), PROMPT_LOCAL_TIME, zone)
+    if now >= closing_at:
+        created += new_prompt_message(
+            kind=MessageKind.FOLLOWUP_CLOSING,
+            dedupe_key=f"followup_closing:{last}",
+            patient=course.patient,
+            course=course,
+            due_at=now,
+        )[1]
+    return created
+
+
+def _maintenance_prompt(course: Course, window: tuple[date, date], now: datetime) -> int:
+    """Write the maintenance-due prompt if it is due; return 1 if it is new."""
+    due_at = timing.local_datetime(window[0], PROMPT_LOCAL_TIME, patient_zone(course.patient))
+    if now < due_at:
+        return 0
+    earliest = window[0].isoformat()
+    announce_followup_due(course_id=course.pk, fact=f"maintenance_due:{course.pk}:{earliest}")
+    _, created = new_prompt_message(
+        kind=MessageKind.MAINTENANCE_DUE,
+        dedupe_key=f"maintenance:{course.pk}:{earliest}",
+        patient=course.patient,
+        course=course,
+        due_at=now,
+    )
+    return int(created)

@@ -1,0 +1,84 @@
+"""The words of a message: what templates know, and how they are rendered.
+
+Messages are rendered when written to the outbox (and re-rendered while
+pending if their words depend on bookings), so the outbox holds exactly the
+text that will be sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template import Context, Template
+from django.utils import timezone
+
+from aftercare.models import ChannelRule
+from patients.models import Patient
+from treatments.followup import course_followup
+from treatments.models import Course, Session, SessionStatus
+
+
+def patient_zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(str(patient.time_zone))
+
+
+def format_day(day: date | None) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}" if day else ""
+
+
+def format_moment(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    return f"{format_day(local.date())} at {local:%H:%M}"
+
+
+def channel_for(rule: str, patient: Patient) -> str:
+    return patient.preferred_channel if rule == ChannelRule.PREFERRED else rule
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    """Render a template's source; raise TemplateSyntaxError for a broken one."""
+    # Autoescape off: these are plain-text emails and SMS, not HTML.
+    return Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context)).strip()
+
+
+def template_for(templates: Iterable[Any], channel: str, language: str) -> Any | None:
+    """The template for `channel` in the patient's language, else in English, else None."""
+    by_key = {(t.channel, t.language): t for t in templates}
+    return by_key.get((channel, language)) or by_key.get((channel, "en"))
+
+
+def message_context(*, patient: Patient, course: Course | None, session: Session | None) -> dict[str, Any]:
+    """What a template knows about the patient, the course and the session (dates in the patient's zone)."""
+    zone = patient_zone(patient)
+    context: dict[str, Any] = {
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "clinic_name": settings.CLINIC_NAME,
+        "clinic_phone": "",
+        "session_date": format_moment(session.starts_at, zone) if session else "",
+        "sessions_remaining": 0,
+        "next_window_start": "",
+        "next_window_end": "",
+        "next_session": "",
+    }
+    if course is not None:
+        context["clinic_name"] = course.location.name
+        context["clinic_phone"] = str(course.location.phone or "")
+        followup = course_followup(course)
+        context["sessions_remaining"] = followup.sessions_remaining
+        if followup.window is not None:
+            context["next_window_start"] = format_day(followup.window_start)
+            context["next_window_end"] = format_day(followup.window_end)
+        booked = (
+            Session.objects.filter(course=course, status=SessionStatus.BOOKED, starts_at__gt=timezone.now())
+            .order_by("starts_at")
+            .first()
+        )
+        context["next_session"] = format_moment(booked.starts_at, zone) if booked else ""
+    return context

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import path
+
+from frontdesk import views
+
+app_name = "frontdesk"
+
+urlpatterns = [
+    # admin_view: the admin's staff login, CSRF and never-cache rules, as for its own pages.
+    path("worklist/", admin.site.admin_view(views.worklist_page), name="worklist"),
+    path("worklist/<uuid:course_id>/book/", admin.site.admin_view(views.book_from_worklist), name="worklist-book"),
+]
