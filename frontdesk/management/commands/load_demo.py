@@ -23,7 +23,6 @@ from treatments.models import (
     Practitioner,
     Product,
     ProductKind,
-    ProductLot,
     Protocol,
     Room,
     Weekday,
@@ -140,7 +139,7 @@ class Command(BaseCommand):
             for kind in (ConsentKind.TREATMENT, ConsentKind.SERVICE_MESSAGES):
                 patient_services.consent_give(patient=patient, kind=kind, version=CONSENT_VERSION, actor=admin)
 
-        self._load_products()
+        self._load_products(admin=admin)
         self._load_courses(location=location, admin=admin)
 
         self.stdout.write(
@@ -153,7 +152,7 @@ class Command(BaseCommand):
             )
         )
 
-    def _load_products(self) -> None:
+    def _load_products(self, *, admin: Any) -> None:
         today = timezone.localdate()
         for name, kind, manufacturer, unit, lot_number, months in (
             ("NCTF 135HA", ProductKind.SOLUTION, "Filorga", "ml", "NC24-0917", 18),
@@ -161,14 +160,19 @@ class Command(BaseCommand):
             ("Multi-injector 5-pin 32G", ProductKind.MULTI_INJECTOR_NEEDLE, "Mesoram", "unit", "MI-77812", 36),
             ("Microcannula 25G 38 mm", ProductKind.MICROCANNULA, "TSK", "unit", "MC-40931", 36),
         ):
-            product, _ = Product.objects.get_or_create(
-                name=name, manufacturer=manufacturer, defaults={"kind": kind, "unit": unit}
-            )
-            ProductLot.objects.get_or_create(
-                product=product,
-                lot_number=lot_number,
-                defaults={"expires_on": today + timedelta(days=30 * months), "received_on": today},
-            )
+            product = Product.objects.filter(name=name, manufacturer=manufacturer).first()
+            if product is None:
+                product = treatment_services.product_create(
+                    name=name, manufacturer=manufacturer, kind=kind, unit=unit, actor=admin
+                )
+            if not product.lots.filter(lot_number=lot_number).exists():
+                treatment_services.product_lot_create(
+                    product=product,
+                    lot_number=lot_number,
+                    expires_on=today + timedelta(days=30 * months),
+                    received_on=today,
+                    actor=admin,
+                )
 
     def _load_courses(self, *, location: Location, admin: Any) -> None:
         """A mesotherapy course for three patients, the first sessions booked in the coming days."""
