@@ -22,11 +22,13 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("treatments.view_course"):
         raise PermissionDenied
     kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else None
+    # A Book link for someone who may not book would lead to a refusal.
+    may_book = request.user.has_perm("treatments.add_session")
     entries = [
         {
             "row": row,
             "book_url": reverse("frontdesk:worklist-book", args=[row.course_id])
-            if row.course_id and row.window_start
+            if may_book and row.course_id and row.window_start
             else None,
         }
         for row in worklist(kind=kind)

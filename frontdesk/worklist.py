@@ -21,7 +21,7 @@ from uuid import UUID
 from django.db.models import Max
 from django.utils import timezone
 
-from aftercare.models import MessageStatus, ScheduledMessage, SideEffectReport
+from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
 from treatments.followup import MAINTENANCE, NEXT_SESSION, course_followups, courses_awaiting_booking
 
 RED_FLAG = "red_flag"
@@ -82,8 +82,10 @@ def worklist(
 
 
 def _last_contacts() -> dict[UUID, datetime]:
+    """When a message last reached each patient (alerts about them sent to staff do not count)."""
     return dict(
         ScheduledMessage.objects.filter(status=MessageStatus.SENT)
+        .exclude(kind=MessageKind.RED_FLAG_ALERT)
         .values_list("patient_id")
         .annotate(last=Max("sent_at"))
         .values_list("patient_id", "last")

@@ -10,9 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
 from aftercare.side_effects import side_effect_report_create
 from frontdesk.worklist import worklist
-from tests.factories import CourseFactory, PatientFactory, UserFactory
+from tests.factories import CourseFactory, PatientFactory, ScheduledMessageFactory, UserFactory
 from tests.treatments.conftest import LONDON
 from treatments import services
 
@@ -176,3 +177,43 @@ def test_a_book_link_needs_the_permission_to_book(client, clock, course) -> None
     client.force_login(UserFactory(username="viewer", permissions=["treatments.view_course"]))
     response = client.get(reverse("frontdesk:worklist-book", args=[course.pk]))
     assert response.status_code == 403
+
+
+def test_last_contact_is_the_last_message_that_reached_the_patient_not_an_alert_to_staff(
+    clock, course, practitioner, room
+) -> None:
+    session = completed_session(course, practitioner, room, clock, local(3))
+    texted = ScheduledMessageFactory(
+        patient=course.patient, status=MessageStatus.SENT, sent_at=local(4, 11), due_at=local(4, 11)
+    )
+    clock.move_to(local(5, 9))
+    side_effect_report_create(
+        patient=course.patient,
+        session=session,
+        symptoms=["pus"],
+        severity="moderate",
+        onset_on=date(2026, 3, 5),
+        actor=None,
+    )
+    ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT).update(status=MessageStatus.SENT, sent_at=local(5))
+
+    rows = worklist(now=on(date(2026, 3, 18)))
+
+    assert {row.kind: row.last_contact_at for row in rows} == {
+        "red_flag": texted.sent_at,
+        "next_session": texted.sent_at,
+    }
+
+
+def test_the_worklist_page_offers_book_links_only_to_those_who_may_book(
+    client, clock, course, practitioner, room
+) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(20, 9))
+    client.force_login(UserFactory(username="dr.look", permissions=["treatments.view_course"]))
+
+    page = client.get(reverse("frontdesk:worklist"))
+
+    [entry] = page.context["entries"]
+    assert entry["book_url"] is None
+    assert "book-link" not in page.content.decode()
