@@ -1,8 +1,8 @@
 """Outbound webhooks: signed, retried with back-off for about a day, every attempt logged.
 
-`webhook_emit()` is called by services inside their transaction and writes one
-delivery row per interested subscription, so an event exists exactly when
-the change it reports does. The body carries the event id, type, time and
+`webhook_emit()` is called by integrations.reactions, inside the transaction
+of the change, and writes one delivery row per interested subscription, so
+an event exists exactly when the change it reports does. The body carries the event id, type, time and
 the object's id; the receiver fetches details through the API.
 
 Deliveries are an outbox (`clinic.outbox`): claimed with SELECT … FOR UPDATE

@@ -102,10 +102,6 @@ class Patient(models.Model):
         if len(set(self.medical_flags)) != len(self.medical_flags):
             raise ValidationError({"medical_flags": "Each medical flag may appear once."})
 
-    @property
-    def needs_medical_review(self) -> bool:
-        return bool(self.medical_flags)
-
 
 class ConsentKind(models.TextChoices):
     TREATMENT = "treatment", "Treatment"

@@ -404,10 +404,6 @@ class Session(models.Model):
         return f"{self.course.patient} — {self.starts_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
 
     @property
-    def is_live(self) -> bool:
-        return self.status in LIVE_SESSION_STATUSES
-
-    @property
     def spacing_anchor(self) -> datetime:
         """The instant spacing is measured from: completion when done, else the booked start."""
         return self.completed_at if self.completed_at is not None else self.starts_at
