@@ -389,7 +389,7 @@ def session_complete(
         raise ValidationError({"completed_at": "A session cannot be completed before it starts."})
     if len(set(treated_areas)) != len(treated_areas):
         raise ValidationError({"treated_areas": "Each treated area may appear once."})
-    used_on = completed_at.astimezone(session.location.time_zone).date()
+    used_on = session.location.today(now=completed_at)
     lots_seen = set()
     for use in product_uses:
         if use.quantity <= 0:
