@@ -7,14 +7,19 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
+T = TypeVar("T")
 
-def wait_for(description: str, check, timeout: float, log: Path) -> object:  # type: ignore[no-untyped-def]
+
+def wait_for(description: str, check: Callable[[], T | None], timeout: float, log: Path) -> T:
+    """Return the first truthy result of `check()`; exit with the log's tail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last_error: object = None
     while time.monotonic() < deadline:
@@ -31,19 +36,19 @@ def wait_for(description: str, check, timeout: float, log: Path) -> object:  # t
 
 
 def smoke(base: str, log: Path) -> None:
-    def healthy() -> dict | None:
+    def healthy() -> dict[str, Any] | None:
         response = requests.get(f"{base}/healthz", timeout=5)
         return response.json() if response.status_code == 200 else None
 
     health = wait_for("/healthz to answer 200", healthy, 300, log)
     print("healthz:", health)
 
-    def heartbeat() -> dict | None:
+    def heartbeat() -> dict[str, Any] | None:
         body = requests.get(f"{base}/healthz", timeout=5).json()
         return body if body["celery"]["ok"] else None
 
     health = wait_for("a Celery heartbeat (beat scheduled it, a worker ran it)", heartbeat, 150, log)
-    print("celery heartbeat:", health["celery"])  # type: ignore[index]
+    print("celery heartbeat:", health["celery"])
 
     match = re.search(r"Login:\s+(\S+) / (\S+)", log.read_text())
     if not match:

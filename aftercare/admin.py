@@ -22,6 +22,7 @@ from aftercare.models import (
     PromptTemplate,
     ScheduledMessage,
     SideEffectReport,
+    Symptom,
 )
 from aftercare.rendering import message_context, render
 from clinic.admin_actions import apply_to_each
@@ -48,7 +49,8 @@ class MessageTemplateForm(forms.ModelForm):
         fields = ["channel", "language", "subject", "body"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in ("subject", "body"):
             try:
                 render(cleaned.get(name, ""), {})
@@ -122,28 +124,28 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     list_filter = ["kind", "channel", "language"]
 
 
-class ScheduledMessageReadOnly:
-    fields = ["kind", "channel", "status", "due_at", "sent_at", "suppressed_reason", "attempts", "subject"]
+class ScheduledMessageReadOnly(admin.TabularInline):
+    """A person's or a session's messages, read-only; subclasses name the foreign key."""
+
+    model = ScheduledMessage
+    fields = ("kind", "channel", "status", "due_at", "sent_at", "suppressed_reason", "attempts", "subject")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
     ordering = ["due_at"]
+    verbose_name_plural = "messages"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class SessionMessageInline(ScheduledMessageReadOnly, admin.TabularInline):
-    model = ScheduledMessage
+class SessionMessageInline(ScheduledMessageReadOnly):
     fk_name = "session"
-    verbose_name_plural = "messages"
 
 
-class PatientMessageInline(ScheduledMessageReadOnly, admin.TabularInline):
-    model = ScheduledMessage
+class PatientMessageInline(ScheduledMessageReadOnly):
     fk_name = "patient"
-    verbose_name_plural = "messages"
 
 
 @admin.register(ScheduledMessage)
@@ -182,12 +184,12 @@ class SideEffectReportAddForm(ServiceForm):
         fields = ["patient", "session", "symptoms", "severity", "onset_on", "notes"]
 
     symptoms = forms.MultipleChoiceField(
-        choices=SideEffectReport._meta.get_field("symptoms").base_field.choices,  # type: ignore[attr-defined]
+        choices=Symptom.choices,
         widget=forms.CheckboxSelectMultiple,
     )
 
     def perform(self, cleaned_data: dict[str, Any]) -> SideEffectReport:
-        return side_effects.side_effect_report_create(actor=self.actor, **cleaned_data)  # type: ignore[attr-defined]
+        return side_effects.side_effect_report_create(actor=self.actor, **cleaned_data)
 
 
 @admin.register(SideEffectReport)
@@ -209,10 +211,12 @@ class SideEffectReportAdmin(SimpleHistoryAdmin):
             return "—"
         return format_html('<strong style="color:#ba2121">RED FLAG</strong>: {}', report.red_flag_reasons)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = type("SideEffectReportAddForm", (SideEffectReportAddForm,), {"actor": request.user})
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -238,7 +242,7 @@ class SideEffectReportAdmin(SimpleHistoryAdmin):
 class SideEffectReportInline(admin.TabularInline):
     model = SideEffectReport
     fk_name = "patient"
-    fields = ["created_at", "symptoms", "severity", "is_red_flag", "resolved_at"]
+    fields = ("created_at", "symptoms", "severity", "is_red_flag", "resolved_at")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -49,6 +49,10 @@ def _next_session_prompts(course: Course, followup: FollowUp, window: tuple[date
     """Write the window-open and window-closing prompts that are due; return how many were new."""
     zone = patient_zone(course.patient)
     last = followup.last_session_id
+    if last is None:
+        # A next-session window always follows a completed session; without one,
+        # session_id=None would match other courses' prompts.
+        return 0
     created = 0
     open_at = timing.local_datetime(window[0], PROMPT_LOCAL_TIME, zone)
     if now >= open_at:

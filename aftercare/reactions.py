@@ -99,6 +99,8 @@ def refresh_pending_texts(*, course: Course) -> None:
     for message in ScheduledMessage.objects.filter(
         course=course, status=MessageStatus.PENDING, step__prompts_booking=True
     ).select_related("step", "session", "patient"):
+        if message.step is None:  # the filter on the step already excludes these
+            continue
         template = template_for(message.step.templates.all(), message.channel, message.patient.language)
         if template is None:
             continue

@@ -140,7 +140,7 @@ def main() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     old_name = connection.settings_dict["NAME"]
     test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    print(f"database: {test_name} (PostgreSQL {connection.pg_version // 10000}), {os.cpu_count()} cores")
+    print(f"database: {test_name} (PostgreSQL {connection.get_database_version()[0]}), {os.cpu_count()} cores")
     try:
         bench_dispatch(args.messages)
         bench_booking(args.bookings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 
 # A staff user, an IntegrationUser (an API key), or None (the system).
 Actor: TypeAlias = Any
@@ -14,9 +14,10 @@ Actor: TypeAlias = Any
 SYSTEM = "system"
 
 
-def staff_user(actor: Any) -> AbstractBaseUser | None:
+def staff_user(actor: Any) -> User | None:
     """The actor as a user row to store in a foreign key, or None (system or integration)."""
-    if isinstance(actor, AbstractBaseUser) and actor.is_authenticated:
+    # User is settings.AUTH_USER_MODEL, what the foreign keys point to.
+    if isinstance(actor, User) and actor.is_authenticated:
         return actor
     return None
 

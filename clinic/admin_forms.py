@@ -14,9 +14,11 @@ form): a page that will be shown again with errors must not have written.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.forms.formsets import BaseFormSet, all_valid
@@ -53,7 +55,8 @@ class ServiceForm(forms.ModelForm):
         pass
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         # all_valid() also collects the formsets' errors, which the page then shows.
         if self.errors or not all_valid(self.page_formsets):
             return cleaned
@@ -83,18 +86,28 @@ class ServiceForm(forms.ModelForm):
         pass
 
 
-class ServiceAdminMixin:
+if TYPE_CHECKING:
+    # What the mixin's super() calls reach: the ModelAdmin it is mixed into.
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+
+class ServiceAdminMixin(_ModelAdminBase):
     """For a ModelAdmin whose forms may be ServiceForms: give each its actor and the page's inline formsets.
 
     A new form class per request, so the acting user never leaks between requests.
     """
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
-        form_class: type[forms.ModelForm] = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
         if not issubclass(form_class, ServiceForm):
             return form_class
         # The admin builds the page's formsets right after the form that uses them;
-        # get_formsets_with_inlines() fills this list as it does.
+        # get_formsets_with_inlines() fills this list as it does. The request
+        # carries it between the two calls (an attribute HttpRequest does not declare).
         page_formsets: list[BaseFormSet] = []
         request._service_page_formsets = page_formsets  # type: ignore[attr-defined]
         return type(form_class.__name__, (form_class,), {"actor": request.user, "page_formsets": page_formsets})
@@ -102,7 +115,7 @@ class ServiceAdminMixin:
     def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
         if isinstance(form, ServiceForm):
             return  # the service saved it, in the form's clean(); saving again would bypass it
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
         # On an add page the service made the object after the formsets were built
@@ -110,11 +123,11 @@ class ServiceAdminMixin:
         for formset in formsets:
             if hasattr(formset, "fk"):
                 formset.instance = form.instance
-        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        super().save_related(request, form, formsets, change)
 
-    def get_formsets_with_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_formsets_with_inlines(self, request: HttpRequest, obj: Any = None) -> Iterator[Any]:
         page_formsets = getattr(request, "_service_page_formsets", None)
-        for formset_class, inline in super().get_formsets_with_inlines(request, obj):  # type: ignore[misc]
+        for formset_class, inline in super().get_formsets_with_inlines(request, obj):
             if page_formsets is not None:
                 formset_class = _registered(formset_class, page_formsets)
             yield formset_class, inline

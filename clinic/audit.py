@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
@@ -81,7 +81,7 @@ def current_actor() -> Any:
     return _request_user(getattr(HistoricalRecords.context, "request", None))
 
 
-def _history_user(request: Any = None, **kwargs: Any) -> AbstractBaseUser | None:
+def _history_user(request: Any = None, **kwargs: Any) -> User | None:
     return staff_user(current_actor())
 
 

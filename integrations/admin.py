@@ -41,20 +41,22 @@ class ApiKeyAdmin(ServiceAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "prefix"]
     actions = ["revoke_selected"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
         return ["name", "prefix", "scopes", "created_at", "created_by", "last_used_at", "revoked_at", "revoked_by"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "scopes"]
-        return self.get_readonly_fields(request, obj)
+            return ("name", "scopes")
+        return tuple(self.get_readonly_fields(request, obj))
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         raw_key = getattr(form, "raw_key", None)
@@ -101,7 +103,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
-    fields = ["attempted_at", "status_code", "error", "duration_ms"]
+    fields = ("attempted_at", "status_code", "error", "duration_ms")
     readonly_fields = fields
     extra = 0
     can_delete = False

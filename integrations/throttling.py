@@ -19,7 +19,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read at request time (not import time), so a settings change applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # djangorestframework-stubs types these rates as numbers; they are strings like "200/min".
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # type: ignore[return-value]
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not isinstance(request.auth, ApiKey):

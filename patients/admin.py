@@ -45,7 +45,7 @@ class ConsentInline(admin.TabularInline):
     through the service that keeps one active consent per kind."""
 
     model = Consent
-    fields = ["kind", "version", "given_at", "revoked_at", "recorded_by"]
+    fields = ("kind", "version", "given_at", "revoked_at", "recorded_by")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -96,7 +96,8 @@ class ConsentAdminForm(forms.ModelForm):
         fields = ["patient", "kind", "version", "given_at"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if all(cleaned.get(name) for name in ("patient", "kind", "given_at")):
             services.consent_check_new(
                 patient=cleaned["patient"], kind=cleaned["kind"], given_at=cleaned["given_at"], now=timezone.now()

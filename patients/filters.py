@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 import django_filters
+from django.db.models import QuerySet
 
 from clinic.api.filters import UpdatedSinceFilterSet
 from patients.models import ContactChannel, MedicalFlag, Patient
@@ -27,15 +30,17 @@ class PatientFilter(UpdatedSinceFilterSet):
         model = Patient
         fields = ["preferred_channel", "skin_type", "language"]
 
-    def filter_medical_flag(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_medical_flag(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
         return queryset.filter(medical_flags__contains=[value])
 
-    def filter_needs_medical_review(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_needs_medical_review(
+        self, queryset: QuerySet[Patient], name: str, value: bool | None
+    ) -> QuerySet[Patient]:
         if value is None:
             return queryset
         return queryset.exclude(medical_flags=[]) if value else queryset.filter(medical_flags=[])
 
-    def filter_phone(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_phone(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
         # An unencoded "+" in a query string arrives as a space.
         number = value.strip()
         return queryset.filter(phone=number if number.startswith("+") else f"+{number}")

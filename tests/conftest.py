@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+def fast_password_hashing(settings):
     """Tests make many users; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -55,18 +55,18 @@ PATIENT_PERMISSIONS = [
 
 
 @pytest.fixture
-def staff_user(db):  # type: ignore[no-untyped-def]
+def staff_user(db):
     """A front-desk style user holding the patient permissions, not a superuser."""
     return UserFactory(username="frontdesk", permissions=PATIENT_PERMISSIONS)
 
 
 @pytest.fixture
-def admin_user(db):  # type: ignore[no-untyped-def]
+def admin_user(db):
     return UserFactory(username="clinicadmin", is_superuser=True)
 
 
 @pytest.fixture
-def api_client(staff_user) -> APIClient:  # type: ignore[no-untyped-def]
+def api_client(staff_user) -> APIClient:
     """An API client logged in through the session, as staff are."""
     client = APIClient()
     client.force_login(staff_user)
@@ -85,7 +85,7 @@ def database_url_for_current_test_db() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def celery_worker_process(transactional_db) -> Iterator[str]:
     """A real `celery worker` process on a queue of its own; yields the queue name.
 
     It consumes from the real Redis and writes to the test database, so the
@@ -127,7 +127,7 @@ def celery_worker_process(transactional_db) -> Iterator[str]:  # type: ignore[no
 
 
 @pytest.fixture
-def private_redis(tmp_path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # type: ignore[no-untyped-def]
+def private_redis(tmp_path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A throwaway redis-server this test may stop; yields (url, process)."""
     port = free_port()
     process = subprocess.Popen(

@@ -22,7 +22,7 @@ def test_schema_generates_without_warnings_and_validates() -> None:
 
 
 @pytest.mark.django_db
-def test_schema_and_docs_are_public_and_describe_the_patient_api(client) -> None:  # type: ignore[no-untyped-def]
+def test_schema_and_docs_are_public_and_describe_the_patient_api(client) -> None:
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     spec = schema.json()

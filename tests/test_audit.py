@@ -94,7 +94,7 @@ def test_cancelling_a_course_records_each_cancelled_session_in_the_trail(clock, 
     assert course.history.latest().status == "cancelled"
 
 
-def test_the_history_is_visible_in_the_admin(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_history_is_visible_in_the_admin(client, admin_user) -> None:
     patient = PatientFactory(first_name="Grace")
     patient.first_name = "Gracie"
     patient.save()
@@ -107,7 +107,7 @@ def test_the_history_is_visible_in_the_admin(client, admin_user) -> None:  # typ
     assert "Grace" in page.content.decode()
 
 
-def test_a_command_run_on_behalf_of_a_user_is_attributed_to_that_user(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_run_on_behalf_of_a_user_is_attributed_to_that_user(clock, course, practitioner, room) -> None:
     """No request, no thread-local user: the actor the command hands the services is what the trail records."""
     booked = services.session_book(
         course=course,
@@ -126,7 +126,7 @@ def test_a_command_run_on_behalf_of_a_user_is_attributed_to_that_user(clock, cou
     assert (cancelled.status, cancelled.history_user, cancelled.history_actor) == ("cancelled", dpo, "dpo")
 
 
-def test_a_command_refuses_a_user_without_the_permission_and_changes_nothing(course) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_refuses_a_user_without_the_permission_and_changes_nothing(course) -> None:
     UserFactory(username="desk")
 
     with pytest.raises(CommandError, match="may not erase"):
@@ -159,4 +159,4 @@ def test_a_service_called_without_saying_who_acts_is_refused() -> None:
     patient = PatientFactory()
 
     with pytest.raises(TypeError, match="needs actor="):
-        patient_services.patient_update(patient=patient, data={"first_name": "Bo"})  # type: ignore[call-arg]
+        patient_services.patient_update(patient=patient, data={"first_name": "Bo"})

@@ -37,7 +37,7 @@ ROLES = ["admin", "front_desk", "practitioner", "other_practitioner", "key_read"
 
 
 @pytest.fixture
-def scene(clock):  # type: ignore[no-untyped-def]
+def scene(clock):
     """A clinic with one completed session (with notes) by practitioner A, one booked, and a red-flag report."""
     location = LocationFactory()
     room = RoomFactory(location=location)
@@ -128,7 +128,7 @@ READ_DENIED = {
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(READS))
-def test_reads_by_role(scene, role: str, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_reads_by_role(scene, role: str, endpoint: str) -> None:
     response = client_as(role, scene).get(READS[endpoint](scene))
     expected = NO if endpoint in READ_DENIED[role] else 200
     assert response.status_code == expected, response.content
@@ -189,7 +189,7 @@ WRITE_ALLOWED = {
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("operation", sorted(WRITES))
-def test_writes_by_role(scene, role: str, operation: str) -> None:  # type: ignore[no-untyped-def]
+def test_writes_by_role(scene, role: str, operation: str) -> None:
     url, body, success = WRITES[operation]
     response = client_as(role, scene).post(url(scene), body(scene), format="json")
     expected = success if operation in WRITE_ALLOWED[role] else NO
@@ -207,7 +207,7 @@ def test_writes_by_role(scene, role: str, operation: str) -> None:  # type: igno
         ("key_book", False),
     ],
 )
-def test_clinical_notes_are_for_the_treating_practitioner_and_admins(scene, role: str, sees_notes: bool) -> None:  # type: ignore[no-untyped-def]
+def test_clinical_notes_are_for_the_treating_practitioner_and_admins(scene, role: str, sees_notes: bool) -> None:
     client = client_as(role, scene)
 
     session = client.get(f"/api/v1/sessions/{scene['done'].pk}/").json()

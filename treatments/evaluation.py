@@ -153,13 +153,13 @@ def enforce(
     for decision in decisions:
         if decision.allowed:
             continue
-        override = by_rule.get(decision.rule)
-        if override is None or decision.rule not in rules.OVERRIDABLE_RULES:
+        decision_override = by_rule.get(decision.rule)
+        if decision_override is None or decision.rule not in rules.OVERRIDABLE_RULES:
             message = decision.reason
             if decision.rule in rules.OVERRIDABLE_RULES:
                 message += " A practitioner may override this with a reason."
             raise RuleViolation(message, rule=decision.rule, earliest_start=decision.earliest_start)
-        used.append((decision, override))
+        used.append((decision, decision_override))
     return used
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 from uuid import UUID
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
@@ -33,6 +33,9 @@ from django.utils import timezone
 
 from treatments import rules
 from treatments.models import Course, CourseStatus, Session, SessionKind, SessionStatus
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 NEXT_SESSION = "next_session"
 MAINTENANCE = "maintenance"
@@ -70,7 +73,21 @@ def _count(sessions: QuerySet[Session]) -> Coalesce:
     return Coalesce(Subquery(per_course, output_field=IntegerField()), 0)
 
 
-def with_followup(courses: QuerySet[Course]) -> QuerySet[Course]:
+class FollowupAnnotations(TypedDict):
+    """What `with_followup()` adds to each course."""
+
+    followup_sessions_done: int
+    followup_maintenance_done: int
+    followup_last_session_id: UUID | None
+    followup_last_completed_at: datetime | None
+    followup_last_practitioner_id: UUID | None
+    followup_booked: bool
+
+
+CourseWithFollowup: TypeAlias = "WithAnnotations[Course, FollowupAnnotations]"
+
+
+def with_followup(courses: QuerySet[Course]) -> QuerySet[CourseWithFollowup]:
     """`courses` annotated with what `followup_of()` needs, in the same query (one subquery per fact)."""
     completed = Session.objects.filter(course=OuterRef("pk"), status=SessionStatus.COMPLETED)
     latest = completed.order_by("-completed_at", "-pk")

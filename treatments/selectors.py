@@ -56,7 +56,7 @@ def session_list() -> QuerySet[Session]:
     ).prefetch_related("product_uses__lot__product", "overrides__practitioner")
 
 
-def lot_recipients(*, lot_id: object) -> QuerySet[SessionProductUse]:
+def lot_recipients(*, lot_id: UUID) -> QuerySet[SessionProductUse]:
     """Every use of a lot, with its session and patient: the recall list."""
     return (
         SessionProductUse.objects.filter(lot_id=lot_id)

@@ -168,6 +168,11 @@ def _save_or_slot_taken(session: Session, *, update_fields: list[str] | None = N
 def _record_overrides(
     session: Session, used: list[tuple[rules.Decision, Override]], override_by: Practitioner | None
 ) -> None:
+    if not used:
+        return
+    if override_by is None:
+        # enforce() refuses overrides that name no practitioner; reaching here is a programming error.
+        raise ValueError("Overrides were used without the practitioner who decided them.")
     for decision, override in used:
         RuleOverride.objects.create(
             session=session,

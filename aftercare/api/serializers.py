@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from aftercare.models import ReportSource, ScheduledMessage, Severity, SideEffectReport, Symptom
+from aftercare.models import AftercareStep, ReportSource, ScheduledMessage, Severity, SideEffectReport, Symptom
 from clinic.api.serializers import StrictInputMixin
 from patients.models import Patient
 from treatments.models import Practitioner, Session
 
 
 class ScheduledMessageOutputSerializer(serializers.ModelSerializer):
-    step = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    step: serializers.SlugRelatedField[AftercareStep] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = ScheduledMessage
@@ -70,7 +70,9 @@ class SideEffectReportInputSerializer(StrictInputMixin, serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     onset_on = serializers.DateField(help_text="The day the symptoms began.")
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5_000)
-    source = serializers.ChoiceField(choices=ReportSource.choices, required=False)
+    # DRF's metaclass moves declared fields off the class, so this input field
+    # does not replace Field.source; mypy sees only the class attribute.
+    source = serializers.ChoiceField(choices=ReportSource.choices, required=False)  # type: ignore[assignment]
 
 
 class SideEffectResolveInputSerializer(StrictInputMixin, serializers.Serializer):

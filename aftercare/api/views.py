@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -29,7 +30,7 @@ class ScheduledMessageViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["due_at", "id"]
     lookup_value_converter = "uuid"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[ScheduledMessage]:
         return ScheduledMessage.objects.select_related("step")
 
 
@@ -46,7 +47,7 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     lookup_value_converter = "uuid"
     action_permissions = {"resolve": ["aftercare.change_sideeffectreport"]}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[SideEffectReport]:
         return SideEffectReport.objects.all()
 
     @extend_schema(

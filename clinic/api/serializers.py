@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
+if TYPE_CHECKING:
+    # What the mixin's self and super() are: the serializer it is mixed into.
+    _SerializerBase = serializers.Serializer[Any]
+else:
+    _SerializerBase = object
 
-class StrictInputMixin:
+
+class StrictInputMixin(_SerializerBase):
     """Refuse keys the serializer does not accept, instead of dropping them.
 
     A misspelt field ("phone_number" for "phone") silently ignored would leave
@@ -16,7 +22,7 @@ class StrictInputMixin:
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            fields = self.fields  # type: ignore[attr-defined]
+            fields = self.fields
             errors = {}
             for key in data:
                 if key not in fields:
@@ -25,7 +31,7 @@ class StrictInputMixin:
                     errors[key] = ["This field is read-only."]
             if errors:
                 raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)  # type: ignore[misc]
+        return super().to_internal_value(data)
 
 
 class TimeZoneField(TimeZoneSerializerField):

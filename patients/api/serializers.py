@@ -52,9 +52,10 @@ class PatientOutputSerializer(serializers.ModelSerializer):
             return True
         root_context = self.root.context if self.root is not None else self.context
         if "_treated_patient_ids" not in root_context:
-            # Once per response, not once per patient.
-            root_context["_treated_patient_ids"] = patient_ids_treated_by(user)
-        treating = {user.pk} if patient.pk in root_context["_treated_patient_ids"] else set()
+            # Once per response, not once per patient. The context is the root
+            # serializer's own dict; djangorestframework-stubs type it read-only.
+            root_context["_treated_patient_ids"] = patient_ids_treated_by(user)  # type: ignore[index]
+        treating = {user.pk} if user is not None and patient.pk in root_context["_treated_patient_ids"] else set()
         return access_patient_notes(user, treating_user_ids=treating)
 
 

@@ -54,7 +54,7 @@ def clock() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def outside_world(settings, tmp_path):  # type: ignore[no-untyped-def]
+def outside_world(settings, tmp_path):
     """Email into Django's locmem outbox, SMS into tmp_path/sms.jsonl; quiet hours 20:00–09:00."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SMS_BACKEND = "aftercare.channels.sms.FileSmsTransport"
@@ -64,7 +64,7 @@ def outside_world(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def location(db) -> Location:  # type: ignore[no-untyped-def]
+def location(db) -> Location:
     return LocationFactory(name="Marylebone", phone=CLINIC_PHONE, opening_hours=LATE_OPENING)
 
 
@@ -80,7 +80,7 @@ def practitioner(location: Location) -> Practitioner:
 
 
 @pytest.fixture
-def patient(db) -> Patient:  # type: ignore[no-untyped-def]
+def patient(db) -> Patient:
     return consenting_patient(first_name="Amelia", last_name="Hart", email="amelia.hart@example.com")
 
 

@@ -39,13 +39,13 @@ def london(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def clinic_admin(client, admin_user):  # type: ignore[no-untyped-def]
+def clinic_admin(client, admin_user):
     client.force_login(admin_user)
     return client
 
 
 @pytest.fixture
-def treated(clock, course, practitioner, room):  # type: ignore[no-untyped-def]
+def treated(clock, course, practitioner, room):
     """Amelia's first session, Tuesday 3 March 10:00–10:45, completed."""
     return complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
@@ -66,7 +66,7 @@ def form_errors(response: Any) -> str:
 # --- the plan --------------------------------------------------------------------------
 
 
-def test_the_default_plan_opens_in_the_admin_with_its_steps(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_plan_opens_in_the_admin_with_its_steps(clinic_admin) -> None:
     plan = AftercarePlan.objects.get(protocol__name="Facial mesotherapy")
 
     changelist = clinic_admin.get(reverse("admin:aftercare_aftercareplan_changelist"))
@@ -87,7 +87,7 @@ def test_the_default_plan_opens_in_the_admin_with_its_steps(clinic_admin) -> Non
         assert code in page
 
 
-def test_a_step_opens_with_its_templates_and_a_link_to_the_preview(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_a_step_opens_with_its_templates_and_a_link_to_the_preview(clinic_admin) -> None:
     day_3 = step()
 
     response = clinic_admin.get(reverse("admin:aftercare_aftercarestep_change", args=[day_3.pk]))
@@ -121,7 +121,7 @@ def step_change_form(response: Any, **email_changes: str) -> dict[str, str]:
     return data
 
 
-def test_a_broken_template_is_refused_on_the_step_form(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_template_is_refused_on_the_step_form(clinic_admin) -> None:
     day_3 = step()
     url = reverse("admin:aftercare_aftercarestep_change", args=[day_3.pk])
     before = MessageTemplate.objects.get(step=day_3, channel="email").body
@@ -133,7 +133,7 @@ def test_a_broken_template_is_refused_on_the_step_form(clinic_admin) -> None:  #
     assert MessageTemplate.objects.get(step=day_3, channel="email").body == before
 
 
-def test_an_edited_template_is_saved_and_previewed_for_the_chosen_session(clinic_admin, treated) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_template_is_saved_and_previewed_for_the_chosen_session(clinic_admin, treated) -> None:
     day_3 = step()
     url = reverse("admin:aftercare_aftercarestep_change", args=[day_3.pk])
 
@@ -151,7 +151,7 @@ def test_an_edited_template_is_saved_and_previewed_for_the_chosen_session(clinic
 
 def test_the_preview_renders_the_texts_for_the_session_chosen(
     clinic_admin, treated, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # A later session of another patient: the preview must not fall back on it when one is chosen.
     later = book(
         CourseFactory(patient=consenting_patient(first_name="Beatrice"), location=location),
@@ -176,7 +176,7 @@ def test_the_preview_renders_the_texts_for_the_session_chosen(
     assert "Dear Beatrice," in latest.content.decode()
 
 
-def test_the_preview_needs_a_staff_login(client, treated) -> None:  # type: ignore[no-untyped-def]
+def test_the_preview_needs_a_staff_login(client, treated) -> None:
     response = client.get(reverse("admin:aftercare_aftercarestep_preview", args=[step().pk]))
 
     assert response.status_code == 302
@@ -190,7 +190,7 @@ def run_action(client: Any, url: str, action: str, *objects: Any) -> Any:
     return client.post(url, {"action": action, "_selected_action": [str(o.pk) for o in objects]}, follow=True)
 
 
-def test_cancel_pending_cancels_only_the_pending_messages_selected(clinic_admin, clock) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_pending_cancels_only_the_pending_messages_selected(clinic_admin, clock) -> None:
     pending = ScheduledMessageFactory(due_at=london(3, 5))
     other_pending = ScheduledMessageFactory(due_at=london(3, 6))
     sent = ScheduledMessageFactory(status=MessageStatus.SENT, due_at=london(3, 1))
@@ -213,7 +213,7 @@ def test_cancel_pending_cancels_only_the_pending_messages_selected(clinic_admin,
     assert ScheduledMessage.objects.get(pk=other_pending.pk).status == MessageStatus.PENDING
 
 
-def test_retry_failed_queues_the_failed_messages_again_now(clinic_admin, clock) -> None:  # type: ignore[no-untyped-def]
+def test_retry_failed_queues_the_failed_messages_again_now(clinic_admin, clock) -> None:
     failed = ScheduledMessageFactory(
         status=MessageStatus.FAILED, attempts=6, last_error="SMTP 554 rejected", due_at=london(3, 1)
     )
@@ -235,7 +235,7 @@ def test_retry_failed_queues_the_failed_messages_again_now(clinic_admin, clock) 
     assert ScheduledMessage.objects.get(pk=sent.pk).status == MessageStatus.SENT
 
 
-def test_a_message_is_read_in_the_admin_but_never_edited(clinic_admin, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_is_read_in_the_admin_but_never_edited(clinic_admin, treated) -> None:
     message = ScheduledMessage.objects.get(session=treated, step__code=STEP_CODE)
     url = reverse("admin:aftercare_scheduledmessage_change", args=[message.pk])
 
@@ -264,7 +264,7 @@ def report_form(patient: Any, session: Any, symptoms: list[str], **extra: str) -
     }
 
 
-def test_a_red_flag_report_filed_in_the_admin_alerts_the_practitioner(clinic_admin, clock, treated, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_red_flag_report_filed_in_the_admin_alerts_the_practitioner(clinic_admin, clock, treated, admin_user) -> None:
     clock.move_to(london(3, 4, 21))
 
     response = clinic_admin.post(
@@ -284,7 +284,7 @@ def test_a_red_flag_report_filed_in_the_admin_alerts_the_practitioner(clinic_adm
     assert "Itchy since lunch." in alert.body
 
 
-def test_a_report_of_expected_effects_filed_in_the_admin_raises_no_alert(clinic_admin, clock, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_of_expected_effects_filed_in_the_admin_raises_no_alert(clinic_admin, clock, treated) -> None:
     clock.move_to(london(3, 4, 12))
 
     response = clinic_admin.post(
@@ -296,7 +296,7 @@ def test_a_report_of_expected_effects_filed_in_the_admin_raises_no_alert(clinic_
     assert not ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT).exists()
 
 
-def test_a_report_from_the_future_is_a_form_error_and_writes_nothing(clinic_admin, clock, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_from_the_future_is_a_form_error_and_writes_nothing(clinic_admin, clock, treated) -> None:
     clock.move_to(london(3, 4, 12))
 
     response = clinic_admin.post(
@@ -310,7 +310,7 @@ def test_a_report_from_the_future_is_a_form_error_and_writes_nothing(clinic_admi
     assert not ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT).exists()
 
 
-def test_a_practitioner_resolves_reports_from_the_admin_list(client, clock, treated, location) -> None:  # type: ignore[no-untyped-def]
+def test_a_practitioner_resolves_reports_from_the_admin_list(client, clock, treated, location) -> None:
     user = UserFactory(
         username="dr.okafor",
         permissions=["aftercare.view_sideeffectreport", "aftercare.change_sideeffectreport"],
@@ -338,7 +338,7 @@ def test_a_practitioner_resolves_reports_from_the_admin_list(client, clock, trea
     )
 
 
-def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, clock, treated) -> None:  # type: ignore[no-untyped-def]
+def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, clock, treated) -> None:
     clock.move_to(london(3, 4, 12))
     report = side_effect_report_create(
         patient=treated.course.patient,
@@ -357,7 +357,7 @@ def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, cloc
     assert report.resolved_at is None
 
 
-def test_the_report_list_shows_red_flags(clinic_admin, clock, treated) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_list_shows_red_flags(clinic_admin, clock, treated) -> None:
     clock.move_to(london(3, 4, 12))
     side_effect_report_create(
         patient=treated.course.patient, symptoms=["pus"], severity="mild", onset_on=london(3, 4).date(), actor=None

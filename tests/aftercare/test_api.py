@@ -63,20 +63,20 @@ def london(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def nurse(db):  # type: ignore[no-untyped-def]
+def nurse(db):
     """A front-desk user with the aftercare permissions and nothing else."""
     return UserFactory(username="aftercare.desk", permissions=AFTERCARE_PERMISSIONS)
 
 
 @pytest.fixture
-def desk(nurse) -> APIClient:  # type: ignore[no-untyped-def]
+def desk(nurse) -> APIClient:
     desk = APIClient()
     desk.force_login(nurse)
     return desk
 
 
 @pytest.fixture
-def treated(clock, course, practitioner, room):  # type: ignore[no-untyped-def]
+def treated(clock, course, practitioner, room):
     """Amelia's first session, booked on 2 March and completed Tuesday 3 March 10:45."""
     return complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
@@ -116,7 +116,7 @@ def test_the_outbox_is_closed_to_anonymous_visitors_and_to_staff_without_the_per
 # --- messages ----------------------------------------------------------------------------
 
 
-def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) -> None:
     response = desk.get(MESSAGES_URL, {"patient": str(treated.course.patient_id)})
 
     assert response.status_code == 200, response.content
@@ -139,7 +139,7 @@ def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) 
     assert day_3["body"].startswith("Dear Amelia,")
 
 
-def test_a_message_is_read_back_by_id(desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_is_read_back_by_id(desk, treated) -> None:
     message = ScheduledMessage.objects.get(session=treated, step__code="day-1-check-in")
 
     response = desk.get(f"{MESSAGES_URL}{message.pk}/")
@@ -156,7 +156,7 @@ def test_a_message_is_read_back_by_id(desk, treated) -> None:  # type: ignore[no
     assert_client_error(desk.get(f"{MESSAGES_URL}{uuid.uuid4()}/"), 404, "not_found")
 
 
-def test_the_outbox_is_read_only(desk) -> None:  # type: ignore[no-untyped-def]
+def test_the_outbox_is_read_only(desk) -> None:
     message = ScheduledMessageFactory()
     url = f"{MESSAGES_URL}{message.pk}/"
     before = ScheduledMessage.objects.values().get(pk=message.pk)
@@ -171,7 +171,7 @@ def test_the_outbox_is_read_only(desk) -> None:  # type: ignore[no-untyped-def]
     assert ScheduledMessage.objects.values().get(pk=message.pk) == before
 
 
-def test_messages_filter_by_status_one_or_several(desk) -> None:  # type: ignore[no-untyped-def]
+def test_messages_filter_by_status_one_or_several(desk) -> None:
     pending = ScheduledMessageFactory(due_at=london(3, 5))
     sent = ScheduledMessageFactory(status=MessageStatus.SENT, due_at=london(3, 6))
     suppressed = ScheduledMessageFactory(
@@ -183,7 +183,7 @@ def test_messages_filter_by_status_one_or_several(desk) -> None:  # type: ignore
     assert_validation_error(desk.get(MESSAGES_URL, {"status": "lost"}), "status")
 
 
-def test_messages_filter_by_kind(desk) -> None:  # type: ignore[no-untyped-def]
+def test_messages_filter_by_kind(desk) -> None:
     advice = ScheduledMessageFactory(kind=MessageKind.AFTERCARE, due_at=london(3, 5))
     reminder = ScheduledMessageFactory(kind=MessageKind.APPOINTMENT_REMINDER, due_at=london(3, 6))
 
@@ -192,7 +192,7 @@ def test_messages_filter_by_kind(desk) -> None:  # type: ignore[no-untyped-def]
     assert_validation_error(desk.get(MESSAGES_URL, {"kind": "newsletter"}), "kind")
 
 
-def test_messages_filter_by_patient_and_by_session(clock, desk, treated, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_messages_filter_by_patient_and_by_session(clock, desk, treated, location, practitioner, room) -> None:
     other = CourseFactory(patient=consenting_patient(first_name="Bea"), location=location)
     other_session = book(other, practitioner, room, london(3, 5, 15))
     mine = ScheduledMessage.objects.filter(session=treated).order_by("due_at")
@@ -205,7 +205,7 @@ def test_messages_filter_by_patient_and_by_session(clock, desk, treated, locatio
     assert_validation_error(desk.get(MESSAGES_URL, {"patient": "not-a-uuid"}), "patient")
 
 
-def test_messages_filter_by_a_due_time_range(desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_messages_filter_by_a_due_time_range(desk, treated) -> None:
     # From Wednesday 4 March 10:00 (inclusive) to Tuesday 10 March 10:00 (exclusive), given with offsets.
     response = desk.get(
         MESSAGES_URL, {"due_after": "2026-03-04T10:00:00+00:00", "due_before": "2026-03-10T11:00:00+01:00"}
@@ -215,7 +215,7 @@ def test_messages_filter_by_a_due_time_range(desk, treated) -> None:  # type: ig
     assert_validation_error(desk.get(MESSAGES_URL, {"due_after": "next week"}), "due_after")
 
 
-def test_updated_since_sees_a_reminder_cancelled_by_a_reschedule(clock, desk, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_updated_since_sees_a_reminder_cancelled_by_a_reschedule(clock, desk, course, practitioner, room) -> None:
     ScheduledMessageFactory(due_at=london(3, 1))  # written on 2 March, untouched since
     session = book(course, practitioner, room, london(3, 10, 14))
     clock.move_to(london(3, 4, 12))
@@ -248,7 +248,7 @@ def alerts() -> list[ScheduledMessage]:
     return list(ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT))
 
 
-def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, treated) -> None:
     clock.move_to(london(3, 4, 18))
 
     response = desk.post(
@@ -271,7 +271,7 @@ def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, 
     )
 
 
-def test_a_report_of_expected_after_effects_is_stored_without_an_alert(clock, desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_of_expected_after_effects_is_stored_without_an_alert(clock, desk, treated) -> None:
     clock.move_to(london(3, 4, 12))
 
     response = desk.post(REPORTS_URL, report_body(treated.course.patient, notes="A little pink."))
@@ -297,7 +297,7 @@ def test_a_report_of_expected_after_effects_is_stored_without_an_alert(clock, de
         ({"is_red_flag": True}, "is_red_flag"),
     ],
 )
-def test_a_bad_report_is_a_400_naming_the_field_and_writes_nothing(  # type: ignore[no-untyped-def]
+def test_a_bad_report_is_a_400_naming_the_field_and_writes_nothing(
     clock, desk, treated, overrides: dict[str, object], attr: str
 ) -> None:
     clock.move_to(london(3, 4, 12))
@@ -311,7 +311,7 @@ def test_a_bad_report_is_a_400_naming_the_field_and_writes_nothing(  # type: ign
 
 def test_a_report_naming_another_patients_session_is_refused(
     clock, desk, treated, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     other = CourseFactory(patient=consenting_patient(first_name="Bea"), location=location)
     clock.move_to(london(3, 4, 12))
 
@@ -322,7 +322,7 @@ def test_a_report_naming_another_patients_session_is_refused(
     assert alerts() == []
 
 
-def test_staff_who_may_only_read_reports_cannot_file_one(clock, treated) -> None:  # type: ignore[no-untyped-def]
+def test_staff_who_may_only_read_reports_cannot_file_one(clock, treated) -> None:
     reader = APIClient()
     reader.force_login(UserFactory(username="reader", permissions=["aftercare.view_sideeffectreport"]))
 
@@ -342,7 +342,7 @@ def red_flag_report(patient: Any) -> SideEffectReport:
     )
 
 
-def test_a_practitioner_resolves_a_report_once(clock, desk, nurse, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_practitioner_resolves_a_report_once(clock, desk, nurse, treated) -> None:
     practitioner = PractitionerFactory(user=nurse, locations=[treated.location], display_name="Dr Okafor")
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
@@ -365,7 +365,7 @@ def test_a_practitioner_resolves_a_report_once(clock, desk, nurse, treated) -> N
     assert (report.resolved_at, report.resolution_note) == (london(3, 4, 15), "Called; antihistamine advised.")
 
 
-def test_a_user_who_is_not_a_practitioner_must_name_one_to_resolve(clock, desk, treated, practitioner) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_who_is_not_a_practitioner_must_name_one_to_resolve(clock, desk, treated, practitioner) -> None:
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
 
@@ -380,7 +380,7 @@ def test_a_user_who_is_not_a_practitioner_must_name_one_to_resolve(clock, desk, 
     assert response.json()["resolved_by"] == str(practitioner.pk)
 
 
-def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practitioner) -> None:  # type: ignore[no-untyped-def]
+def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practitioner) -> None:
     clock.move_to(london(3, 4, 12))
     patient = treated.course.patient
     open_flag = red_flag_report(patient)
@@ -399,7 +399,7 @@ def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practi
     assert listed_ids(desk.get(REPORTS_URL))[0] == str(expected.pk)  # newest first
 
 
-def test_a_report_is_read_back_by_id(clock, desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_is_read_back_by_id(clock, desk, treated) -> None:
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
 
@@ -410,7 +410,7 @@ def test_a_report_is_read_back_by_id(clock, desk, treated) -> None:  # type: ign
     assert datetime.fromisoformat(response.json()["created_at"]) == london(3, 4, 12)
 
 
-def test_reports_cannot_be_changed_or_deleted_through_the_api(clock, desk, treated) -> None:  # type: ignore[no-untyped-def]
+def test_reports_cannot_be_changed_or_deleted_through_the_api(clock, desk, treated) -> None:
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
 

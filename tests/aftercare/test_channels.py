@@ -46,13 +46,13 @@ SMS = OutgoingMessage(
 
 
 @pytest.fixture
-def locmem_email(settings):  # type: ignore[no-untyped-def]
+def locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DEFAULT_FROM_EMAIL = "aftercare@clinic.example"
 
 
 @pytest.fixture
-def failing_smtp(settings, monkeypatch):  # type: ignore[no-untyped-def]
+def failing_smtp(settings, monkeypatch):
     """EMAIL_BACKEND is a mail server that fails as the test sets `FailingSmtpBackend.error`."""
     settings.EMAIL_BACKEND = "tests.aftercare.dispatch_helpers.FailingSmtpBackend"
     # Undone after the test, so the failure a test sets does not leak into the next one.
@@ -61,7 +61,7 @@ def failing_smtp(settings, monkeypatch):  # type: ignore[no-untyped-def]
     return FailingSmtpBackend
 
 
-def test_an_email_goes_out_through_the_configured_django_backend(locmem_email) -> None:  # type: ignore[no-untyped-def]
+def test_an_email_goes_out_through_the_configured_django_backend(locmem_email) -> None:
     message_id = EmailTransport().send(DAY_THREE)
 
     [email] = mail.outbox
@@ -78,7 +78,7 @@ def test_an_email_goes_out_through_the_configured_django_backend(locmem_email) -
     assert email.message()["X-Clinic-Message-Id"] == DAY_THREE.idempotency_key
 
 
-def test_a_retried_email_carries_the_same_message_id_so_servers_can_drop_the_duplicate(locmem_email) -> None:  # type: ignore[no-untyped-def]
+def test_a_retried_email_carries_the_same_message_id_so_servers_can_drop_the_duplicate(locmem_email) -> None:
     first = EmailTransport().send(DAY_THREE)
     second = EmailTransport().send(DAY_THREE)
     other = EmailTransport().send(SMS)
@@ -89,7 +89,7 @@ def test_a_retried_email_carries_the_same_message_id_so_servers_can_drop_the_dup
 
 
 @pytest.mark.parametrize("failure", SMTP_TRANSIENT_FAILURES.values(), ids=SMTP_TRANSIENT_FAILURES.keys())
-def test_a_mail_server_that_fails_for_now_is_a_transient_error(failing_smtp, failure: BaseException) -> None:  # type: ignore[no-untyped-def]
+def test_a_mail_server_that_fails_for_now_is_a_transient_error(failing_smtp, failure: BaseException) -> None:
     failing_smtp.error = failure
 
     with pytest.raises(TransientError) as caught:
@@ -100,7 +100,7 @@ def test_a_mail_server_that_fails_for_now_is_a_transient_error(failing_smtp, fai
     assert len(failing_smtp.attempted) == 1
 
 
-def test_a_refused_recipient_is_a_permanent_error(failing_smtp) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_recipient_is_a_permanent_error(failing_smtp) -> None:
     failing_smtp.error = SMTP_RECIPIENT_REFUSED
 
     with pytest.raises(PermanentError, match="recipient refused") as caught:
@@ -109,7 +109,7 @@ def test_a_refused_recipient_is_a_permanent_error(failing_smtp) -> None:  # type
     assert caught.value.__cause__ is SMTP_RECIPIENT_REFUSED
 
 
-def test_a_mail_server_that_accepts_returns_the_message_id(failing_smtp) -> None:  # type: ignore[no-untyped-def]
+def test_a_mail_server_that_accepts_returns_the_message_id(failing_smtp) -> None:
     failing_smtp.error = None
 
     message_id = EmailTransport().send(DAY_THREE)
@@ -121,7 +121,7 @@ def test_a_mail_server_that_accepts_returns_the_message_id(failing_smtp) -> None
 # --- SMS: console and file --------------------------------------------------------------
 
 
-def test_the_console_transport_prints_the_sms(settings, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_console_transport_prints_the_sms(settings, capsys) -> None:
     settings.SMS_BACKEND = "aftercare.channels.sms.ConsoleSmsTransport"
 
     transport = sms_transport()
@@ -132,7 +132,7 @@ def test_the_console_transport_prints_the_sms(settings, capsys) -> None:  # type
     assert capsys.readouterr().out == f"[sms to +447700900123] {SMS.body}\n"
 
 
-def test_the_file_transport_appends_one_json_line_per_sms(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_file_transport_appends_one_json_line_per_sms(settings, tmp_path: Path) -> None:
     settings.SMS_BACKEND = "aftercare.channels.sms.FileSmsTransport"
     settings.SMS_FILE_PATH = str(tmp_path / "outbox" / "sms")  # made on first use
     second = OutgoingMessage(idempotency_key="second-id", to="+12025550143", subject="", body="Second text")
@@ -156,7 +156,7 @@ def test_the_file_transport_appends_one_json_line_per_sms(settings, tmp_path: Pa
 
 
 @pytest.fixture
-def twilio(settings):  # type: ignore[no-untyped-def]
+def twilio(settings):
     """Twilio configured as the SMS backend, its API answered by `responses` (nothing leaves the machine)."""
     settings.SMS_BACKEND = "aftercare.channels.sms.TwilioSmsTransport"
     settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
@@ -192,7 +192,7 @@ def twilio_error(status: int, code: int, message: str) -> dict[str, object]:
     }
 
 
-def test_twilio_accepts_the_sms_and_the_transport_returns_its_sid(twilio) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_accepts_the_sms_and_the_transport_returns_its_sid(twilio) -> None:
     twilio.post(MESSAGES_URL, status=201, json=twilio_message("SMfeedfacefeedfacefeedfacefeedface"))
 
     transport = sms_transport()
@@ -216,7 +216,7 @@ def test_twilio_accepts_the_sms_and_the_transport_returns_its_sid(twilio) -> Non
         (429, 20429, "Too Many Requests"),
     ],
 )
-def test_twilio_overloaded_or_failing_is_a_transient_error(twilio, status: int, code: int, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_overloaded_or_failing_is_a_transient_error(twilio, status: int, code: int, text: str) -> None:
     twilio.post(MESSAGES_URL, status=status, json=twilio_error(status, code, text))
 
     with pytest.raises(TransientError, match=f"Twilio {status}"):
@@ -230,7 +230,7 @@ def test_twilio_overloaded_or_failing_is_a_transient_error(twilio, status: int, 
         (21610, "Attempt to send to unsubscribed recipient"),
     ],
 )
-def test_twilio_refusing_the_message_is_a_permanent_error(twilio, code: int, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_refusing_the_message_is_a_permanent_error(twilio, code: int, text: str) -> None:
     twilio.post(MESSAGES_URL, status=400, json=twilio_error(400, code, text))
 
     with pytest.raises(PermanentError) as caught:
@@ -248,7 +248,7 @@ def test_twilio_refusing_the_message_is_a_permanent_error(twilio, code: int, tex
     ],
     ids=["connection error", "timeout"],
 )
-def test_twilio_unreachable_is_a_transient_error(twilio, network_failure: Exception) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_unreachable_is_a_transient_error(twilio, network_failure: Exception) -> None:
     twilio.post(MESSAGES_URL, body=network_failure)
 
     with pytest.raises(TransientError) as caught:
@@ -258,7 +258,7 @@ def test_twilio_unreachable_is_a_transient_error(twilio, network_failure: Except
 
 
 @pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"])
-def test_twilio_without_its_settings_is_a_permanent_error_naming_them(settings, missing: str) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_without_its_settings_is_a_permanent_error_naming_them(settings, missing: str) -> None:
     settings.SMS_BACKEND = "aftercare.channels.sms.TwilioSmsTransport"
     settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
@@ -272,7 +272,7 @@ def test_twilio_without_its_settings_is_a_permanent_error_naming_them(settings, 
     assert len(api.calls) == 0
 
 
-def test_a_temporarily_refused_recipient_is_tried_again_later(failing_smtp) -> None:  # type: ignore[no-untyped-def]
+def test_a_temporarily_refused_recipient_is_tried_again_later(failing_smtp) -> None:
     """A 4xx reply (mailbox busy, greylisting) is not the end of that address."""
     greylisted = smtplib.SMTPRecipientsRefused({"amelia.hart@example.com": (450, b"4.2.1 Mailbox busy, try later")})
     failing_smtp.error = greylisted

@@ -69,7 +69,7 @@ def dispatch_clock() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def provider(db, settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def provider(db, settings, tmp_path: Path) -> Path:
     """SMS to the recording transport, email to locmem, quiet hours 20:00–09:00; yields the recording file."""
     recording = tmp_path / "sms-received.txt"
     settings.SMS_BACKEND = RECORDING_TRANSPORT
@@ -148,7 +148,7 @@ def test_an_email_message_goes_out_with_a_message_id_naming_its_outbox_row(dispa
 
 def test_a_transient_failure_backs_off_exponentially_then_fails_after_the_last_attempt(
     dispatch_clock, provider: Path, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.SMS_BACKEND = f"{HELPERS}.TransientFailureSmsTransport"
     settings.AFTERCARE_MAX_ATTEMPTS = 4
     settings.AFTERCARE_RETRY_BASE_SECONDS = 60
@@ -183,7 +183,7 @@ def test_a_transient_failure_backs_off_exponentially_then_fails_after_the_last_a
     assert len(recorded_ids(provider)) == 4
 
 
-def test_a_permanent_failure_fails_at_once(dispatch_clock, provider: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_failure_fails_at_once(dispatch_clock, provider: Path, settings) -> None:
     settings.SMS_BACKEND = f"{HELPERS}.PermanentFailureSmsTransport"
     message = ScheduledMessageFactory(patient=sms_patient())
 
@@ -200,7 +200,7 @@ def test_a_permanent_failure_fails_at_once(dispatch_clock, provider: Path, setti
 
 def test_an_unexpected_error_puts_the_row_back_for_later_and_the_batch_goes_on(
     dispatch_clock, provider: Path, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.SMS_BACKEND = f"{HELPERS}.BrokenSmsTransport"
     patient = consenting(preferred_channel=ContactChannel.EMAIL)
     broken = ScheduledMessageFactory(patient=patient, channel=Channel.SMS, due_at=timezone.now() - timedelta(minutes=1))
@@ -228,7 +228,7 @@ def test_an_unexpected_error_puts_the_row_back_for_later_and_the_batch_goes_on(
 )
 def test_through_twilio_the_outcome_follows_the_providers_answer(
     dispatch_clock, provider: Path, settings, twilio_status: int, twilio_body: dict[str, object], outcome: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.SMS_BACKEND = "aftercare.channels.sms.TwilioSmsTransport"
     settings.TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000001"
     settings.TWILIO_AUTH_TOKEN = "test-auth-token"
@@ -401,7 +401,7 @@ def test_rows_left_sending_past_the_lease_are_recovered_and_sent_but_live_claims
 )
 def test_an_outcome_written_after_the_claim_was_lost_does_not_overwrite_the_new_owner(
     dispatch_clock, provider: Path, settings, transport: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.SMS_BACKEND = transport
     message = ScheduledMessageFactory(patient=sms_patient())
     [(message_id, claimed_at)] = claim_due(now=timezone.now(), limit=10)
@@ -480,7 +480,7 @@ def test_two_dispatcher_processes_at_once_send_each_of_5000_messages_exactly_onc
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_the_rows_in_flight(
     tmp_path: Path, private_redis
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     broker_url, _ = private_redis
     message_ids = make_due_sms(400, patients=10)
     recording = tmp_path / "sms-received.txt"
@@ -539,7 +539,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_the_rows_in
 @pytest.mark.django_db(transaction=True)
 def test_redis_stopping_mid_dispatch_loses_nothing_and_later_messages_go_out_once_it_returns(
     tmp_path: Path, private_redis
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     broker_url, redis_server = private_redis
     port = urlsplit(broker_url).port
     assert port is not None

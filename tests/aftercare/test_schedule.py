@@ -195,7 +195,7 @@ def run_four_session_course(
     return sessions, created
 
 
-def test_a_four_session_course_produces_exactly_the_golden_schedule(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_four_session_course_produces_exactly_the_golden_schedule(clock, course, practitioner, room) -> None:
     sessions, created = run_four_session_course(clock, course, practitioner, room, deliver=False)
 
     number = {session.pk: index for index, session in enumerate(sessions, start=1)}
@@ -215,7 +215,7 @@ def test_a_four_session_course_produces_exactly_the_golden_schedule(clock, cours
     )
 
 
-def test_quiet_hours_hold_the_advice_after_a_late_session_until_morning(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_quiet_hours_hold_the_advice_after_a_late_session_until_morning(clock, course, practitioner, room) -> None:
     before_quiet = book(course, practitioner, room, london(3, 3, 19, 5))
     before_quiet = complete(before_quiet, clock)
     inside_quiet = book(course, practitioner, room, london(3, 20, 19, 45))
@@ -275,7 +275,7 @@ def normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-def test_every_spec_fact_reaches_the_patient_over_a_full_course(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_every_spec_fact_reaches_the_patient_over_a_full_course(clock, course, practitioner, room) -> None:
     run_four_session_course(clock, course, practitioner, room, deliver=True)
 
     received = [normalised(email.body) for email in mail.outbox if email.to == [course.patient.email]]
@@ -293,7 +293,7 @@ def test_every_spec_fact_reaches_the_patient_over_a_full_course(clock, course, p
 
 def test_the_spec_fact_list_is_not_satisfied_by_a_course_missing_its_final_advice(
     clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The fact check has teeth: without the week-6 message, the maintenance facts go missing."""
     AftercareStep.objects.filter(code=WEEK_6).update(offset_value=200)  # past the end of the simulation
     run_four_session_course(clock, course, practitioner, room, deliver=True)
@@ -341,7 +341,7 @@ def test_the_spec_fact_list_is_not_satisfied_by_a_course_missing_its_final_advic
         ),
     ],
 )
-def test_day_messages_keep_ten_oclock_local_across_the_clock_change(  # type: ignore[no-untyped-def]
+def test_day_messages_keep_ten_oclock_local_across_the_clock_change(
     clock, zone_name: str, starts_at: datetime, expected_utc: dict[str, tuple[int, int, int]]
 ) -> None:
     zone = ZoneInfo(zone_name)
@@ -361,7 +361,7 @@ def test_day_messages_keep_ten_oclock_local_across_the_clock_change(  # type: ig
     assert step_message(session, IMMEDIATE).due_at == session.completed_at
 
 
-def test_messages_follow_the_patients_zone_not_the_clinics(clock, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_messages_follow_the_patients_zone_not_the_clinics(clock, location, practitioner, room) -> None:
     patient = consenting_patient(time_zone="America/New_York")
     course = CourseFactory(patient=patient, location=location)
 
@@ -378,7 +378,7 @@ def test_messages_follow_the_patients_zone_not_the_clinics(clock, location, prac
 
 def test_revoking_consent_mid_course_suppresses_every_later_message(
     clock, outside_world, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     patient = consenting_patient(first_name="Nadia", preferred_channel=ContactChannel.SMS, phone="+447700900123")
     course = CourseFactory(patient=patient, location=location)
     first = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
@@ -422,7 +422,7 @@ def reminders_of(session: Session) -> list[tuple[str, datetime]]:
     ]
 
 
-def test_cancelling_a_booked_session_cancels_its_reminder(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_a_booked_session_cancels_its_reminder(clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, london(3, 10, 14))
     assert reminders_of(session) == [(MessageStatus.PENDING, london(3, 9, 14))]
 
@@ -437,7 +437,7 @@ def test_cancelling_a_booked_session_cancels_its_reminder(clock, course, practit
     )
 
 
-def test_rescheduling_a_session_re_times_its_reminder(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_rescheduling_a_session_re_times_its_reminder(clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, london(3, 10, 14))
 
     clock.move_to(london(3, 4, 12))
@@ -450,7 +450,7 @@ def test_rescheduling_a_session_re_times_its_reminder(clock, course, practitione
     assert (old.due_at, old.cancelled_at, old.updated_at) == (london(3, 9, 14), london(3, 4, 12), london(3, 4, 12))
 
 
-def test_moving_a_session_away_and_back_leaves_one_pending_reminder_at_the_original_time(  # type: ignore[no-untyped-def]
+def test_moving_a_session_away_and_back_leaves_one_pending_reminder_at_the_original_time(
     clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, london(3, 10, 14))
@@ -462,7 +462,7 @@ def test_moving_a_session_away_and_back_leaves_one_pending_reminder_at_the_origi
     assert [(m.kind, m.due_at) for m in pending] == [(REMINDER, london(3, 9, 14))]
 
 
-def test_a_reminder_is_a_local_day_before_whichever_way_the_time_was_written(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_reminder_is_a_local_day_before_whichever_way_the_time_was_written(clock, course, practitioner, room) -> None:
     """Sunday 29 March 10:00 BST is 09:00 UTC; the day before, 10:00 local is still GMT (10:00 UTC)."""
     other_course = CourseFactory(patient=consenting_patient(), location=course.location)
     other_room = RoomFactory(location=course.location)
@@ -478,7 +478,7 @@ def test_a_reminder_is_a_local_day_before_whichever_way_the_time_was_written(clo
     assert reminders_of(written_in_utc) == [(MessageStatus.PENDING, london(3, 28, 10))]
 
 
-def test_a_booking_made_less_than_a_day_ahead_is_reminded_at_once(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_booking_made_less_than_a_day_ahead_is_reminded_at_once(clock, course, practitioner, room) -> None:
     clock.move_to(london(3, 2, 11))
 
     session = book(course, practitioner, room, london(3, 2, 15))
@@ -488,7 +488,7 @@ def test_a_booking_made_less_than_a_day_ahead_is_reminded_at_once(clock, course,
 
 def test_a_booking_made_in_quiet_hours_for_later_that_day_is_reminded_at_nine(
     clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, london(3, 2, 15))  # the clock reads 08:00
 
     assert reminders_of(session) == [(MessageStatus.PENDING, london(3, 2, 9))]
@@ -496,7 +496,7 @@ def test_a_booking_made_in_quiet_hours_for_later_that_day_is_reminded_at_nine(
 
 def test_a_night_booking_for_early_next_morning_gets_no_reminder_that_would_arrive_late(
     clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     clock.move_to(london(3, 2, 21))
 
     session = book(course, practitioner, room, london(3, 3, 9, 30))
@@ -504,7 +504,7 @@ def test_a_night_booking_for_early_next_morning_gets_no_reminder_that_would_arri
     assert reminders_of(session) == [], "quiet hours end at 09:00: a reminder would come after the start"
 
 
-def test_the_day_14_text_asks_for_a_booking_then_names_the_booked_session(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_day_14_text_asks_for_a_booking_then_names_the_booked_session(clock, course, practitioner, room) -> None:
     first = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     day_14 = step_message(first, DAY_14)
     assert "You have 3 sessions left in your course." in day_14.body
@@ -526,7 +526,7 @@ def test_the_day_14_text_asks_for_a_booking_then_names_the_booked_session(clock,
     assert "booked for" not in day_14.body
 
 
-def test_the_day_14_text_after_the_final_session_asks_for_no_booking(clock, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_day_14_text_after_the_final_session_asks_for_no_booking(clock, location, practitioner, room) -> None:
     course = CourseFactory(patient=consenting_patient(), location=location, planned_sessions=3)
     sessions = finish_course(clock, course, practitioner, room)
 
@@ -560,7 +560,7 @@ def prompts_of(course: Course) -> list[tuple[str, str, datetime]]:
     ]
 
 
-def test_the_window_open_prompt_goes_when_the_plan_has_no_booking_message(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_window_open_prompt_goes_when_the_plan_has_no_booking_message(clock, course, practitioner, room) -> None:
     AftercareStep.objects.filter(code=DAY_14).update(prompts_booking=False)
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
@@ -574,7 +574,7 @@ def test_the_window_open_prompt_goes_when_the_plan_has_no_booking_message(clock,
     assert prompt.body.startswith("Dear Amelia,")
 
 
-def test_the_day_14_message_stands_in_for_the_window_open_prompt(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_day_14_message_stands_in_for_the_window_open_prompt(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
     assert beat(clock, london(3, 17, 10)) == 0
@@ -582,7 +582,7 @@ def test_the_day_14_message_stands_in_for_the_window_open_prompt(clock, course, 
     assert prompts_of(course) == []
 
 
-def test_a_closing_prompt_goes_three_days_before_the_window_closes(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_closing_prompt_goes_three_days_before_the_window_closes(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
     # The window closes on Tuesday 31 March: the prompt is due on Saturday 28 March at 10:00.
@@ -596,7 +596,7 @@ def test_a_closing_prompt_goes_three_days_before_the_window_closes(clock, course
     assert prompt.subject == "Your next session is due by Tuesday 31 March 2026"
 
 
-def test_a_booking_cancels_the_prompts_it_makes_untrue(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_booking_cancels_the_prompts_it_makes_untrue(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     # The beat sees the closing window late in the evening: the prompt waits for morning.
     assert beat(clock, london(3, 28, 21, 0)) == 1
@@ -609,7 +609,7 @@ def test_a_booking_cancels_the_prompts_it_makes_untrue(clock, course, practition
     assert beat(clock, london(3, 29, 10)) == 0
 
 
-def test_maintenance_is_prompted_once_when_it_falls_due_and_a_booking_cancels_the_prompt(  # type: ignore[no-untyped-def]
+def test_maintenance_is_prompted_once_when_it_falls_due_and_a_booking_cancels_the_prompt(
     clock, location, practitioner, room
 ) -> None:
     course = CourseFactory(patient=consenting_patient(first_name="Iris"), location=location, planned_sessions=3)
@@ -642,7 +642,7 @@ def test_maintenance_is_prompted_once_when_it_falls_due_and_a_booking_cancels_th
 
 def test_a_message_for_a_channel_without_contact_detail_is_suppressed_not_lost(
     clock, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # The clinic sends the check-in by SMS; this patient gave no phone number.
     AftercareStep.objects.filter(code=DAY_1).update(channel_rule=ChannelRule.SMS)
     patient = consenting_patient(first_name="Owen", email="owen@example.com", phone="")
@@ -661,7 +661,7 @@ def test_a_message_for_a_channel_without_contact_detail_is_suppressed_not_lost(
     assert [email.to for email in mail.outbox] == [["owen@example.com"], ["owen@example.com"]]  # reminder, advice
 
 
-def test_a_red_flag_report_alerts_the_practitioner_at_once_even_at_night(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_red_flag_report_alerts_the_practitioner_at_once_even_at_night(clock, course, practitioner, room) -> None:
     session = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     clock.move_to(london(3, 4, 22, 30))
 
@@ -694,7 +694,7 @@ def test_a_red_flag_report_alerts_the_practitioner_at_once_even_at_night(clock, 
     ]
 
 
-def test_a_report_of_expected_after_effects_raises_no_alert(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_of_expected_after_effects_raises_no_alert(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     clock.move_to(london(3, 4, 12))
 
@@ -710,7 +710,7 @@ def test_a_report_of_expected_after_effects_raises_no_alert(clock, course, pract
     assert not ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT).exists()
 
 
-def test_the_follow_up_beat_leaves_courses_alone_while_a_session_is_booked(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_follow_up_beat_leaves_courses_alone_while_a_session_is_booked(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     book(course, practitioner, room, london(4, 7, 10))  # late, but booked
 
@@ -718,7 +718,7 @@ def test_the_follow_up_beat_leaves_courses_alone_while_a_session_is_booked(clock
     assert prompts_of(course) == []
 
 
-def test_no_message_is_scheduled_for_a_protocol_with_an_inactive_plan(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_no_message_is_scheduled_for_a_protocol_with_an_inactive_plan(clock, course, practitioner, room) -> None:
     AftercarePlan.objects.update(is_active=False)
 
     session = complete(book(course, practitioner, room, london(3, 3, 10)), clock)

@@ -12,7 +12,7 @@ REGISTERED = sorted((model._meta.app_label, model._meta.model_name) for model in
 
 
 @pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
-def test_changelist_and_add_form_load(client, admin_user, app_label: str, model_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_changelist_and_add_form_load(client, admin_user, app_label: str, model_name: str) -> None:
     client.force_login(admin_user)
 
     changelist = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
@@ -24,7 +24,7 @@ def test_changelist_and_add_form_load(client, admin_user, app_label: str, model_
     assert add.status_code == expected
 
 
-def test_admin_requires_login(client) -> None:  # type: ignore[no-untyped-def]
+def test_admin_requires_login(client) -> None:
     response = client.get(reverse("admin:patients_patient_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

@@ -62,7 +62,7 @@ def test_subscribers_hear_each_event_in_order_once_however_often_they_subscribe(
 
 
 @pytest.mark.django_db
-def test_every_session_change_is_announced_once_with_its_actor(heard, clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_every_session_change_is_announced_once_with_its_actor(heard, clock, course, practitioner, room) -> None:
     session = services.session_book(
         course=course,
         practitioner=practitioner,
@@ -76,7 +76,7 @@ def test_every_session_change_is_announced_once_with_its_actor(heard, clock, cou
     clock.move_to(session.ends_at)
     services.session_complete(session=session, actor=None)
 
-    assert [(e.change, e.session.pk, e.actor) for e in heard.events] == [  # type: ignore[attr-defined]
+    assert [(e.change, e.session.pk, e.actor) for e in heard.events] == [
         (SessionChange.BOOKED, session.pk, None),
         (SessionChange.RESCHEDULED, session.pk, None),
         (SessionChange.COMPLETED, session.pk, None),
@@ -84,7 +84,7 @@ def test_every_session_change_is_announced_once_with_its_actor(heard, clock, cou
 
 
 @pytest.mark.django_db
-def test_a_subscriber_that_fails_rolls_the_change_back(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_subscriber_that_fails_rolls_the_change_back(clock, course, practitioner, room) -> None:
     def refuse(event: SessionChanged) -> None:
         raise RuntimeError("the receiving side broke")
 

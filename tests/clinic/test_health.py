@@ -11,7 +11,7 @@ from clinic.services import heartbeat_record
 
 
 @pytest.mark.django_db
-def test_healthy_when_database_redis_and_migrations_answer(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthy_when_database_redis_and_migrations_answer(client) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
@@ -22,7 +22,7 @@ def test_healthy_when_database_redis_and_migrations_answer(client) -> None:  # t
 
 
 @pytest.mark.django_db
-def test_unavailable_naming_redis_when_redis_is_stopped(client, settings, private_redis) -> None:  # type: ignore[no-untyped-def]
+def test_unavailable_naming_redis_when_redis_is_stopped(client, settings, private_redis) -> None:
     url, redis_process = private_redis
     settings.REDIS_URL = url
     assert client.get("/healthz").status_code == 200  # the private server answers at first
@@ -41,7 +41,7 @@ def test_unavailable_naming_redis_when_redis_is_stopped(client, settings, privat
 
 
 @pytest.mark.django_db
-def test_celery_heartbeat_is_reported_without_failing_the_check(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_celery_heartbeat_is_reported_without_failing_the_check(client, settings) -> None:
     settings.HEARTBEAT_MAX_AGE_SECONDS = 120
 
     assert client.get("/healthz").json()["celery"] == {"ok": False, "last_seen_at": None}
@@ -57,5 +57,5 @@ def test_celery_heartbeat_is_reported_without_failing_the_check(client, settings
     assert response.json()["celery"]["ok"] is False
 
 
-def test_only_get_is_allowed(client) -> None:  # type: ignore[no-untyped-def]
+def test_only_get_is_allowed(client) -> None:
     assert client.post("/healthz").status_code == 405

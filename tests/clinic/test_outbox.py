@@ -57,7 +57,7 @@ def webhook_delivery(*, due_at: datetime, **fields: Any) -> models.Model:
         pytest.param(Scene(DELIVERY_OUTBOX, webhook_delivery, "delivered"), id="webhook deliveries"),
     ]
 )
-def scene(request, settings) -> Scene:  # type: ignore[no-untyped-def]
+def scene(request, settings) -> Scene:
     settings.AFTERCARE_SENDING_LEASE_SECONDS = 300
     return request.param
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def treated_patient(clock, course, practitioner, room):  # type: ignore[no-untyped-def]
+def treated_patient(clock, course, practitioner, room):
     """Amelia Hart: consented, one completed session with a lot, one booked, messages pending."""
     patient = course.patient
     patient_services.patient_update(
@@ -71,7 +71,7 @@ def treated_patient(clock, course, practitioner, room):  # type: ignore[no-untyp
     return {"patient": patient, "done": done, "booked": booked, "lot": lot}
 
 
-def test_the_export_holds_everything_on_the_patient(treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_holds_everything_on_the_patient(treated_patient) -> None:
     document = patient_export(patient=treated_patient["patient"])
 
     assert document["patient"]["first_name"] == "Amelia"
@@ -90,7 +90,7 @@ def test_the_export_holds_everything_on_the_patient(treated_patient) -> None:  #
     json.dumps(document)  # plain JSON all the way down
 
 
-def test_erasure_anonymises_the_person_and_keeps_the_clinical_skeleton(treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_erasure_anonymises_the_person_and_keeps_the_clinical_skeleton(treated_patient) -> None:
     patient = patient_erase(patient=treated_patient["patient"], actor=None)
 
     patient.refresh_from_db()
@@ -127,7 +127,7 @@ def test_erasure_anonymises_the_person_and_keeps_the_clinical_skeleton(treated_p
     assert {h.email for h in history} == {""}
 
 
-def test_erasing_twice_is_refused(treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_erasing_twice_is_refused(treated_patient) -> None:
     from clinic.errors import InvalidState
 
     patient_erase(patient=treated_patient["patient"], actor=None)
@@ -135,7 +135,7 @@ def test_erasing_twice_is_refused(treated_patient) -> None:  # type: ignore[no-u
         patient_erase(patient=treated_patient["patient"], actor=None)
 
 
-def test_export_and_erasure_through_the_api_need_the_manage_scope(treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_export_and_erasure_through_the_api_need_the_manage_scope(treated_patient) -> None:
     patient = treated_patient["patient"]
     book_key = api_key_create(name="Widget", scopes=["book"], actor=None)[1]
     manage_key = api_key_create(name="DPO tool", scopes=["manage"], actor=None)[1]
@@ -158,7 +158,7 @@ def test_export_and_erasure_through_the_api_need_the_manage_scope(treated_patien
     assert again.json()["errors"][0]["code"] == "invalid_state"
 
 
-def test_the_admin_exports_and_erases_by_action(client, admin_user, treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_exports_and_erases_by_action(client, admin_user, treated_patient) -> None:
     patient = treated_patient["patient"]
     client.force_login(admin_user)
 
@@ -179,7 +179,7 @@ def test_the_admin_exports_and_erases_by_action(client, admin_user, treated_pati
     assert Patient.objects.get(pk=patient.pk).first_name == "Erased"
 
 
-def test_a_front_desk_user_cannot_erase_in_the_admin(client, treated_patient) -> None:  # type: ignore[no-untyped-def]
+def test_a_front_desk_user_cannot_erase_in_the_admin(client, treated_patient) -> None:
     desk = UserFactory(username="desk", permissions=["patients.view_patient", "patients.change_patient"])
     client.force_login(desk)
     patient = treated_patient["patient"]

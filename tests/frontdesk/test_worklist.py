@@ -29,7 +29,7 @@ def on(day: date) -> datetime:
     return datetime.combine(day, time(12), tzinfo=LONDON)
 
 
-def completed_session(course, practitioner, room, clock, starts_at):  # type: ignore[no-untyped-def]
+def completed_session(course, practitioner, room, clock, starts_at):
     clock.move_to(starts_at - timedelta(hours=1))
     session = services.session_book(
         course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None

@@ -121,7 +121,7 @@ def test_create_api_key_command_prints_the_key_once() -> None:
         call_command("create_api_key", name="Bad", scopes="write", stdout=StringIO())
 
 
-def test_a_key_is_created_in_the_admin_and_shown_once(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_is_created_in_the_admin_and_shown_once(client, admin_user) -> None:
     client.force_login(admin_user)
 
     response = client.post(
@@ -137,7 +137,7 @@ def test_a_key_is_created_in_the_admin_and_shown_once(client, admin_user) -> Non
     assert raw_key not in page.content.decode()
 
 
-def test_revoking_keys_in_the_admin_records_who_revoked_them(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_revoking_keys_in_the_admin_records_who_revoked_them(client, admin_user) -> None:
     api_key, _ = api_key_create(name="Old widget", scopes=["read"], actor=admin_user)
     client.force_login(admin_user)
 

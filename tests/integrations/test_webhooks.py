@@ -26,7 +26,7 @@ def subscribe(url: str, events: list[str], **fields: object) -> WebhookSubscript
     return WebhookSubscription.objects.create(name="Booking app", url=url, events=events, secret=SECRET, **fields)
 
 
-def book(course, practitioner, room, starts_at):  # type: ignore[no-untyped-def]
+def book(course, practitioner, room, starts_at):
     return services.session_book(course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None)
 
 
@@ -160,7 +160,7 @@ def test_nothing_is_written_for_an_event_nobody_subscribes_to() -> None:
 @pytest.mark.parametrize("status", [200, 500], ids=["delivered", "to be retried"])
 def test_an_outcome_written_after_the_claim_was_lost_does_not_overwrite_the_new_owner(
     clock, course, practitioner, room, status: int
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with webhook_receiver(statuses=[status]) as receiver:
         subscribe(receiver.url, ["session.booked"])
         book(course, practitioner, room, TUESDAY_TEN)
@@ -189,7 +189,7 @@ def test_an_outcome_written_after_the_claim_was_lost_does_not_overwrite_the_new_
 
 def test_deliveries_left_sending_past_the_lease_are_recovered_and_sent_but_live_claims_are_left_alone(
     clock,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     now = timezone.now()
     with webhook_receiver() as receiver:
         subscription = subscribe(receiver.url, ["session.booked"])
@@ -218,7 +218,7 @@ def test_deliveries_left_sending_past_the_lease_are_recovered_and_sent_but_live_
     assert [json.loads(r.body)["id"] for r in receiver.received] == [str(abandoned.event_id)]
 
 
-def test_staff_retry_a_failed_delivery_with_a_fresh_budget_and_leave_one_in_flight_alone(client, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_staff_retry_a_failed_delivery_with_a_fresh_budget_and_leave_one_in_flight_alone(client, admin_user) -> None:
     subscription = subscribe("https://receiver.example/hooks", ["session.booked"])
     now = timezone.now()
     failed = WebhookDelivery.objects.create(

@@ -24,7 +24,7 @@ CONSENTS_ADMIN = "/admin/patients/consent/"
 
 
 @pytest.fixture
-def clinic_admin(client, admin_user):  # type: ignore[no-untyped-def]
+def clinic_admin(client, admin_user):
     client.force_login(admin_user)
     return client
 
@@ -79,7 +79,7 @@ def message_texts(response: Any) -> list[str]:
 # --- Patients -------------------------------------------------------------------
 
 
-def test_the_patient_changelist_lists_every_patient(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_patient_changelist_lists_every_patient(clinic_admin) -> None:
     PatientFactory(last_name="Hart")
     PatientFactory(last_name="Stone")
 
@@ -89,7 +89,7 @@ def test_the_patient_changelist_lists_every_patient(clinic_admin) -> None:  # ty
     assert b"Hart" in response.content
 
 
-def test_the_changelist_search_finds_patients_by_name_email_or_phone(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_changelist_search_finds_patients_by_name_email_or_phone(clinic_admin) -> None:
     PatientFactory(last_name="Hart", email="amelia@example.com", phone="+447911123456")
     PatientFactory(last_name="Stone", email="bella@example.com", phone="+447911654321")
 
@@ -98,7 +98,7 @@ def test_the_changelist_search_finds_patients_by_name_email_or_phone(clinic_admi
     assert changelist_names(clinic_admin.get(PATIENTS_ADMIN, {"q": "654321"})) == ["Stone"]
 
 
-def test_the_changelist_filters_by_medical_flag(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_changelist_filters_by_medical_flag(clinic_admin) -> None:
     PatientFactory(last_name="Expecting", medical_flags=[MedicalFlag.PREGNANCY])
     PatientFactory(last_name="Thinned", medical_flags=[MedicalFlag.ANTICOAGULANTS])
     PatientFactory(last_name="Clear")
@@ -107,7 +107,7 @@ def test_the_changelist_filters_by_medical_flag(clinic_admin) -> None:  # type: 
     assert changelist_names(clinic_admin.get(PATIENTS_ADMIN, {"medical_flag": "any"})) == ["Expecting", "Thinned"]
 
 
-def test_a_patient_is_added_through_the_admin_form_with_medical_flags(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_a_patient_is_added_through_the_admin_form_with_medical_flags(clinic_admin) -> None:
     response = clinic_admin.post(
         f"{PATIENTS_ADMIN}add/",
         patient_form(phone="+44 7911 123456", skin_type="2", medical_flags=["pregnancy", "component_allergy"]),
@@ -123,7 +123,7 @@ def test_a_patient_is_added_through_the_admin_form_with_medical_flags(clinic_adm
     assert str(patient.time_zone) == "Europe/London"
 
 
-def test_the_add_form_shows_the_reachable_channel_rule_as_a_form_error(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_add_form_shows_the_reachable_channel_rule_as_a_form_error(clinic_admin) -> None:
     response = clinic_admin.post(f"{PATIENTS_ADMIN}add/", patient_form(preferred_channel="sms", phone=""))
 
     assert response.status_code == 200
@@ -131,7 +131,7 @@ def test_the_add_form_shows_the_reachable_channel_rule_as_a_form_error(clinic_ad
     assert not Patient.objects.exists()
 
 
-def test_the_change_form_loads_and_saves_a_change(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_change_form_loads_and_saves_a_change(clinic_admin) -> None:
     patient = PatientFactory(first_name="Grace", last_name="Hopper", phone="+447911000111", medical_flags=[])
     change_url = f"{PATIENTS_ADMIN}{patient.pk}/change/"
 
@@ -157,7 +157,7 @@ def test_the_change_form_loads_and_saves_a_change(clinic_admin) -> None:  # type
     assert patient.medical_flags == ["autoimmune_disease"]
 
 
-def test_patients_cannot_be_deleted_in_the_admin(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_patients_cannot_be_deleted_in_the_admin(clinic_admin) -> None:
     patient = PatientFactory()
 
     delete_page = clinic_admin.get(f"{PATIENTS_ADMIN}{patient.pk}/delete/")
@@ -175,7 +175,7 @@ def test_patients_cannot_be_deleted_in_the_admin(clinic_admin) -> None:  # type:
 # --- Consents -------------------------------------------------------------------
 
 
-def test_a_consent_added_in_the_admin_revokes_the_older_one_of_its_kind(clinic_admin, admin_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_added_in_the_admin_revokes_the_older_one_of_its_kind(clinic_admin, admin_user) -> None:
     patient = PatientFactory()
     older = ConsentFactory(patient=patient, kind=ConsentKind.MARKETING, given_at=timezone.now() - timedelta(days=30))
     other_kind = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT)
@@ -194,7 +194,7 @@ def test_a_consent_added_in_the_admin_revokes_the_older_one_of_its_kind(clinic_a
     assert other_kind.revoked_at is None
 
 
-def test_a_consent_given_in_the_future_is_a_form_error_not_a_crash(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_given_in_the_future_is_a_form_error_not_a_crash(clinic_admin) -> None:
     patient = PatientFactory()
     current = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT)
 
@@ -210,7 +210,7 @@ def test_a_consent_given_in_the_future_is_a_form_error_not_a_crash(clinic_admin)
     assert current.revoked_at is None
 
 
-def test_a_consent_older_than_the_one_in_force_is_a_form_error(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_older_than_the_one_in_force_is_a_form_error(clinic_admin) -> None:
     patient = PatientFactory()
     ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT, given_at=timezone.now() - timedelta(days=1))
 
@@ -224,7 +224,7 @@ def test_a_consent_older_than_the_one_in_force_is_a_form_error(clinic_admin) -> 
     assert Consent.objects.count() == 1
 
 
-def test_revoke_selected_consents_revokes_the_active_ones(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_revoke_selected_consents_revokes_the_active_ones(clinic_admin) -> None:
     patient = PatientFactory()
     treatment = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT)
     marketing = ConsentFactory(patient=patient, kind=ConsentKind.MARKETING)
@@ -246,7 +246,7 @@ def test_revoke_selected_consents_revokes_the_active_ones(clinic_admin) -> None:
     assert already.revoked_at == already_revoked_at  # the first revocation is never overwritten
 
 
-def test_consents_cannot_be_deleted_in_the_admin(clinic_admin) -> None:  # type: ignore[no-untyped-def]
+def test_consents_cannot_be_deleted_in_the_admin(clinic_admin) -> None:
     consent = ConsentFactory()
 
     response = clinic_admin.get(f"{CONSENTS_ADMIN}{consent.pk}/delete/")

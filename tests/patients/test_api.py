@@ -97,7 +97,7 @@ def listed_last_names(response: Any) -> list[str]:
 # --- Who may use the API ------------------------------------------------------
 
 
-def test_an_anonymous_visitor_can_neither_list_nor_create_patients(anonymous_client) -> None:  # type: ignore[no-untyped-def]
+def test_an_anonymous_visitor_can_neither_list_nor_create_patients(anonymous_client) -> None:
     PatientFactory()
 
     assert_client_error(anonymous_client.get(PATIENTS_URL), 403, "not_authenticated")
@@ -119,7 +119,7 @@ def test_staff_without_the_view_permission_cannot_read_patients() -> None:
 # --- Listing: pagination, filters, search, ordering ----------------------------
 
 
-def test_the_list_is_paged_with_page_and_page_size(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_is_paged_with_page_and_page_size(api_client) -> None:
     for last_name in ["Adams", "Baker", "Clark", "Davis", "Evans"]:
         PatientFactory(last_name=last_name)
 
@@ -134,7 +134,7 @@ def test_the_list_is_paged_with_page_and_page_size(api_client) -> None:  # type:
     assert third.json()["next"] is None
 
 
-def test_a_page_holds_at_most_200_patients_whatever_page_size_asks(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_holds_at_most_200_patients_whatever_page_size_asks(api_client) -> None:
     Patient.objects.bulk_create(PatientFactory.build_batch(201))
 
     response = api_client.get(PATIENTS_URL, {"page_size": 1000})
@@ -144,13 +144,13 @@ def test_a_page_holds_at_most_200_patients_whatever_page_size_asks(api_client) -
     assert response.json()["next"] is not None
 
 
-def test_a_page_past_the_end_is_a_json_404(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_past_the_end_is_a_json_404(api_client) -> None:
     PatientFactory()
 
     assert_client_error(api_client.get(PATIENTS_URL, {"page": 99}), 404, "not_found")
 
 
-def test_patients_are_listed_by_last_name_then_first_name(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_patients_are_listed_by_last_name_then_first_name(api_client) -> None:
     PatientFactory(first_name="Zoe", last_name="Baker")
     PatientFactory(first_name="Anna", last_name="Baker")
     PatientFactory(first_name="Mia", last_name="Adams")
@@ -164,7 +164,7 @@ def test_patients_are_listed_by_last_name_then_first_name(api_client) -> None:  
     ]
 
 
-def test_ordering_by_date_of_birth_youngest_first(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_ordering_by_date_of_birth_youngest_first(api_client) -> None:
     PatientFactory(last_name="Older", date_of_birth=date(1960, 1, 1))
     PatientFactory(last_name="Younger", date_of_birth=date(2000, 1, 1))
     PatientFactory(last_name="Middle", date_of_birth=date(1980, 1, 1))
@@ -174,7 +174,7 @@ def test_ordering_by_date_of_birth_youngest_first(api_client) -> None:  # type: 
     assert listed_last_names(response) == ["Younger", "Middle", "Older"]
 
 
-def test_filtering_by_preferred_channel(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_preferred_channel(api_client) -> None:
     PatientFactory(last_name="Texter", preferred_channel=ContactChannel.SMS)
     PatientFactory(last_name="Mailer", preferred_channel=ContactChannel.EMAIL)
 
@@ -182,7 +182,7 @@ def test_filtering_by_preferred_channel(api_client) -> None:  # type: ignore[no-
     assert_validation_error(api_client.get(PATIENTS_URL, {"preferred_channel": "fax"}), "preferred_channel")
 
 
-def test_filtering_by_skin_type(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_skin_type(api_client) -> None:
     PatientFactory(last_name="Fair", skin_type=1)
     PatientFactory(last_name="Dark", skin_type=6)
     PatientFactory(last_name="Unknown", skin_type=None)
@@ -191,7 +191,7 @@ def test_filtering_by_skin_type(api_client) -> None:  # type: ignore[no-untyped-
     assert_validation_error(api_client.get(PATIENTS_URL, {"skin_type": 7}), "skin_type")
 
 
-def test_filtering_by_one_medical_flag(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_one_medical_flag(api_client) -> None:
     PatientFactory(last_name="Expecting", medical_flags=[MedicalFlag.PREGNANCY])
     PatientFactory(last_name="Both", medical_flags=[MedicalFlag.ANTICOAGULANTS, MedicalFlag.PREGNANCY])
     PatientFactory(last_name="Thinned", medical_flags=[MedicalFlag.ANTICOAGULANTS])
@@ -202,7 +202,7 @@ def test_filtering_by_one_medical_flag(api_client) -> None:  # type: ignore[no-u
     assert listed_last_names(response) == ["Both", "Expecting"]
 
 
-def test_filtering_by_needs_medical_review(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_needs_medical_review(api_client) -> None:
     PatientFactory(last_name="Flagged", medical_flags=[MedicalFlag.AUTOIMMUNE_DISEASE])
     PatientFactory(last_name="Clear")
 
@@ -210,7 +210,7 @@ def test_filtering_by_needs_medical_review(api_client) -> None:  # type: ignore[
     assert listed_last_names(api_client.get(PATIENTS_URL, {"needs_medical_review": "false"})) == ["Clear"]
 
 
-def test_filtering_by_email_ignores_case(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_email_ignores_case(api_client) -> None:
     PatientFactory(last_name="Hart", email="amelia.hart@example.com")
     PatientFactory(last_name="Other", email="someone@example.com")
 
@@ -219,7 +219,7 @@ def test_filtering_by_email_ignores_case(api_client) -> None:  # type: ignore[no
     assert listed_last_names(response) == ["Hart"]
 
 
-def test_filtering_by_phone_with_an_encoded_or_a_bare_plus(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_phone_with_an_encoded_or_a_bare_plus(api_client) -> None:
     PatientFactory(last_name="Hart", phone="+447911123456")
     PatientFactory(last_name="Other", phone="+447911654321")
 
@@ -228,7 +228,7 @@ def test_filtering_by_phone_with_an_encoded_or_a_bare_plus(api_client) -> None: 
     assert listed_last_names(api_client.get(f"{PATIENTS_URL}?phone=+447911123456")) == ["Hart"]
 
 
-def test_filtering_by_birth_date_range(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_birth_date_range(api_client) -> None:
     PatientFactory(last_name="Sixties", date_of_birth=date(1965, 6, 1))
     PatientFactory(last_name="Eighties", date_of_birth=date(1985, 6, 1))
     PatientFactory(last_name="Noughties", date_of_birth=date(2003, 6, 1))
@@ -239,7 +239,7 @@ def test_filtering_by_birth_date_range(api_client) -> None:  # type: ignore[no-u
     assert_validation_error(api_client.get(PATIENTS_URL, {"born_after": "not-a-date"}), "born_after")
 
 
-def test_updated_since_returns_only_patients_changed_at_or_after_the_instant(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_updated_since_returns_only_patients_changed_at_or_after_the_instant(api_client) -> None:
     stale = PatientFactory(last_name="Stale")
     fresh = PatientFactory(last_name="Fresh")
     since = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -251,13 +251,13 @@ def test_updated_since_returns_only_patients_changed_at_or_after_the_instant(api
     assert listed_last_names(response) == ["Fresh"]
 
 
-def test_a_malformed_updated_since_is_a_400_naming_the_parameter(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_updated_since_is_a_400_naming_the_parameter(api_client) -> None:
     response = api_client.get(PATIENTS_URL, {"updated_since": "yesterday"})
 
     assert_validation_error(response, "updated_since")
 
 
-def test_search_matches_names_email_and_phone(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_search_matches_names_email_and_phone(api_client) -> None:
     PatientFactory(first_name="Amelia", last_name="Hart", email="ah@example.com", phone="+447911123456")
     PatientFactory(first_name="Bella", last_name="Stone", email="bella@clinic.example", phone="+447911654321")
 
@@ -268,7 +268,7 @@ def test_search_matches_names_email_and_phone(api_client) -> None:  # type: igno
     assert listed_last_names(api_client.get(PATIENTS_URL, {"search": "nobody"})) == []
 
 
-def test_listing_costs_the_same_queries_for_3_or_30_patients(  # type: ignore[no-untyped-def]
+def test_listing_costs_the_same_queries_for_3_or_30_patients(
     api_client, django_assert_max_num_queries, django_assert_num_queries
 ) -> None:
     PatientFactory.create_batch(3)
@@ -283,7 +283,7 @@ def test_listing_costs_the_same_queries_for_3_or_30_patients(  # type: ignore[no
 # --- Creating and reading -----------------------------------------------------
 
 
-def test_creating_a_patient_returns_201_and_the_stored_record(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_creating_a_patient_returns_201_and_the_stored_record(api_client) -> None:
     response = api_client.post(
         PATIENTS_URL,
         new_patient_body(phone="+44 7911 123456", skin_type=3, medical_flags=["pregnancy", "component_allergy"]),
@@ -305,7 +305,7 @@ def test_creating_a_patient_returns_201_and_the_stored_record(api_client) -> Non
     assert parse_api_datetime(body["updated_at"]) == patient.updated_at
 
 
-def test_a_patient_is_read_back_by_id(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_patient_is_read_back_by_id(api_client) -> None:
     patient = PatientFactory(first_name="Grace", phone="+447911000111", time_zone="Europe/Paris")
 
     response = api_client.get(patient_url(patient.pk))
@@ -320,26 +320,26 @@ def test_a_patient_is_read_back_by_id(api_client) -> None:  # type: ignore[no-un
     assert parse_api_datetime(body["updated_at"]) == patient.updated_at
 
 
-def test_an_unknown_patient_id_is_a_json_404(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_patient_id_is_a_json_404(api_client) -> None:
     PatientFactory()
 
     assert_client_error(api_client.get(patient_url(uuid.uuid4())), 404, "not_found")
     assert_client_error(api_client.patch(patient_url(uuid.uuid4()), {"first_name": "X"}), 404, "not_found")
 
 
-def test_an_id_that_is_not_a_uuid_is_a_json_404(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_an_id_that_is_not_a_uuid_is_a_json_404(api_client) -> None:
     assert_client_error(api_client.get(patient_url("12345")), 404, "not_found")
     assert_client_error(api_client.get(consents_url("12345")), 404, "not_found")
 
 
-def test_an_unknown_api_url_is_a_json_404(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_api_url_is_a_json_404(api_client) -> None:
     assert_client_error(api_client.get("/api/v1/no-such-thing/"), 404, "not_found")
 
 
 # --- Changing -----------------------------------------------------------------
 
 
-def test_put_replaces_the_patients_details(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_put_replaces_the_patients_details(api_client) -> None:
     patient = PatientFactory(first_name="Grace", last_name="Old", skin_type=2)
 
     response = api_client.put(
@@ -354,7 +354,7 @@ def test_put_replaces_the_patients_details(api_client) -> None:  # type: ignore[
     assert (patient.last_name, str(patient.phone), patient.skin_type) == ("New", "+447911222333", 4)
 
 
-def test_put_without_the_required_fields_is_refused_and_changes_nothing(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_put_without_the_required_fields_is_refused_and_changes_nothing(api_client) -> None:
     patient = PatientFactory()
     before = patient_row(patient)
 
@@ -365,7 +365,7 @@ def test_put_without_the_required_fields_is_refused_and_changes_nothing(api_clie
     assert patient_row(patient) == before
 
 
-def test_patch_changes_only_the_fields_sent(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_patch_changes_only_the_fields_sent(api_client) -> None:
     patient = PatientFactory(first_name="Grace", last_name="Hopper", medical_flags=[])
 
     response = api_client.patch(patient_url(patient.pk), {"medical_flags": ["anticoagulants"]})
@@ -377,7 +377,7 @@ def test_patch_changes_only_the_fields_sent(api_client) -> None:  # type: ignore
     assert response.json()["medical_flags"] == ["anticoagulants"]
 
 
-def test_switching_to_sms_without_a_phone_is_refused_by_the_service(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_switching_to_sms_without_a_phone_is_refused_by_the_service(api_client) -> None:
     # The serializer accepts the value; the service checks it against the
     # whole record and finds no number to text.
     patient = PatientFactory(phone="", preferred_channel=ContactChannel.EMAIL)
@@ -389,7 +389,7 @@ def test_switching_to_sms_without_a_phone_is_refused_by_the_service(api_client) 
     assert patient_row(patient) == before
 
 
-def test_patients_cannot_be_deleted(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_patients_cannot_be_deleted(api_client) -> None:
     patient = PatientFactory()
 
     response = api_client.delete(patient_url(patient.pk))
@@ -435,7 +435,7 @@ def resolve(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("fields", "attr"), BAD_PATIENT_FIELDS)
-def test_a_bad_field_on_create_is_a_400_naming_it_and_creates_nothing(api_client, fields, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_field_on_create_is_a_400_naming_it_and_creates_nothing(api_client, fields, attr) -> None:
     PatientFactory()
 
     response = api_client.post(PATIENTS_URL, new_patient_body(**resolve(fields)))
@@ -445,7 +445,7 @@ def test_a_bad_field_on_create_is_a_400_naming_it_and_creates_nothing(api_client
 
 
 @pytest.mark.parametrize(("fields", "attr"), BAD_PATIENT_FIELDS)
-def test_a_bad_field_on_update_is_a_400_naming_it_and_changes_nothing(api_client, fields, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_field_on_update_is_a_400_naming_it_and_changes_nothing(api_client, fields, attr) -> None:
     patient = PatientFactory(first_name="Grace", medical_flags=[MedicalFlag.ANTICOAGULANTS])
     before = patient_row(patient)
 
@@ -455,21 +455,21 @@ def test_a_bad_field_on_update_is_a_400_naming_it_and_changes_nothing(api_client
     assert patient_row(patient) == before
 
 
-def test_malformed_json_is_a_400_parse_error_and_creates_nothing(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_json_is_a_400_parse_error_and_creates_nothing(api_client) -> None:
     response = api_client.post(PATIENTS_URL, '{"first_name": "Amelia",', content_type="application/json")
 
     assert_client_error(response, 400, "parse_error")
     assert not Patient.objects.exists()
 
 
-def test_json_nested_too_deeply_to_parse_is_a_400_not_a_crash(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_json_nested_too_deeply_to_parse_is_a_400_not_a_crash(api_client) -> None:
     response = api_client.post(PATIENTS_URL, "[" * 100_000, content_type="application/json")
 
     assert_client_error(response, 400, "parse_error")
     assert not Patient.objects.exists()
 
 
-def test_a_json_list_instead_of_an_object_is_refused(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_json_list_instead_of_an_object_is_refused(api_client) -> None:
     patient = PatientFactory()
     before = patient_row(patient)
 
@@ -484,7 +484,7 @@ def test_a_json_list_instead_of_an_object_is_refused(api_client) -> None:  # typ
     assert patient_row(patient) == before
 
 
-def test_a_form_body_instead_of_json_is_refused_as_unsupported(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_form_body_instead_of_json_is_refused_as_unsupported(api_client) -> None:
     response = api_client.post(PATIENTS_URL, new_patient_body(), format="multipart")
 
     assert_client_error(response, 415, "unsupported_media_type")
@@ -494,7 +494,7 @@ def test_a_form_body_instead_of_json_is_refused_as_unsupported(api_client) -> No
 # --- Consents -----------------------------------------------------------------
 
 
-def test_recording_a_consent_returns_201_and_it_is_listed(api_client, staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_recording_a_consent_returns_201_and_it_is_listed(api_client, staff_user) -> None:
     patient = PatientFactory()
 
     response = api_client.post(consents_url(patient.pk), {"kind": "treatment", "version": "2026-02"})
@@ -517,7 +517,7 @@ def test_recording_a_consent_returns_201_and_it_is_listed(api_client, staff_user
     assert [c["id"] for c in listed.json()] == [str(consent.pk)]
 
 
-def test_a_second_consent_of_the_same_kind_revokes_the_first(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_consent_of_the_same_kind_revokes_the_first(api_client) -> None:
     patient = PatientFactory()
     old = ConsentFactory(patient=patient, kind=ConsentKind.MARKETING, given_at=timezone.now() - timedelta(days=30))
     other_kind = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT)
@@ -539,7 +539,7 @@ def test_a_second_consent_of_the_same_kind_revokes_the_first(api_client) -> None
     assert Consent.objects.filter(patient=patient, kind=ConsentKind.MARKETING, revoked_at__isnull=True).count() == 1
 
 
-def test_a_consent_older_than_the_one_in_force_is_refused(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_older_than_the_one_in_force_is_refused(api_client) -> None:
     patient = PatientFactory()
     current = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT, given_at=timezone.now() - timedelta(days=1))
     older = (timezone.now() - timedelta(days=10)).isoformat()
@@ -564,7 +564,7 @@ def test_a_consent_older_than_the_one_in_force_is_refused(api_client) -> None:  
         pytest.param({"kind": "treatment", "version": "1", "revoked_at": None}, "revoked_at", id="unknown-field"),
     ],
 )
-def test_a_bad_consent_is_a_400_naming_the_field_and_records_nothing(api_client, body, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_consent_is_a_400_naming_the_field_and_records_nothing(api_client, body, attr) -> None:
     patient = PatientFactory()
     before = patient_row(patient)
 
@@ -575,7 +575,7 @@ def test_a_bad_consent_is_a_400_naming_the_field_and_records_nothing(api_client,
     assert patient_row(patient) == before
 
 
-def test_consents_of_an_unknown_patient_are_a_json_404(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_consents_of_an_unknown_patient_are_a_json_404(api_client) -> None:
     assert_client_error(api_client.get(consents_url(uuid.uuid4())), 404, "not_found")
     assert_client_error(
         api_client.post(consents_url(uuid.uuid4()), {"kind": "treatment", "version": "1"}), 404, "not_found"
@@ -583,7 +583,7 @@ def test_consents_of_an_unknown_patient_are_a_json_404(api_client) -> None:  # t
     assert not Consent.objects.exists()
 
 
-def test_revoking_a_consent_ends_it_and_a_second_revoke_is_refused(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_revoking_a_consent_ends_it_and_a_second_revoke_is_refused(api_client) -> None:
     consent = ConsentFactory(kind=ConsentKind.SERVICE_MESSAGES)
 
     first = api_client.post(revoke_url(consent.patient_id, consent.pk), {})
@@ -603,7 +603,7 @@ def test_revoking_a_consent_ends_it_and_a_second_revoke_is_refused(api_client) -
     assert consent.revoked_at == first_revoked_at
 
 
-def test_a_consent_cannot_be_revoked_before_it_was_given(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_cannot_be_revoked_before_it_was_given(api_client) -> None:
     consent = ConsentFactory(given_at=timezone.now() - timedelta(days=1))
     too_early = (consent.given_at - timedelta(days=1)).isoformat()
 
@@ -614,7 +614,7 @@ def test_a_consent_cannot_be_revoked_before_it_was_given(api_client) -> None:  #
     assert consent.revoked_at is None
 
 
-def test_a_consent_cannot_be_revoked_through_another_patient(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_cannot_be_revoked_through_another_patient(api_client) -> None:
     consent = ConsentFactory()
     stranger = PatientFactory()
 
@@ -625,7 +625,7 @@ def test_a_consent_cannot_be_revoked_through_another_patient(api_client) -> None
     assert consent.revoked_at is None
 
 
-def test_a_consent_cannot_be_revoked_in_the_future(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_consent_cannot_be_revoked_in_the_future(api_client) -> None:
     consent = ConsentFactory()
     tomorrow = (timezone.now() + timedelta(days=1)).isoformat()
 

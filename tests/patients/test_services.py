@@ -98,7 +98,7 @@ def test_a_repeated_medical_flag_is_refused() -> None:
     assert "medical_flags" in excinfo.value.message_dict
 
 
-def test_a_new_consent_version_replaces_the_one_in_force(staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_consent_version_replaces_the_one_in_force(staff_user) -> None:
     patient = PatientFactory()
     first = services.consent_give(patient=patient, kind=ConsentKind.MARKETING, version="v1", actor=staff_user)
 

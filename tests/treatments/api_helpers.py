@@ -80,7 +80,7 @@ def action_url(base: str, pk: object, action: str) -> str:
     return f"{base}{pk}/{action}/"
 
 
-def booking_body(course, practitioner, room, starts_at: datetime | str, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def booking_body(course, practitioner, room, starts_at: datetime | str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "course": str(course.pk),
         "practitioner": str(practitioner.pk),

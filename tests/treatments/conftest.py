@@ -28,7 +28,7 @@ LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
-def clock():  # type: ignore[no-untyped-def]
+def clock():
     """A controllable clock, starting Monday 2026-03-02 08:00 London time.
 
     `clock.move_to(datetime)` jumps; `clock.shift(timedelta)` moves on.
@@ -38,27 +38,27 @@ def clock():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def location(db):  # type: ignore[no-untyped-def]
+def location(db):
     return LocationFactory(name="Marylebone")
 
 
 @pytest.fixture
-def room(location):  # type: ignore[no-untyped-def]
+def room(location):
     return RoomFactory(location=location, name="Room 1")
 
 
 @pytest.fixture
-def practitioner(location):  # type: ignore[no-untyped-def]
+def practitioner(location):
     return PractitionerFactory(locations=[location], display_name="Dr Evans")
 
 
 @pytest.fixture
-def protocol(db):  # type: ignore[no-untyped-def]
+def protocol(db):
     return mesotherapy_protocol()
 
 
 @pytest.fixture
-def course(location, protocol):  # type: ignore[no-untyped-def]
+def course(location, protocol):
     return CourseFactory(location=location, protocol=protocol, planned_sessions=4)
 
 
@@ -67,7 +67,7 @@ def at(day: int, hour: int = 10, minute: int = 0, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
 
 
-def book(course, practitioner, room, starts_at, **kwargs) -> Session:  # type: ignore[no-untyped-def]
+def book(course, practitioner, room, starts_at, **kwargs) -> Session:
     """Set the scene through the service, the way every door books."""
     return services.session_book(
         course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None, **kwargs
@@ -75,13 +75,13 @@ def book(course, practitioner, room, starts_at, **kwargs) -> Session:  # type: i
 
 
 @pytest.fixture
-def clinician(db):  # type: ignore[no-untyped-def]
+def clinician(db):
     """A staff user holding the treatments permissions (and reading patients), not a superuser."""
     return UserFactory(username="clinician", permissions=TREATMENT_PERMISSIONS)
 
 
 @pytest.fixture
-def treatments_client(clock, clinician, settings) -> APIClient:  # type: ignore[no-untyped-def]
+def treatments_client(clock, clinician, settings) -> APIClient:
     """An API client logged in through the session as `clinician`, inside the frozen clock.
 
     Some stories move the clock months ahead; the login must outlive them.

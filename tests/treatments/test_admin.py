@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def clinic_admin(client, admin_user):  # type: ignore[no-untyped-def]
+def clinic_admin(client, admin_user):
     client.force_login(admin_user)
     return client
 
@@ -36,7 +36,7 @@ def local(day: int, hour: int = 10, minute: int = 0, month: int = 3) -> datetime
     return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
 
 
-def book_form(course: Course, practitioner, room, starts_at: datetime, **extra) -> dict:  # type: ignore[no-untyped-def]
+def book_form(course: Course, practitioner, room, starts_at: datetime, **extra) -> dict:
     """The admin's booking form, with the time typed in clinic-local time."""
     starts_local = starts_at.astimezone(LONDON)
     return {
@@ -50,12 +50,12 @@ def book_form(course: Course, practitioner, room, starts_at: datetime, **extra) 
     }
 
 
-def errors_of(response) -> str:  # type: ignore[no-untyped-def]
+def errors_of(response) -> str:
     form = response.context["adminform"].form
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
-def errors_of_page(response) -> str:  # type: ignore[no-untyped-def]
+def errors_of_page(response) -> str:
     """The form's errors and its inline formsets' errors, for a failed save."""
     if response.status_code != 200:
         return ""

@@ -79,7 +79,7 @@ def anonymous_requests(session: Session, lot: ProductLot) -> list[tuple[str, str
     ]
 
 
-def test_an_anonymous_visitor_is_refused_on_every_treatments_endpoint(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_an_anonymous_visitor_is_refused_on_every_treatments_endpoint(clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(3))
     lot = ProductLotFactory()
     before_session, before_counts = session_row(session), table_counts()
@@ -95,7 +95,7 @@ def test_an_anonymous_visitor_is_refused_on_every_treatments_endpoint(clock, cou
 
 def test_front_desk_staff_with_only_patient_permissions_cannot_read_or_book_sessions(
     api_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
 
     assert_client_error(api_client.get(SESSIONS_URL), 403, "permission_denied")
@@ -110,7 +110,7 @@ def test_front_desk_staff_with_only_patient_permissions_cannot_read_or_book_sess
 
 def test_a_receptionist_without_the_complete_permission_cannot_complete_a_session(
     clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     lot = ProductLotFactory()
     receptionist = client_for("receptionist", [p for p in TREATMENT_PERMISSIONS if p != "treatments.complete_session"])
@@ -129,7 +129,7 @@ def test_a_receptionist_without_the_complete_permission_cannot_complete_a_sessio
     assert receptionist.post(action_url(SESSIONS_URL, session.pk, "no-show"), {}).status_code == 200
 
 
-def test_the_recall_list_needs_permission_to_read_patients(clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_recall_list_needs_permission_to_read_patients(clock) -> None:
     lot = ProductLotFactory()
     stock_keeper = client_for("stock", [p for p in TREATMENT_PERMISSIONS if p != "patients.view_patient"])
 
@@ -145,7 +145,7 @@ def test_the_recall_list_needs_permission_to_read_patients(clock) -> None:  # ty
     "base",
     [LOCATIONS_URL, ROOMS_URL, PRACTITIONERS_URL, PROTOCOLS_URL, COURSES_URL, SESSIONS_URL, PRODUCTS_URL, LOTS_URL],
 )
-def test_an_unknown_or_malformed_id_is_a_json_404(treatments_client, base) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_or_malformed_id_is_a_json_404(treatments_client, base) -> None:
     assert_client_error(treatments_client.get(detail_url(base, uuid.uuid4())), 404, "not_found")
     assert_client_error(treatments_client.get(detail_url(base, "12345")), 404, "not_found")
 
@@ -180,7 +180,7 @@ POST_TARGET_IDS = [
 @pytest.mark.parametrize("target", range(len(POST_TARGET_IDS)), ids=POST_TARGET_IDS)
 def test_malformed_json_is_a_400_parse_error_and_changes_nothing(
     treatments_client, clock, course, practitioner, room, target
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     lot = ProductLotFactory()
     clock.move_to(at(3, 11))
@@ -196,7 +196,7 @@ def test_malformed_json_is_a_400_parse_error_and_changes_nothing(
 @pytest.mark.parametrize("target", range(len(POST_TARGET_IDS)), ids=POST_TARGET_IDS)
 def test_a_json_list_instead_of_an_object_is_refused_and_changes_nothing(
     treatments_client, clock, course, practitioner, room, target
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     lot = ProductLotFactory()
     clock.move_to(at(3, 11))
@@ -219,7 +219,7 @@ def test_a_json_list_instead_of_an_object_is_refused_and_changes_nothing(
         pytest.param("sessions/{id}/no-show/", {}, id="no-show"),
     ],
 )
-def test_an_action_on_an_unknown_id_is_a_json_404_and_changes_nothing(treatments_client, path, body) -> None:  # type: ignore[no-untyped-def]
+def test_an_action_on_an_unknown_id_is_a_json_404_and_changes_nothing(treatments_client, path, body) -> None:
     before = table_counts()
 
     response = treatments_client.post(f"{API}/{path.format(id=uuid.uuid4())}", body)

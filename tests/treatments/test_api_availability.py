@@ -28,7 +28,7 @@ from treatments import services
 pytestmark = pytest.mark.django_db
 
 
-def availability(client: APIClient, practitioner, location, protocol, date_from, date_to, **extra: Any) -> Any:  # type: ignore[no-untyped-def]
+def availability(client: APIClient, practitioner, location, protocol, date_from, date_to, **extra: Any) -> Any:
     return client.get(
         AVAILABILITY_URL,
         {
@@ -44,7 +44,7 @@ def availability(client: APIClient, practitioner, location, protocol, date_from,
 
 def test_availability_is_opening_hours_minus_live_sessions_of_the_practitioner_and_rooms(
     treatments_client, protocol
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # Open on Tuesdays only, 09:00–12:00 London; Tuesday 31 March is summer time (UTC+1).
     hampstead = LocationFactory(name="Hampstead", opening_hours=[(1, time(9), time(12))])
     room_a, room_b = RoomFactory(location=hampstead, name="A"), RoomFactory(location=hampstead, name="B")
@@ -74,7 +74,7 @@ def test_availability_is_opening_hours_minus_live_sessions_of_the_practitioner_a
     assert response.json()[0]["starts_at"] in {"2026-03-31T08:00:00Z", "2026-03-31T08:00:00+00:00"}
 
 
-def test_a_slot_offered_by_availability_can_be_booked(treatments_client, course, practitioner, room, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_a_slot_offered_by_availability_can_be_booked(treatments_client, course, practitioner, room, protocol) -> None:
     slots = availability(treatments_client, practitioner, course.location, protocol, date(2026, 3, 3), date(2026, 3, 3))
     first = slots.json()[0]
 
@@ -87,7 +87,7 @@ def test_a_slot_offered_by_availability_can_be_booked(treatments_client, course,
 
 def test_availability_does_not_offer_slots_that_have_already_begun(
     treatments_client, clock, practitioner, room, protocol
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     clock.move_to(at(2, 10, 5))
 
     response = availability(
@@ -100,7 +100,7 @@ def test_availability_does_not_offer_slots_that_have_already_begun(
     assert all(start >= timezone.now() for start in starts)
 
 
-def test_availability_spans_at_most_31_days(treatments_client, practitioner, room, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_availability_spans_at_most_31_days(treatments_client, practitioner, room, protocol) -> None:
     location = room.location
     widest = availability(treatments_client, practitioner, location, protocol, date(2026, 3, 3), date(2026, 4, 2))
     too_wide = availability(treatments_client, practitioner, location, protocol, date(2026, 3, 3), date(2026, 4, 3))
@@ -128,7 +128,7 @@ def test_availability_spans_at_most_31_days(treatments_client, practitioner, roo
 )
 def test_bad_availability_parameters_are_a_400_naming_them(
     treatments_client, practitioner, location, protocol, change, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     params = {
         "practitioner": str(practitioner.pk),
         "location": str(location.pk),
@@ -144,7 +144,7 @@ def test_bad_availability_parameters_are_a_400_naming_them(
 
 def test_availability_for_a_practitioner_who_does_not_work_there_is_a_400(
     treatments_client, location, protocol
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     elsewhere = PractitionerFactory(locations=[LocationFactory()])
 
     response = treatments_client.get(

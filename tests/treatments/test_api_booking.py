@@ -91,7 +91,7 @@ SESSION_FIELDS = {
 
 def test_booking_a_session_returns_201_with_offset_times_and_fhir_status_booked(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(1, 10, month=4)))
 
     assert response.status_code == 201, response.content
@@ -125,7 +125,7 @@ def test_booking_a_session_returns_201_with_offset_times_and_fhir_status_booked(
     assert treatments_client.get(detail_url(SESSIONS_URL, session.pk)).json() == body
 
 
-def test_a_time_given_in_another_offset_is_the_same_instant(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_time_given_in_another_offset_is_the_same_instant(treatments_client, course, practitioner, room) -> None:
     response = treatments_client.post(
         SESSIONS_URL, booking_body(course, practitioner, room, "2026-03-03T05:00:00-05:00")
     )
@@ -139,7 +139,7 @@ def test_a_time_given_in_another_offset_is_the_same_instant(treatments_client, c
 
 def test_booking_too_soon_after_the_previous_session_is_refused_by_spacing_with_the_earliest_start(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(1, 10, month=4))
     before_counts, before_course = table_counts(), course_row(course)
 
@@ -157,7 +157,7 @@ def test_booking_too_soon_after_the_previous_session_is_refused_by_spacing_with_
 
 def test_exactly_the_earliest_start_given_by_a_refusal_is_accepted(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(3))
     refused = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(16, 18)))
     earliest = refused.json()["earliest_start"]
@@ -170,7 +170,7 @@ def test_exactly_the_earliest_start_given_by_a_refusal_is_accepted(
 
 def test_a_practitioner_may_override_spacing_with_a_reason_and_it_is_recorded(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(3))
 
     response = treatments_client.post(
@@ -198,7 +198,7 @@ def test_a_practitioner_may_override_spacing_with_a_reason_and_it_is_recorded(
 
 def test_an_override_by_a_user_who_is_not_a_practitioner_must_name_one(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(3))
     before = table_counts()
 
@@ -211,7 +211,7 @@ def test_an_override_by_a_user_who_is_not_a_practitioner_must_name_one(
     assert table_counts() == before
 
 
-def test_the_logged_in_practitioner_decides_an_override_when_none_is_named(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_the_logged_in_practitioner_decides_an_override_when_none_is_named(clock, course, practitioner, room) -> None:
     book(course, practitioner, room, at(3))
     for dotted in TREATMENT_PERMISSIONS:
         app_label, codename = dotted.split(".")
@@ -232,7 +232,7 @@ def test_the_logged_in_practitioner_decides_an_override_when_none_is_named(clock
 
 def test_a_peel_within_14_days_after_mesotherapy_is_refused_by_the_conflict_rule(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(3))
     peel = CourseFactory(patient=course.patient, location=course.location, protocol=peel_protocol())
     before = table_counts()
@@ -247,7 +247,7 @@ def test_a_peel_within_14_days_after_mesotherapy_is_refused_by_the_conflict_rule
 
 def test_a_patient_with_medical_flags_is_booked_only_on_a_practitioners_override(
     treatments_client, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     flagged = CourseFactory(location=location, patient=PatientFactory(medical_flags=["anticoagulants"]))
 
     refused = treatments_client.post(SESSIONS_URL, booking_body(flagged, practitioner, room, at(3)))
@@ -269,7 +269,7 @@ def test_a_patient_with_medical_flags_is_booked_only_on_a_practitioners_override
     assert overridden.status_code == 201, overridden.content
 
 
-def test_booking_outside_opening_hours_is_refused(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_booking_outside_opening_hours_is_refused(treatments_client, course, practitioner, room) -> None:
     response = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(3, 19, 30)))
 
     body = assert_rule_violation(response, "opening_hours", earliest_start=None)
@@ -279,7 +279,7 @@ def test_booking_outside_opening_hours_is_refused(treatments_client, course, pra
 
 def test_a_course_with_every_planned_session_booked_takes_no_more(
     treatments_client, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     course = CourseFactory(location=location, planned_sessions=3)
     for day in (3, 17, 31):
         book(course, practitioner, room, at(day))
@@ -297,7 +297,7 @@ def test_a_course_with_every_planned_session_booked_takes_no_more(
 
 def test_a_taken_practitioner_slot_is_a_409_naming_the_clashing_session(
     treatments_client, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     taken = book(CourseFactory(location=location), practitioner, room, at(3))
     course = CourseFactory(location=location)
     before_counts, before_course = table_counts(), course_row(course)
@@ -311,7 +311,7 @@ def test_a_taken_practitioner_slot_is_a_409_naming_the_clashing_session(
     assert course_row(course) == before_course
 
 
-def test_a_taken_room_is_a_409_naming_the_clashing_session(treatments_client, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_taken_room_is_a_409_naming_the_clashing_session(treatments_client, location, practitioner, room) -> None:
     taken = book(CourseFactory(location=location), practitioner, room, at(3))
     colleague = PractitionerFactory(locations=[location])
     course = CourseFactory(location=location)
@@ -323,7 +323,7 @@ def test_a_taken_room_is_a_409_naming_the_clashing_session(treatments_client, lo
     assert table_counts() == before
 
 
-def test_back_to_back_sessions_do_not_clash(treatments_client, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_back_to_back_sessions_do_not_clash(treatments_client, location, practitioner, room) -> None:
     book(CourseFactory(location=location), practitioner, room, at(3))
 
     response = treatments_client.post(
@@ -333,7 +333,7 @@ def test_back_to_back_sessions_do_not_clash(treatments_client, location, practit
     assert response.status_code == 201, response.content
 
 
-def test_a_cancelled_session_no_longer_holds_its_slot(treatments_client, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancelled_session_no_longer_holds_its_slot(treatments_client, location, practitioner, room) -> None:
     freed = book(CourseFactory(location=location), practitioner, room, at(3))
     services.session_cancel(session=freed, reason="patient_unwell", actor=None)
 
@@ -347,14 +347,14 @@ def test_a_cancelled_session_no_longer_holds_its_slot(treatments_client, locatio
 # --- Bad bookings ---------------------------------------------------------------------
 
 
-def test_a_session_cannot_be_booked_in_the_past(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_cannot_be_booked_in_the_past(treatments_client, course, practitioner, room) -> None:
     response = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(2, 7, 45)))
 
     assert_validation_error(response, "starts_at")
     assert not Session.objects.exists()
 
 
-def test_a_cancelled_course_takes_no_booking(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancelled_course_takes_no_booking(treatments_client, course, practitioner, room) -> None:
     services.course_cancel(course=course, reason="Changed mind", actor=None)
 
     response = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(3)))
@@ -365,7 +365,7 @@ def test_a_cancelled_course_takes_no_booking(treatments_client, course, practiti
 
 def test_a_room_at_another_location_or_a_practitioner_who_works_elsewhere_is_refused(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     elsewhere = LocationFactory()
     far_room = RoomFactory(location=elsewhere)
     stranger = PractitionerFactory(locations=[elsewhere])
@@ -403,7 +403,7 @@ BAD_BOOKING_FIELDS = [
 @pytest.mark.parametrize(("fields", "attr"), BAD_BOOKING_FIELDS)
 def test_a_bad_booking_field_is_a_400_naming_it_and_books_nothing(
     treatments_client, course, practitioner, room, fields, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     before_course = course_row(course)
 
     response = treatments_client.post(SESSIONS_URL, {**booking_body(course, practitioner, room, at(3)), **fields})
@@ -414,7 +414,7 @@ def test_a_bad_booking_field_is_a_400_naming_it_and_books_nothing(
     assert course_row(course) == before_course
 
 
-def test_a_booking_missing_its_start_is_refused(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_booking_missing_its_start_is_refused(treatments_client, course, practitioner, room) -> None:
     body = booking_body(course, practitioner, room, at(3))
     del body["starts_at"]
 
@@ -424,7 +424,7 @@ def test_a_booking_missing_its_start_is_refused(treatments_client, course, pract
 
 def test_a_start_at_the_very_end_of_the_calendar_is_a_400_not_a_crash(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # 23:30 on the last day datetime can hold: the session would end in year 10000.
     session = book(course, practitioner, room, at(3))
     other_course = CourseFactory(location=course.location)
@@ -441,7 +441,7 @@ def test_a_start_at_the_very_end_of_the_calendar_is_a_400_not_a_crash(
     assert table_counts() == before_counts
 
 
-def test_sessions_cannot_be_edited_or_deleted_directly(treatments_client, clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_cannot_be_edited_or_deleted_directly(treatments_client, clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(3))
     before = session_row(session)
 
@@ -459,7 +459,7 @@ def test_sessions_cannot_be_edited_or_deleted_directly(treatments_client, clock,
 
 @pytest.mark.timeout(120)
 @pytest.mark.django_db(transaction=True)
-def test_twenty_simultaneous_bookings_of_one_practitioner_slot_let_exactly_one_through(live_server) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_simultaneous_bookings_of_one_practitioner_slot_let_exactly_one_through(live_server) -> None:
     # A transactional test may run after another one emptied the tables, so
     # it makes its own protocol rather than relying on the data migration's.
     category, _ = TreatmentCategory.objects.get_or_create(code="mesotherapy", defaults={"name": "Mesotherapy"})

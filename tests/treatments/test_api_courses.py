@@ -38,11 +38,11 @@ from treatments.models import Course, CourseStatus, SessionStatus
 pytestmark = pytest.mark.django_db
 
 
-def new_course_body(patient, protocol, location, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def new_course_body(patient, protocol, location, **extra: Any) -> dict[str, Any]:
     return {"patient": str(patient.pk), "protocol": str(protocol.pk), "location": str(location.pk), **extra}
 
 
-def test_starting_a_course_defaults_to_the_protocols_session_count(treatments_client, location, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_starting_a_course_defaults_to_the_protocols_session_count(treatments_client, location, protocol) -> None:
     patient = PatientFactory()
 
     response = treatments_client.post(COURSES_URL, new_course_body(patient, protocol, location, notes="Dull skin"))
@@ -61,7 +61,7 @@ def test_starting_a_course_defaults_to_the_protocols_session_count(treatments_cl
     assert parse_api_datetime(body["created_at"]) == timezone.now()
 
 
-def test_a_course_may_plan_any_count_inside_the_protocols_bounds(treatments_client, location, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_a_course_may_plan_any_count_inside_the_protocols_bounds(treatments_client, location, protocol) -> None:
     response = treatments_client.post(
         COURSES_URL, new_course_body(PatientFactory(), protocol, location, planned_sessions=6)
     )
@@ -73,7 +73,7 @@ def test_a_course_may_plan_any_count_inside_the_protocols_bounds(treatments_clie
 @pytest.mark.parametrize("planned", [2, 7])
 def test_a_course_planned_outside_the_protocols_bounds_is_refused_by_the_session_count_rule(
     treatments_client, location, protocol, planned
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = treatments_client.post(
         COURSES_URL, new_course_body(PatientFactory(), protocol, location, planned_sessions=planned)
     )
@@ -101,14 +101,14 @@ BAD_COURSE_FIELDS = [
 @pytest.mark.parametrize(("fields", "attr"), BAD_COURSE_FIELDS)
 def test_a_bad_course_field_is_a_400_naming_it_and_starts_nothing(
     treatments_client, location, protocol, fields, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = treatments_client.post(COURSES_URL, {**new_course_body(PatientFactory(), protocol, location), **fields})
 
     assert_validation_error(response, attr)
     assert not Course.objects.exists()
 
 
-def test_a_course_without_a_protocol_is_refused(treatments_client, location) -> None:  # type: ignore[no-untyped-def]
+def test_a_course_without_a_protocol_is_refused(treatments_client, location) -> None:
     response = treatments_client.post(COURSES_URL, {"patient": str(PatientFactory().pk), "location": str(location.pk)})
 
     assert_validation_error(response, "protocol")
@@ -117,7 +117,7 @@ def test_a_course_without_a_protocol_is_refused(treatments_client, location) -> 
 
 def test_a_course_on_a_withdrawn_protocol_or_at_a_closed_location_is_refused(
     treatments_client, location, protocol
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     closed = LocationFactory(is_active=False)
     withdrawn = peel_protocol()
     withdrawn.is_active = False
@@ -132,7 +132,7 @@ def test_a_course_on_a_withdrawn_protocol_or_at_a_closed_location_is_refused(
     assert not Course.objects.exists()
 
 
-def test_courses_filter_by_patient_protocol_location_and_repeated_status(treatments_client, location, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_courses_filter_by_patient_protocol_location_and_repeated_status(treatments_client, location, protocol) -> None:
     patient = PatientFactory()
     planned = CourseFactory(patient=patient, location=location)
     active = CourseFactory(location=location, status=CourseStatus.ACTIVE)
@@ -153,7 +153,7 @@ def test_courses_filter_by_patient_protocol_location_and_repeated_status(treatme
 
 def test_a_course_shows_its_sessions_oldest_first_and_how_many_are_done(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = book(course, practitioner, room, at(3))
     second = book(course, practitioner, room, at(17))
     clock.move_to(first.ends_at)
@@ -167,7 +167,7 @@ def test_a_course_shows_its_sessions_oldest_first_and_how_many_are_done(
 
 def test_cancelling_a_course_cancels_its_booked_sessions_and_keeps_the_done_ones(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     done = book(course, practitioner, room, at(3))
     upcoming = book(course, practitioner, room, at(17))
     clock.move_to(done.ends_at)
@@ -189,7 +189,7 @@ def test_cancelling_a_course_cancels_its_booked_sessions_and_keeps_the_done_ones
     assert done.status == SessionStatus.COMPLETED
 
 
-def test_cancelling_a_cancelled_course_is_a_409_and_changes_nothing(treatments_client, course) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_a_cancelled_course_is_a_409_and_changes_nothing(treatments_client, course) -> None:
     services.course_cancel(course=course, reason="First time", actor=None)
     before = course_row(course)
 
@@ -211,7 +211,7 @@ def test_cancelling_a_cancelled_course_is_a_409_and_changes_nothing(treatments_c
 )
 def test_a_course_cancel_without_a_proper_reason_is_refused_and_changes_nothing(
     treatments_client, clock, course, practitioner, room, body, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     before_course, before_session = course_row(course), session_row(session)
 
@@ -227,7 +227,7 @@ def test_a_course_cancel_without_a_proper_reason_is_refused_and_changes_nothing(
 
 def test_the_course_list_costs_the_same_queries_for_3_or_15_courses(
     treatments_client, location, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     def course_with_sessions() -> None:
         course = CourseFactory(location=location)
         SessionFactory(course=course)

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 # --- Products -------------------------------------------------------------------------
 
 
-def test_adding_a_product_returns_201_and_it_is_listed(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_adding_a_product_returns_201_and_it_is_listed(treatments_client) -> None:
     response = treatments_client.post(
         PRODUCTS_URL,
         {"name": "Nanosoft 0.7", "kind": "multi_injector_needle", "manufacturer": "Fillmed", "unit": "needle"},
@@ -62,7 +62,7 @@ def test_adding_a_product_returns_201_and_it_is_listed(treatments_client) -> Non
         pytest.param({"id": str(uuid.uuid4())}, "id", id="read-only-id"),
     ],
 )
-def test_a_bad_product_is_a_400_naming_the_field_and_adds_nothing(treatments_client, body, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_product_is_a_400_naming_the_field_and_adds_nothing(treatments_client, body, attr) -> None:
     response = treatments_client.post(
         PRODUCTS_URL, {"name": "Cocktail", "kind": "solution", "manufacturer": "Dermalab", **body}
     )
@@ -71,7 +71,7 @@ def test_a_bad_product_is_a_400_naming_the_field_and_adds_nothing(treatments_cli
     assert not Product.objects.exists()
 
 
-def test_a_product_already_known_from_the_same_manufacturer_is_refused(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_product_already_known_from_the_same_manufacturer_is_refused(treatments_client) -> None:
     ProductFactory(name="Cocktail", manufacturer="Dermalab")
 
     response = treatments_client.post(
@@ -86,7 +86,7 @@ def test_a_product_already_known_from_the_same_manufacturer_is_refused(treatment
 # --- Lots -----------------------------------------------------------------------------
 
 
-def test_registering_lots_and_filtering_them(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_registering_lots_and_filtering_them(treatments_client) -> None:
     needle = ProductFactory(name="Needle", kind="multi_injector_needle")
     solution = ProductFactory(name="Solution", kind="solution")
 
@@ -131,7 +131,7 @@ def test_registering_lots_and_filtering_them(treatments_client) -> None:  # type
         pytest.param({"created_at": "2026-01-01T00:00:00Z"}, "created_at", id="read-only-created-at"),
     ],
 )
-def test_a_bad_lot_is_a_400_naming_the_field_and_registers_nothing(treatments_client, body, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_lot_is_a_400_naming_the_field_and_registers_nothing(treatments_client, body, attr) -> None:
     product = ProductFactory()
 
     response = treatments_client.post(
@@ -142,7 +142,7 @@ def test_a_bad_lot_is_a_400_naming_the_field_and_registers_nothing(treatments_cl
     assert not ProductLot.objects.exists()
 
 
-def test_a_lot_number_already_registered_for_the_product_is_refused(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_lot_number_already_registered_for_the_product_is_refused(treatments_client) -> None:
     existing = ProductLotFactory(lot_number="L-1")
 
     response = treatments_client.post(
@@ -159,7 +159,7 @@ def test_a_lot_number_already_registered_for_the_product_is_refused(treatments_c
     assert other.status_code == 201, other.content
 
 
-def test_products_and_lots_cannot_be_changed_or_deleted_through_the_api(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_products_and_lots_cannot_be_changed_or_deleted_through_the_api(treatments_client) -> None:
     lot = ProductLotFactory(lot_number="L-1")
 
     assert_client_error(
@@ -176,7 +176,7 @@ def test_products_and_lots_cannot_be_changed_or_deleted_through_the_api(treatmen
 
 def test_the_recall_list_names_every_patient_and_session_that_received_a_lot(
     treatments_client, clock, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     recalled = ProductLotFactory(lot_number="RECALL-1")
     other_lot = ProductLotFactory(lot_number="SAFE-1")
     alice, bella, carol = (PatientFactory(first_name=name, last_name="Smith") for name in ("Alice", "Bella", "Carol"))
@@ -210,7 +210,7 @@ def test_the_recall_list_names_every_patient_and_session_that_received_a_lot(
     assert [row["patient"] for row in paged.json()["results"]] == [str(carol.pk)]
 
 
-def test_the_recall_list_of_an_unused_lot_is_empty_and_of_an_unknown_lot_a_404(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_recall_list_of_an_unused_lot_is_empty_and_of_an_unknown_lot_a_404(treatments_client) -> None:
     unused = ProductLotFactory()
 
     response = treatments_client.get(action_url(LOTS_URL, unused.pk, "recipients"))

@@ -25,7 +25,7 @@ from treatments.models import Location, Practitioner, Protocol, Room
 pytestmark = pytest.mark.django_db
 
 
-def test_locations_are_listed_with_their_time_zone_and_local_opening_hours(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_locations_are_listed_with_their_time_zone_and_local_opening_hours(treatments_client) -> None:
     LocationFactory(name="Kensington", opening_hours=[(0, time(9), time(13)), (0, time(14), time(18))])
     LocationFactory(name="Chelsea")
 
@@ -44,7 +44,7 @@ def test_locations_are_listed_with_their_time_zone_and_local_opening_hours(treat
     assert single.json() == kensington
 
 
-def test_locations_filter_by_active_and_by_updated_since(treatments_client, clock) -> None:  # type: ignore[no-untyped-def]
+def test_locations_filter_by_active_and_by_updated_since(treatments_client, clock) -> None:
     LocationFactory(name="Old")
     clock.move_to(at(2, 12))
     closed = LocationFactory(name="Closed", is_active=False)
@@ -55,7 +55,7 @@ def test_locations_filter_by_active_and_by_updated_since(treatments_client, cloc
     assert_validation_error(treatments_client.get(LOCATIONS_URL, {"updated_since": "last week"}), "updated_since")
 
 
-def test_rooms_filter_by_location(treatments_client, location, room) -> None:  # type: ignore[no-untyped-def]
+def test_rooms_filter_by_location(treatments_client, location, room) -> None:
     elsewhere = RoomFactory(name="Room 9")
 
     assert listed_ids(treatments_client.get(ROOMS_URL, {"location": str(location.pk)})) == [str(room.pk)]
@@ -65,7 +65,7 @@ def test_rooms_filter_by_location(treatments_client, location, room) -> None:  #
     assert_validation_error(treatments_client.get(ROOMS_URL, {"location": "nowhere"}), "location")
 
 
-def test_practitioners_filter_by_the_location_they_work_at(treatments_client, location, practitioner) -> None:  # type: ignore[no-untyped-def]
+def test_practitioners_filter_by_the_location_they_work_at(treatments_client, location, practitioner) -> None:
     other = PractitionerFactory(locations=[LocationFactory()], display_name="Dr Zhou")
 
     response = treatments_client.get(PRACTITIONERS_URL, {"location": str(location.pk)})
@@ -77,7 +77,7 @@ def test_practitioners_filter_by_the_location_they_work_at(treatments_client, lo
     assert listed_ids(everyone) == [str(practitioner.pk), str(other.pk)]
 
 
-def test_the_default_mesotherapy_protocol_is_listed_with_its_bounds_and_conflict_rules(treatments_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_mesotherapy_protocol_is_listed_with_its_bounds_and_conflict_rules(treatments_client) -> None:
     response = treatments_client.get(PROTOCOLS_URL, {"search": "mesotherapy"})
 
     [meso] = results(response)
@@ -103,7 +103,7 @@ def test_the_default_mesotherapy_protocol_is_listed_with_its_bounds_and_conflict
         pytest.param(PROTOCOLS_URL, Protocol, id="protocols"),
     ],
 )
-def test_reference_data_is_read_only_through_the_api(treatments_client, room, practitioner, base, model) -> None:  # type: ignore[no-untyped-def]
+def test_reference_data_is_read_only_through_the_api(treatments_client, room, practitioner, base, model) -> None:
     existing = model.objects.first()
     before = model.objects.count()
 

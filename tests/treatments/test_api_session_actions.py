@@ -49,7 +49,7 @@ pytestmark = pytest.mark.django_db
 
 def test_rescheduling_moves_the_session_keeps_its_length_and_raises_its_sequence(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     other_room = RoomFactory(location=course.location)
 
@@ -66,7 +66,7 @@ def test_rescheduling_moves_the_session_keeps_its_length_and_raises_its_sequence
 
 def test_rescheduling_into_a_taken_slot_is_a_409_and_leaves_the_session_where_it_was(
     treatments_client, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     taken = book(CourseFactory(location=location), practitioner, room, at(3))
     moving = book(CourseFactory(location=location), practitioner, RoomFactory(location=location), at(3, 14))
     before = session_row(moving)
@@ -79,7 +79,7 @@ def test_rescheduling_into_a_taken_slot_is_a_409_and_leaves_the_session_where_it
 
 def test_rescheduling_too_close_to_the_course_neighbour_is_refused_by_spacing(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     book(course, practitioner, room, at(3))
     second = book(course, practitioner, room, at(17))
     before = session_row(second)
@@ -91,7 +91,7 @@ def test_rescheduling_too_close_to_the_course_neighbour_is_refused_by_spacing(
     assert not RuleOverride.objects.exists()
 
 
-def test_rescheduling_a_cancelled_session_is_a_409_invalid_state(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_rescheduling_a_cancelled_session_is_a_409_invalid_state(treatments_client, course, practitioner, room) -> None:
     session = services.session_cancel(
         session=book(course, practitioner, room, at(3)), reason="patient_request", actor=None
     )
@@ -118,7 +118,7 @@ def test_rescheduling_a_cancelled_session_is_a_409_invalid_state(treatments_clie
 )
 def test_a_bad_reschedule_is_a_400_naming_the_field_and_moves_nothing(
     treatments_client, course, practitioner, room, body, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     before = session_row(session)
 
@@ -126,7 +126,7 @@ def test_a_bad_reschedule_is_a_400_naming_the_field_and_moves_nothing(
     assert session_row(session) == before
 
 
-def test_rescheduling_to_a_room_at_another_location_is_refused(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_rescheduling_to_a_room_at_another_location_is_refused(treatments_client, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(3))
     before = session_row(session)
 
@@ -141,7 +141,7 @@ def test_rescheduling_to_a_room_at_another_location_is_refused(treatments_client
 
 def test_cancelling_a_session_records_the_reason_code_and_reads_as_fhir_cancelled(
     treatments_client, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
 
     response = treatments_client.post(
@@ -175,7 +175,7 @@ def test_cancelling_a_session_records_the_reason_code_and_reads_as_fhir_cancelle
 )
 def test_a_cancel_without_a_known_reason_code_is_refused_and_changes_nothing(
     treatments_client, course, practitioner, room, body, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     before = session_row(session)
 
@@ -183,7 +183,7 @@ def test_a_cancel_without_a_known_reason_code_is_refused_and_changes_nothing(
     assert session_row(session) == before
 
 
-def test_cancelling_twice_is_a_409_and_keeps_the_first_reason(treatments_client, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_twice_is_a_409_and_keeps_the_first_reason(treatments_client, course, practitioner, room) -> None:
     session = services.session_cancel(
         session=book(course, practitioner, room, at(3)), reason="clinic_closed", actor=None
     )
@@ -200,7 +200,7 @@ def test_cancelling_twice_is_a_409_and_keeps_the_first_reason(treatments_client,
 
 def test_completing_records_notes_areas_and_lots_and_reads_as_fhir_fulfilled(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     cocktail = ProductLotFactory(product=ProductFactory(name="Vitamin cocktail"), lot_number="VC-1")
     needle = ProductLotFactory(lot_number="N-7")
@@ -242,7 +242,7 @@ def test_completing_records_notes_areas_and_lots_and_reads_as_fhir_fulfilled(
 
 def test_a_session_may_be_completed_at_an_earlier_instant_after_its_start(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(at(3, 18))
 
@@ -255,7 +255,7 @@ def test_a_session_may_be_completed_at_an_earlier_instant_after_its_start(
 
 def test_completing_a_cancelled_session_is_a_409_invalid_state_and_writes_nothing(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = services.session_cancel(
         session=book(course, practitioner, room, at(3)), reason="patient_request", actor=None
     )
@@ -276,7 +276,7 @@ def test_completing_a_cancelled_session_is_a_409_invalid_state_and_writes_nothin
 
 def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     fresh = ProductLotFactory(expires_on=date(2027, 1, 1))
     expired = ProductLotFactory(lot_number="OLD-1", expires_on=date(2026, 3, 2))
@@ -302,7 +302,7 @@ def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
 
 def test_a_lot_is_usable_up_to_and_including_its_expiry_day(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     last_day = ProductLotFactory(expires_on=date(2026, 3, 3))
     clock.move_to(at(3, 23, 30))  # late evening in London, still the expiry day
@@ -315,7 +315,7 @@ def test_a_lot_is_usable_up_to_and_including_its_expiry_day(
     assert SessionProductUse.objects.get().lot == last_day
 
 
-def test_a_session_cannot_be_completed_before_it_starts(treatments_client, clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_cannot_be_completed_before_it_starts(treatments_client, clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(at(3, 9, 59))
     before = session_row(session)
@@ -362,7 +362,7 @@ def resolve_lots(value: Any, lots: dict[str, str]) -> Any:
 @pytest.mark.parametrize(("fields", "attr"), BAD_COMPLETION_FIELDS)
 def test_a_bad_completion_field_is_a_400_naming_it_and_records_nothing(
     treatments_client, clock, course, practitioner, room, fields, attr
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     lots = {"FRESH": str(ProductLotFactory().pk), "UNKNOWN": str(uuid.uuid4())}
     clock.move_to(at(3, 11))
@@ -378,7 +378,7 @@ def test_a_bad_completion_field_is_a_400_naming_it_and_records_nothing(
 
 def test_a_treated_area_named_twice_is_refused_and_the_session_stays_booked(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(session.ends_at)
 
@@ -391,7 +391,7 @@ def test_a_treated_area_named_twice_is_refused_and_the_session_stays_booked(
 
 def test_completing_the_last_planned_session_moves_the_course_to_maintenance(
     treatments_client, clock, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     course = CourseFactory(location=location, planned_sessions=3)
     start = at(3)
     for _ in range(3):
@@ -418,7 +418,7 @@ def test_completing_the_last_planned_session_moves_the_course_to_maintenance(
 
 def test_a_patient_who_did_not_come_is_marked_no_show_once_the_session_has_started(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     url = action_url(SESSIONS_URL, session.pk, "no-show")
     before = session_row(session)
@@ -437,7 +437,7 @@ def test_a_patient_who_did_not_come_is_marked_no_show_once_the_session_has_start
 
 def test_a_no_show_takes_no_fields_and_only_a_booked_session_can_be_one(
     treatments_client, clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(at(3, 11))
     url = action_url(SESSIONS_URL, session.pk, "no-show")

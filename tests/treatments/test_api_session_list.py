@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_session_list_shows_every_state_with_its_fhir_status_and_offset_times(
     treatments_client, clock, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     booked, completed, cancelled, no_show = (
         book(CourseFactory(location=location), practitioner, room, at(3, hour)) for hour in (10, 11, 12, 13)
     )
@@ -58,7 +58,7 @@ def test_the_session_list_shows_every_state_with_its_fhir_status_and_offset_time
     assert parse_api_datetime(rows[str(no_show.pk)]["no_show_at"]) == at(3, 14)
 
 
-def test_sessions_filter_by_a_start_date_range(treatments_client, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_filter_by_a_start_date_range(treatments_client, location, practitioner, room) -> None:
     early, middle, late = (
         book(CourseFactory(location=location), practitioner, room, when) for when in (at(3), at(5), at(7))
     )
@@ -74,7 +74,7 @@ def test_sessions_filter_by_a_start_date_range(treatments_client, location, prac
 
 def test_sessions_filter_by_practitioner_patient_room_and_course(
     treatments_client, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     colleague = PractitionerFactory(locations=[location])
     mine = book(CourseFactory(location=location), practitioner, room, at(3))
     theirs = book(CourseFactory(location=location), colleague, RoomFactory(location=location), at(3))
@@ -90,7 +90,7 @@ def test_sessions_filter_by_practitioner_patient_room_and_course(
     assert ids(patient=str(uuid.uuid4())) == []
 
 
-def test_sessions_filter_by_repeated_status(treatments_client, clock, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_filter_by_repeated_status(treatments_client, clock, location, practitioner, room) -> None:
     booked, cancelled, no_show = (
         book(CourseFactory(location=location), practitioner, room, at(3, hour)) for hour in (10, 11, 12)
     )
@@ -108,7 +108,7 @@ def test_sessions_filter_by_repeated_status(treatments_client, clock, location, 
 
 def test_sessions_filter_by_updated_since_for_incremental_sync(
     treatments_client, clock, location, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     untouched = book(CourseFactory(location=location), practitioner, room, at(3))
     changed = book(CourseFactory(location=location), practitioner, room, at(4))
     clock.move_to(at(2, 9))
@@ -125,7 +125,7 @@ def test_sessions_filter_by_updated_since_for_incremental_sync(
     assert parse_api_datetime(results(since_change)[0]["updated_at"]) == at(2, 9)
 
 
-def test_sessions_are_ordered_by_start_and_paged(treatments_client, location, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_are_ordered_by_start_and_paged(treatments_client, location, practitioner, room) -> None:
     sessions = [book(CourseFactory(location=location), practitioner, room, at(3, hour)) for hour in (14, 10, 12)]
     by_start = [str(s.pk) for s in sorted(sessions, key=lambda s: s.starts_at)]
 
@@ -153,7 +153,7 @@ def test_sessions_are_ordered_by_start_and_paged(treatments_client, location, pr
         pytest.param({"updated_since": "yesterday"}, "updated_since", id="updated-since-in-words"),
     ],
 )
-def test_a_bad_session_filter_is_a_400_naming_the_parameter(treatments_client, params, attr) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_session_filter_is_a_400_naming_the_parameter(treatments_client, params, attr) -> None:
     assert_validation_error(treatments_client.get(SESSIONS_URL, params), attr)
 
 
@@ -172,7 +172,7 @@ def completed_session_with_lot_and_override(course: Course) -> Session:
 
 def test_the_session_list_costs_the_same_queries_for_3_or_15_sessions(
     treatments_client, course, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for _ in range(3):
         completed_session_with_lot_and_override(course)
     few, response = count_queries(treatments_client, SESSIONS_URL)

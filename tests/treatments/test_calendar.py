@@ -14,7 +14,7 @@ from treatments import services
 pytestmark = pytest.mark.django_db
 
 
-def feed(client, practitioner) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def feed(client, practitioner) -> dict[str, dict]:
     response = client.get(f"/calendar/{practitioner.calendar_token}.ics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")

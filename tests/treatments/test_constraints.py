@@ -105,7 +105,7 @@ def insert(scene: Scene, slot: Slot, *, practitioner: Practitioner, room: Room) 
                 cancel_reason="patient_request" if slot.status == SessionStatus.CANCELLED else "",
             )
     except IntegrityError as exc:
-        return exc.__cause__.diag.constraint_name  # type: ignore[union-attr]
+        return exc.__cause__.diag.constraint_name
     return None
 
 

@@ -28,7 +28,7 @@ def local(day: int, hour: int = 10, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=LONDON)
 
 
-def complete(course, practitioner, room, clock, starts_at):  # type: ignore[no-untyped-def]
+def complete(course, practitioner, room, clock, starts_at):
     clock.move_to(starts_at - timedelta(hours=1))
     session = book(course, practitioner, room, starts_at)
     clock.move_to(session.ends_at)
@@ -63,7 +63,7 @@ def assert_agreed(course: Course, *, done: int, window: tuple[date, date], on_wo
     assert said["messages"] == (expected_done, format_day(window[0]), format_day(window[1]))
 
 
-def test_an_active_course_with_its_window_open(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_an_active_course_with_its_window_open(clock, course, practitioner, room) -> None:
     complete(course, practitioner, room, clock, local(3))
     clock.move_to(local(18, 12))
 
@@ -72,7 +72,7 @@ def test_an_active_course_with_its_window_open(clock, course, practitioner, room
     assert_agreed(course, done=1, window=(date(2026, 3, 17), date(2026, 3, 31)))
 
 
-def test_a_course_in_maintenance_counts_course_sessions_only(clock, location, practitioner, room, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_a_course_in_maintenance_counts_course_sessions_only(clock, location, practitioner, room, protocol) -> None:
     course = CourseFactory(location=location, protocol=protocol, planned_sessions=3)
     start = local(3)
     for _ in range(3):
@@ -98,7 +98,7 @@ def test_a_course_in_maintenance_counts_course_sessions_only(clock, location, pr
 
 def test_after_the_next_booking_is_cancelled_the_course_is_back_with_the_same_window(
     clock, course, practitioner, room
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     done = complete(course, practitioner, room, clock, local(3))
     clock.move_to(local(17, 9))
     booked = book(course, practitioner, room, done.completed_at + timedelta(days=15))
@@ -110,7 +110,7 @@ def test_after_the_next_booking_is_cancelled_the_course_is_back_with_the_same_wi
     assert_agreed(course, done=1, window=(date(2026, 3, 17), date(2026, 3, 31)))
 
 
-def test_after_a_no_show_the_course_is_back_with_the_same_window(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_after_a_no_show_the_course_is_back_with_the_same_window(clock, course, practitioner, room) -> None:
     done = complete(course, practitioner, room, clock, local(3))
     clock.move_to(local(17, 9))
     booked = book(course, practitioner, room, done.completed_at + timedelta(days=15))
@@ -121,7 +121,7 @@ def test_after_a_no_show_the_course_is_back_with_the_same_window(clock, course, 
     assert_agreed(course, done=1, window=(date(2026, 3, 17), date(2026, 3, 31)))
 
 
-def test_a_planned_or_cancelled_course_has_no_window(clock, course, practitioner, room) -> None:  # type: ignore[no-untyped-def]
+def test_a_planned_or_cancelled_course_has_no_window(clock, course, practitioner, room) -> None:
     assert course_followup(course).window is None
     complete(course, practitioner, room, clock, local(3))
     services.course_cancel(course=course, reason="Moved away", actor=None)
@@ -130,7 +130,7 @@ def test_a_planned_or_cancelled_course_has_no_window(clock, course, practitioner
     assert (followup.kind, followup.window, followup.sessions_done, followup.sessions_remaining) == (None, None, 1, 0)
 
 
-def test_today_is_the_date_at_the_courses_location(clock, location, practitioner, room, protocol) -> None:  # type: ignore[no-untyped-def]
+def test_today_is_the_date_at_the_courses_location(clock, location, practitioner, room, protocol) -> None:
     """The window opens on 17 March in London; at 23:30 on the 16th UTC it is already the 17th in Sydney."""
     sydney = CourseFactory(location=location, protocol=protocol)
     complete(sydney, practitioner, room, clock, local(3))

@@ -82,7 +82,7 @@ def test_a_refusal_carries_its_reason_and_earliest_start_and_cannot_be_altered()
     )
     assert decision.flags == frozenset()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        decision.allowed = True  # type: ignore[misc]
+        decision.allowed = True
 
 
 def test_only_clinical_judgement_rules_can_be_overridden() -> None:

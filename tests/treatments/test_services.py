@@ -17,7 +17,7 @@ from treatments.models import CourseStatus, RuleOverride, SessionKind, SessionSt
 pytestmark = pytest.mark.django_db
 
 
-def complete(session, clock, **kwargs):  # type: ignore[no-untyped-def]
+def complete(session, clock, **kwargs):
     clock.move_to(session.ends_at)
     return services.session_complete(session=session, actor=None, **kwargs)
 

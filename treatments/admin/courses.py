@@ -20,7 +20,7 @@ class CourseSessionInline(admin.TabularInline):
     """A course's sessions, read-only here: they are booked and changed on the Session page."""
 
     model = Session
-    fields = ["starts_at", "kind", "status", "practitioner", "room", "booked_late", "completed_at"]
+    fields = ("starts_at", "kind", "status", "practitioner", "room", "booked_late", "completed_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -68,10 +68,12 @@ class CourseAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
         "updated_at",
     ]
 
-    def get_form(self, request: HttpRequest, obj: Course | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: Course | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = CourseAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Course | None = None) -> list[str]:
         return self.readonly_fields if obj is not None else []

@@ -14,7 +14,7 @@ from treatments import services
 from treatments.models import Product, ProductLot, SessionProductUse
 
 PRODUCT_FIELDS = ["name", "kind", "manufacturer", "unit", "is_active"]
-LOT_FIELDS = ["lot_number", "expires_on", "received_on"]
+LOT_FIELDS = ("lot_number", "expires_on", "received_on")
 
 
 class ProductForm(ServiceForm):
@@ -79,7 +79,7 @@ class LotUseInline(admin.TabularInline):
 
     model = SessionProductUse
     fk_name = "lot"
-    fields = ["session", "patient", "quantity"]
+    fields = ("session", "patient", "quantity")
     readonly_fields = fields
     extra = 0
     can_delete = False

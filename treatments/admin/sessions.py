@@ -3,7 +3,7 @@ of their own (it records lots), cancelled or marked no-show by action."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -32,6 +32,9 @@ from treatments.models import (
     SessionStatus,
     TreatedArea,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import FieldOpts, FieldsetSpec
 
 
 class OverrideFields(forms.Form):
@@ -110,7 +113,8 @@ class ProductUseForm(forms.Form):
     quantity = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("lot") and not cleaned.get("quantity"):
             raise ValidationError({"quantity": "Give the quantity used."})
         return cleaned
@@ -123,7 +127,7 @@ class ProductUseInline(admin.TabularInline):
     """Lots used, recorded at completion; the record is never edited afterwards."""
 
     model = SessionProductUse
-    fields = ["lot", "quantity"]
+    fields = ("lot", "quantity")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -134,7 +138,7 @@ class ProductUseInline(admin.TabularInline):
 
 class RuleOverrideInline(admin.TabularInline):
     model = RuleOverride
-    fields = ["rule", "reason", "practitioner", "rule_message", "created_at"]
+    fields = ("rule", "reason", "practitioner", "rule_message", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -181,15 +185,20 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     def protocol(self, session: Session) -> str:
         return str(session.course.protocol)
 
-    def get_form(self, request: HttpRequest, obj: Session | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: Session | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = SessionBookForm
         elif obj.status == SessionStatus.BOOKED:
             kwargs["form"] = SessionRescheduleForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list[tuple[str | None, dict]]:
-        overrides = ("Rule overrides", {"fields": ["override_rules", "override_reason", "override_by"]})
+    def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> FieldsetSpec:
+        overrides: tuple[str, FieldOpts] = (
+            "Rule overrides",
+            {"fields": ["override_rules", "override_reason", "override_by"]},
+        )
         if obj is None:
             return [(None, {"fields": ["course", "practitioner", "room", "starts_at"]}), overrides]
         record = ["course", "kind", "location", "status", "ends_at", "booked_late", "sequence"]
@@ -210,7 +219,8 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """Pre-fill from the query string (the worklist's Book link), times in the clinic's zone."""
-        initial = super().get_changeform_initial_data(request)
+        # Django types the initial data as query-string values; a parsed datetime goes in.
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
         raw = initial.get("starts_at")
         if isinstance(raw, str):
             parsed = parse_datetime(raw)

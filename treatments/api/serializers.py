@@ -27,6 +27,7 @@ from treatments.models import (
     Session,
     SessionProductUse,
     TreatedArea,
+    TreatmentCategory,
 )
 
 # --- reference data ------------------------------------------------------------
@@ -61,7 +62,9 @@ class PractitionerOutputSerializer(serializers.ModelSerializer):
 
 
 class ConflictRuleSerializer(serializers.ModelSerializer):
-    blocked_category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    blocked_category: serializers.SlugRelatedField[TreatmentCategory] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = ConflictRule
@@ -69,7 +72,9 @@ class ConflictRuleSerializer(serializers.ModelSerializer):
 
 
 class ProtocolOutputSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category: serializers.SlugRelatedField[TreatmentCategory] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     conflict_rules = ConflictRuleSerializer(many=True, read_only=True)
 
     class Meta:
@@ -276,7 +281,8 @@ class SessionCompleteInputSerializer(StrictInputMixin, serializers.Serializer):
     treated_areas = serializers.ListField(
         child=serializers.ChoiceField(choices=TreatedArea.choices), required=False, max_length=len(TreatedArea)
     )
-    product_uses = ProductUseInputSerializer(many=True, required=False, max_length=50)
+    # many=True hands max_length to the ListSerializer; djangorestframework-stubs do not list it.
+    product_uses = ProductUseInputSerializer(many=True, required=False, max_length=50)  # type: ignore[call-arg]
     completed_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 

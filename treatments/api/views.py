@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -9,6 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from treatments import selectors, services
@@ -64,7 +66,7 @@ class LocationViewSet(ReadOnlyReferenceViewSet):
     ordering_fields = ["name", "updated_at"]
     ordering = ["name", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Location]:
         return selectors.location_list()
 
 
@@ -77,7 +79,7 @@ class RoomViewSet(ReadOnlyReferenceViewSet):
     ordering_fields = ["name", "updated_at"]
     ordering = ["name", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Room]:
         return selectors.room_list()
 
 
@@ -92,7 +94,7 @@ class PractitionerViewSet(ReadOnlyReferenceViewSet):
     ordering_fields = ["display_name", "updated_at"]
     ordering = ["display_name", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Practitioner]:
         return selectors.practitioner_list()
 
 
@@ -105,7 +107,7 @@ class ProtocolViewSet(ReadOnlyReferenceViewSet):
     ordering_fields = ["name", "updated_at"]
     ordering = ["name", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Protocol]:
         return selectors.protocol_list()
 
 
@@ -119,7 +121,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_converter = "uuid"
     action_permissions = {"cancel": ["treatments.change_course"]}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Course]:
         return selectors.course_list()
 
     @extend_schema(
@@ -176,7 +178,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "complete": ["treatments.change_session", "treatments.complete_session"],
     }
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Session]:
         return selectors.session_list()
 
     def _output(self, session: Session, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -296,10 +298,10 @@ class ProductViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
     ordering_fields = ["name", "updated_at"]
     ordering = ["name", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Product]:
         return Product.objects.all()
 
-    def perform_create(self, serializer: ProductSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.product_create(actor=self.request.user, **serializer.validated_data)
 
 
@@ -320,10 +322,10 @@ class ProductLotViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
         "recipients": ["treatments.view_productlot", "patients.view_patient", "treatments.view_session"]
     }
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[ProductLot]:
         return ProductLot.objects.select_related("product")
 
-    def perform_create(self, serializer: ProductLotSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.product_lot_create(actor=self.request.user, **serializer.validated_data)
 
     @extend_schema(
