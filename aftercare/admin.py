@@ -4,13 +4,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template import TemplateSyntaxError
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -18,6 +18,7 @@ from aftercare import outbox, side_effects
 from aftercare.models import (
     AftercarePlan,
     AftercareStep,
+    MessageKind,
     MessageTemplate,
     PromptTemplate,
     ScheduledMessage,
@@ -25,9 +26,12 @@ from aftercare.models import (
     Symptom,
 )
 from aftercare.rendering import message_context, render
-from clinic.admin_actions import apply_to_each
-from clinic.admin_forms import ServiceForm
+from clinic.admin_forms import ServiceAdminMixin, ServiceForm, domain_error_as_validation_error
+from clinic.errors import DomainError
+from patients.admin_clinical import ClinicalRecordAdminMixin
+from patients.selectors import clinical_access
 from treatments.models import Session
+from treatments.services import acting_practitioner
 
 
 class AftercareStepInline(admin.TabularInline):
@@ -139,6 +143,19 @@ class ScheduledMessageReadOnly(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledMessage]:
+        # A red-flag alert to the practitioner quotes the report: for those with the clinical record only.
+        return _without_unreadable_alerts(super().get_queryset(request), request)
+
+
+def _without_unreadable_alerts(
+    messages: QuerySet[ScheduledMessage], request: HttpRequest
+) -> QuerySet[ScheduledMessage]:
+    access = clinical_access(request.user)
+    if access.every_patient:
+        return messages
+    return messages.exclude(Q(kind=MessageKind.RED_FLAG_ALERT) & ~Q(patient_id__in=access.treated))
+
 
 class SessionMessageInline(ScheduledMessageReadOnly):
     fk_name = "session"
@@ -160,6 +177,13 @@ class ScheduledMessageAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # The outbox is a record: it is read, cancelled or retried, never edited.
         return [field.name for field in ScheduledMessage._meta.fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = self.get_readonly_fields(request, obj)
+        alert = obj is not None and obj.kind == MessageKind.RED_FLAG_ALERT
+        if alert and not clinical_access(request.user).covers(obj.patient_id):
+            return [field for field in fields if field not in ("subject", "body")]
+        return fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -192,14 +216,24 @@ class SideEffectReportAddForm(ServiceForm):
         return side_effects.side_effect_report_create(actor=self.actor, **cleaned_data)
 
 
+class ResolveForm(forms.Form):
+    resolution_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), help_text="What you did, in your own words: it is kept as yours."
+    )
+
+
 @admin.register(SideEffectReport)
-class SideEffectReportAdmin(SimpleHistoryAdmin):
+class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = ["created_at", "patient", "severity", "symptom_list", "red_flag", "resolved_at"]
     list_filter = ["is_red_flag", ("resolved_at", admin.EmptyFieldListFilter), "severity", "source"]
     search_fields = ["patient__last_name", "patient__first_name", "patient__email"]
     list_select_related = ["patient"]
     autocomplete_fields = ["patient"]
-    actions = ["resolve_selected"]
+    clinical_fields = ("notes", "resolution_note")
+    change_form_template = "admin/aftercare/sideeffectreport/change_form.html"
+
+    def patient_id_of(self, obj: SideEffectReport) -> Any:
+        return obj.patient_id
 
     @admin.display(description="symptoms")
     def symptom_list(self, report: SideEffectReport) -> str:
@@ -215,28 +249,79 @@ class SideEffectReportAdmin(SimpleHistoryAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm[Any]]:
         if obj is None:
-            kwargs["form"] = type("SideEffectReportAddForm", (SideEffectReportAddForm,), {"actor": request.user})
+            kwargs["form"] = SideEffectReportAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return [field.name for field in SideEffectReport._meta.fields]
+        # A report is a record: read, and resolved on its own page.
+        fields = [field.name for field in SideEffectReport._meta.fields]
+        return fields if self.shows_clinical(request, obj) else [f for f in fields if f not in self.clinical_fields]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Resolve selected reports (as the logged-in practitioner)", permissions=["change"])
-    def resolve_selected(self, request: HttpRequest, queryset: QuerySet[SideEffectReport]) -> None:
-        apply_to_each(
-            self,
-            request,
-            queryset.filter(resolved_at__isnull=True),
-            lambda report: side_effects.side_effect_report_resolve(
-                report=report, note="Reviewed and resolved in the admin.", actor=request.user
+    # -- resolving: a practitioner's note, written on its own page ------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<uuid:report_id>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="aftercare_sideeffectreport_resolve",
             ),
-            done="Resolved {count} report(s).",
+            *super().get_urls(),
+        ]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        report = context.get("original")
+        context["may_resolve"] = report is not None and self._may_resolve(request, report)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _may_resolve(self, request: HttpRequest, report: SideEffectReport) -> bool:
+        return (
+            report.resolved_at is None
+            and request.user.has_perm("aftercare.change_sideeffectreport")
+            and acting_practitioner(request.user) is not None
+            and self.clinical_access(request).covers(report.patient_id)
         )
+
+    def resolve_view(self, request: HttpRequest, report_id: str) -> HttpResponse:
+        report = get_object_or_404(SideEffectReport.objects.select_related("patient"), pk=report_id)
+        if not self._may_resolve(request, report):
+            raise PermissionDenied
+        change_url = reverse("admin:aftercare_sideeffectreport_change", args=[report.pk])
+        form = ResolveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                side_effects.side_effect_report_resolve(
+                    report=report, note=form.cleaned_data["resolution_note"], actor=request.user
+                )
+            except DomainError as error:
+                form.add_error(None, domain_error_as_validation_error(error, form))
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"Resolved: {report}.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Resolve: {report}",
+            "report": report,
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/aftercare/sideeffectreport/resolve.html", context)
 
 
 class SideEffectReportInline(admin.TabularInline):

@@ -21,10 +21,12 @@ from aftercare.outbox import DISPATCH_TASK, new_message
 from aftercare.rendering import format_day, message_context, patient_zone, template_for
 from clinic.actors import Actor, staff_user
 from clinic.audit import records_actor
-from clinic.errors import InvalidState
+from clinic.errors import InvalidState, NotPermitted
 from clinic.queue import wake_after_commit
 from patients.models import Patient
-from treatments.models import Practitioner, Session, SessionStatus
+from patients.selectors import clinical_access
+from treatments.models import Session, SessionStatus
+from treatments.services import acting_practitioner
 
 
 @records_actor
@@ -42,9 +44,18 @@ def side_effect_report_create(
 ) -> SideEffectReport:
     """Record a side-effect report; a red flag alerts the practitioner at once.
 
-    Without a session, the report is about the patient's latest completed one.
+    Without a session, the report is about the patient's latest completed
+    one. Symptoms, severity and onset are what anyone taking the report
+    writes down; free-text notes are clinical and are written only by those
+    with access to the patient's clinical record.
     """
     today = timezone.localdate(timezone=patient_zone(patient))
+    if notes.strip() and actor is not None and not clinical_access(actor).covers(patient.pk):
+        raise NotPermitted(
+            "Notes on a report are clinical: the treating practitioner adds them. Record the symptoms, severity "
+            "and onset.",
+            field="notes",
+        )
     if not symptoms:
         raise ValidationError({"symptoms": "Name at least one symptom."})
     if len(set(symptoms)) != len(symptoms):
@@ -111,17 +122,19 @@ def _alert_practitioner(report: SideEffectReport) -> None:
 
 @records_actor
 @transaction.atomic
-def side_effect_report_resolve(
-    *, report: SideEffectReport, note: str, actor: Actor, practitioner: Practitioner | None = None
-) -> SideEffectReport:
-    """A practitioner closes a report; the patient leaves the red-flag list when none stay open.
+def side_effect_report_resolve(*, report: SideEffectReport, note: str, actor: Actor) -> SideEffectReport:
+    """A practitioner closes a report, as themself, with a note of what was done.
 
-    The resolver is `practitioner`, else the acting user if a practitioner.
+    The resolver is the acting practitioner, who must treat the patient (or
+    be a clinical admin). The patient leaves the red-flag list when no report
+    stays open.
     """
-    if practitioner is None and getattr(actor, "pk", None) is not None:
-        practitioner = Practitioner.objects.filter(user_id=actor.pk).first()
-    if practitioner is None:
-        raise ValidationError({"practitioner": "Only a practitioner can resolve reports."})
+    practitioner = acting_practitioner(actor)
+    if practitioner is None or not clinical_access(actor).covers(report.patient_id):
+        raise NotPermitted(
+            "Only a practitioner can resolve reports: one who treats the patient, or a clinical admin, as themself.",
+            field="practitioner",
+        )
     report = SideEffectReport.objects.select_for_update().get(pk=report.pk)
     if report.resolved_at is not None:
         raise InvalidState("This report is already resolved.", field="resolved_at")

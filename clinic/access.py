@@ -1,40 +1,34 @@
-"""Who may read clinical data. Access checks are named `access_*` and are pure."""
+"""Who may read and write clinical data. Access checks are named `access_*` and are pure.
+
+Clinical fields (medical flags and notes, session notes and treated areas,
+side-effect report notes and resolution notes, the reasons practitioners
+give for overriding a rule or clearing a patient) belong to the
+practitioners who treat the patient and to clinical admins. The front desk,
+clinic admins without the clinical role, and booking software never read
+them; they may know that a medical review is needed, not what for.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+# Every patient's clinical record: the clinical admin role.
+ALL_CLINICAL_RECORDS = "treatments.view_all_clinical_notes"
+# The clinical records of the patients one treats: the practitioner role.
+OWN_PATIENTS_CLINICAL_RECORDS = "treatments.view_clinical_notes"
 
-def access_all_clinical_notes(user: Any) -> bool:
-    """Clinic admins (and anyone granted it) read every patient's clinical notes."""
-    return bool(user and user.is_authenticated and user.has_perm("treatments.view_all_clinical_notes"))
+
+def access_all_clinical_records(user: Any) -> bool:
+    """Return True if `user` may read and write every patient's clinical record."""
+    return bool(user and user.is_authenticated and user.has_perm(ALL_CLINICAL_RECORDS))
 
 
-def access_session_notes(user: Any, *, practitioner_user_id: Any) -> bool:
-    """Return True if `user` may read the notes of a session given by `practitioner_user_id`.
+def access_clinical_record(user: Any, *, treats_patient: bool) -> bool:
+    """Return True if `user` may read and write the clinical record of a patient.
 
-    A practitioner reads the notes of sessions they gave; nobody else does,
-    unless granted every patient's notes. Front desk and integrations never
-    hold the permission, so they never do.
+    `treats_patient`: the user is a practitioner with a session with the
+    patient (in any state) or who recorded a medical clearance for them.
     """
-    if access_all_clinical_notes(user):
+    if access_all_clinical_records(user):
         return True
-    return bool(
-        user
-        and user.is_authenticated
-        and user.has_perm("treatments.view_clinical_notes")
-        and user.pk is not None
-        and user.pk == practitioner_user_id
-    )
-
-
-def access_patient_notes(user: Any, *, treating_user_ids: set[Any]) -> bool:
-    """A patient's medical notes: for those who treat (or treated) them, and clinic admins."""
-    if access_all_clinical_notes(user):
-        return True
-    return bool(
-        user
-        and user.is_authenticated
-        and user.has_perm("treatments.view_clinical_notes")
-        and user.pk in treating_user_ids
-    )
+    return bool(user and user.is_authenticated and user.has_perm(OWN_PATIENTS_CLINICAL_RECORDS) and treats_patient)

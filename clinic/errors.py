@@ -64,3 +64,10 @@ class InvalidState(DomainError):
 
     status_code = 409
     code = "invalid_state"
+
+
+class NotPermitted(DomainError):
+    """The acting person (or key) may not do this, whatever they hold (a practitioner's clinical decision…)."""
+
+    status_code = 403
+    code = "permission_denied"

@@ -1,16 +1,23 @@
 """The clinic's roles, as Django groups and their permissions.
 
-- Clinic admin: everything, every patient's clinical notes included.
-- Front desk: patients' contact data, consents, booking and the worklist;
-  no clinical notes, no completing sessions.
-- Practitioner: their patients' clinical data, completing sessions,
-  side-effect reports.
+- Clinic admin: runs the clinic: staff, places, protocols, products, patients'
+  contact data, bookings, messages, integrations, data rights. Not the
+  clinical record, and no clinical decisions.
+- Clinical admin: every patient's clinical record (read and write), medical
+  clearances and decisions ahead on courses; not bookings or administration.
+- Front desk: patients' contact data, consents, adding a medical flag the
+  patient mentions, booking for any practitioner, the worklist; no clinical
+  record.
+- Practitioner: the clinical record of the patients they treat, booking and
+  moving their own sessions (overriding a rule as themself), completing
+  them, medical clearances, side-effect reports.
 - Integrations are not a group: an API key's scopes grant its permissions
-  (integrations.authentication).
+  (integrations.authentication), and never a clinical one.
 
-The groups are synced after every `migrate` (clinic.apps connects
-`sync_roles_after_migrate`); this module names permissions as strings and
-imports no app code.
+Who may read and write each clinical field is decided in clinic.access; the
+permissions below are what it reads. The groups are synced after every
+`migrate` (clinic.apps connects `sync_roles_after_migrate`); this module
+names permissions as strings and imports no app code.
 """
 
 from __future__ import annotations
@@ -18,10 +25,22 @@ from __future__ import annotations
 from typing import Any
 
 CLINIC_ADMIN = "Clinic admin"
+CLINICAL_ADMIN = "Clinical admin"
 FRONT_DESK = "Front desk"
 PRACTITIONER = "Practitioner"
 
-APPS = ("patients", "treatments", "aftercare", "integrations", "clinic", "auth")
+APPS = ("patients", "treatments", "aftercare", "integrations", "frontdesk", "clinic", "auth")
+
+# The clinical record and clinical decisions: never the clinic admin's (nor an API key's).
+CLINICAL = [
+    "treatments.view_all_clinical_notes",
+    "treatments.view_clinical_notes",
+    "treatments.complete_session",
+    "treatments.add_medicalclearance",
+    "treatments.change_medicalclearance",
+    "treatments.add_courseoverride",
+    "treatments.change_courseoverride",
+]
 
 
 def _crud(app: str, model: str, actions: str = "view") -> list[str]:
@@ -45,18 +64,37 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("patients", "consent", "view add change"),
         *_crud("treatments", "course", "view add change"),
         *_crud("treatments", "session", "view add change"),
+        "treatments.book_for_any_practitioner",
+        *_crud("treatments", "medicalclearance"),
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add"),
     ],
     PRACTITIONER: [
         *REFERENCE,
-        *_crud("patients", "patient"),
-        *_crud("patients", "consent"),
+        *_crud("patients", "patient", "view change"),
+        *_crud("patients", "consent", "view add"),
         *_crud("treatments", "course"),
-        *_crud("treatments", "session", "view change"),
+        # Their own sessions only: treatments.services refuses anyone else's.
+        *_crud("treatments", "session", "view add change"),
         *_crud("treatments", "sessionproductuse"),
         *_crud("treatments", "productlot", "add"),
+        *_crud("treatments", "medicalclearance", "view add change"),
+        *_crud("treatments", "courseoverride", "view add"),
         "treatments.complete_session",
+        "treatments.view_clinical_notes",
+        *_crud("aftercare", "scheduledmessage"),
+        *_crud("aftercare", "sideeffectreport", "view add change"),
+    ],
+    CLINICAL_ADMIN: [
+        *REFERENCE,
+        *_crud("patients", "patient", "view change"),
+        *_crud("patients", "consent"),
+        *_crud("treatments", "course"),
+        *_crud("treatments", "session"),
+        *_crud("treatments", "sessionproductuse"),
+        *_crud("treatments", "medicalclearance", "view add change"),
+        *_crud("treatments", "courseoverride", "view add"),
+        "treatments.view_all_clinical_notes",
         "treatments.view_clinical_notes",
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add change"),
@@ -90,7 +128,8 @@ def sync_roles(apps: Any) -> None:
         return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
     admin_group, _ = Group.objects.get_or_create(name=CLINIC_ADMIN)
-    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=APPS))
+    clinical = [find(dotted).pk for dotted in CLINICAL]
+    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=APPS).exclude(pk__in=clinical))
     for name, permissions in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set([find(dotted) for dotted in permissions])

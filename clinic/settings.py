@@ -349,6 +349,7 @@ SPECTACULAR_SETTINGS = {
         "CancelReasonEnum": "treatments.models.CancelReason",
         "ConsentKindEnum": "patients.models.ConsentKind",
         "ContactChannelEnum": "patients.models.ContactChannel",
+        "MedicalFlagEnum": "patients.models.MedicalFlag",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

@@ -38,7 +38,7 @@ class PatientCardAdmin(PatientAdmin):
 
     @admin.action(description="Export selected patients' data (JSON)", permissions=["export"])
     def export_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse:
-        documents = [data_rights.patient_export(patient=patient) for patient in queryset]
+        documents = [data_rights.patient_export(patient=patient, actor=request.user) for patient in queryset]
         response = HttpResponse(json.dumps(documents, indent=2), content_type="application/json")
         response["Content-Disposition"] = 'attachment; filename="patient-export.json"'
         return response

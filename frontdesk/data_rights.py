@@ -19,12 +19,13 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from aftercare.models import ScheduledMessage, SideEffectReport
+from aftercare.models import MessageKind, ScheduledMessage, SideEffectReport
 from aftercare.outbox import patient_messages_erase
 from clinic.actors import Actor
 from patients.models import Patient
+from patients.selectors import clinical_access
 from patients.services import patient_anonymise
-from treatments.models import CancelReason, Course
+from treatments.models import CancelReason, Course, MedicalClearance
 from treatments.services import patient_bookings_cancel
 
 
@@ -37,31 +38,56 @@ def _plain(instance: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     return data
 
 
-def patient_export(*, patient: Patient) -> dict[str, Any]:
-    """Everything held on `patient`, as JSON-ready data."""
+def patient_export(*, patient: Patient, actor: Actor) -> dict[str, Any]:
+    """Everything held on `patient`, as JSON-ready data.
+
+    Clinical fields are filled in only for an actor with access to the
+    patient's clinical record (a clinical admin, a treating practitioner);
+    for anyone else, and for API keys, they are null. (A data-subject request
+    that must include the medical record is exported by a clinical admin.)
+    """
+    clinical = actor is None or clinical_access(actor).covers(patient.pk)
+
+    def hidden(data: dict[str, Any], *fields: str) -> dict[str, Any]:
+        if not clinical:
+            data.update(dict.fromkeys(fields))
+        return data
+
     courses = []
     for course in Course.objects.filter(patient=patient).prefetch_related(
-        "sessions__product_uses__lot__product", "sessions__overrides"
+        "sessions__product_uses__lot__product", "sessions__overrides", "advance_overrides"
     ):
         course_data = _plain(course)
         course_data["protocol_name"] = course.protocol.name
+        course_data["advance_overrides"] = [hidden(_plain(o), "reason") for o in course.advance_overrides.all()]
         course_data["sessions"] = []
         for session in course.sessions.all():
-            session_data = _plain(session)
+            session_data = hidden(_plain(session), "notes", "treated_areas")
             session_data["product_uses"] = [
                 {"product": use.lot.product.name, "lot_number": use.lot.lot_number, "quantity": str(use.quantity)}
                 for use in session.product_uses.all()
             ]
-            session_data["rule_overrides"] = [_plain(o, exclude=("session",)) for o in session.overrides.all()]
+            session_data["rule_overrides"] = [
+                hidden(_plain(o, exclude=("session",)), "reason", "rule_message") for o in session.overrides.all()
+            ]
             course_data["sessions"].append(session_data)
         courses.append(course_data)
+    person = {**_plain(patient), "time_zone": str(patient.time_zone), "phone": str(patient.phone or "")}
     data = {
         "exported_at": timezone.now(),
-        "patient": {**_plain(patient), "time_zone": str(patient.time_zone), "phone": str(patient.phone or "")},
+        "patient": hidden(person, "medical_flags", "medical_notes"),
         "consents": [_plain(c) for c in patient.consents.all()],
+        "medical_clearances": [
+            hidden(_plain(c), "flags_reviewed", "reason") for c in MedicalClearance.objects.filter(patient=patient)
+        ],
         "courses": courses,
-        "messages": [_plain(m) for m in ScheduledMessage.objects.filter(patient=patient)],
-        "side_effect_reports": [_plain(r) for r in SideEffectReport.objects.filter(patient=patient)],
+        "messages": [
+            hidden(_plain(m), "subject", "body") if m.kind == MessageKind.RED_FLAG_ALERT else _plain(m)
+            for m in ScheduledMessage.objects.filter(patient=patient)
+        ],
+        "side_effect_reports": [
+            hidden(_plain(r), "notes", "resolution_note") for r in SideEffectReport.objects.filter(patient=patient)
+        ],
         "history": [
             {"at": h.history_date, "type": h.history_type, "by": h.history_actor}
             for h in patient.history.order_by("history_date")

@@ -37,6 +37,7 @@ BOOK = READ | {
     "treatments.add_course",
     "treatments.add_session",
     "treatments.change_session",
+    "treatments.book_for_any_practitioner",
     "aftercare.add_sideeffectreport",
 }
 MANAGE = BOOK | {
@@ -47,8 +48,9 @@ MANAGE = BOOK | {
     "treatments.add_product",
     "treatments.add_productlot",
 }
-# Never granted to a key: completing sessions and resolving side effects are
-# a practitioner's clinical acts.
+# Never granted to a key: completing sessions, resolving side effects,
+# overriding rules, clearing a patient and reading the clinical record are a
+# practitioner's (clinic.roles.CLINICAL).
 SCOPE_PERMISSIONS = {Scope.READ: READ, Scope.BOOK: BOOK, Scope.MANAGE: MANAGE}
 
 

@@ -6,22 +6,63 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_actions import apply_to_each
+from clinic.admin_forms import ServiceAdminMixin, ServiceForm
 from patients import services
+from patients.admin_clinical import ClinicalRecordAdminMixin
 from patients.models import Consent, MedicalFlag, Patient
 
 
-class PatientAdminForm(forms.ModelForm):
+class PatientAdminForm(ServiceForm):
+    """A patient's page. Its clinical fields appear only for those who may see them (ClinicalRecordAdminMixin);
+    everyone may add a flag the patient mentions, and removing one needs a reason."""
+
     medical_flags = forms.MultipleChoiceField(
-        choices=MedicalFlag.choices, widget=forms.CheckboxSelectMultiple, required=False
+        choices=MedicalFlag.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Untick a flag only after reviewing it, and say why below.",
+    )
+    flag_removal_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why a flag no longer applies (kept in the audit trail).",
+    )
+    add_medical_flags = forms.MultipleChoiceField(
+        choices=MedicalFlag.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Add a medical flag",
+        help_text="A condition the patient mentions; a practitioner reviews it before the next treatment.",
     )
 
     class Meta:
         model = Patient
         fields = sorted(services.PATIENT_EDITABLE_FIELDS)
+
+    def perform(self, cleaned_data: dict[str, Any]) -> Patient:
+        data = {
+            name: cleaned_data[name]
+            for name in services.PATIENT_EDITABLE_FIELDS - {"medical_flags"}
+            if name in cleaned_data
+        }
+        added = list(cleaned_data.get("add_medical_flags") or [])
+        if self.instance._state.adding:
+            flags = list(dict.fromkeys([*(cleaned_data.get("medical_flags") or []), *added]))
+            return services.patient_create(actor=self.actor, data={**data, "medical_flags": flags})
+        patient = services.patient_update(patient=self.instance, actor=self.actor, data=data)
+        if "medical_flags" in cleaned_data:  # shown: the user may see (and review) the flags
+            wanted = set(cleaned_data["medical_flags"])
+            added += sorted(wanted - set(patient.medical_flags))
+            for flag in sorted(set(patient.medical_flags) - wanted):
+                patient = services.patient_medical_flag_remove(
+                    patient=patient, flag=flag, reason=cleaned_data.get("flag_removal_reason", ""), actor=self.actor
+                )
+        for flag in added:
+            patient = services.patient_medical_flag_add(patient=patient, flag=flag, actor=self.actor)
+        return patient
 
 
 class MedicalFlagFilter(admin.SimpleListFilter):
@@ -45,7 +86,7 @@ class ConsentInline(admin.TabularInline):
     through the service that keeps one active consent per kind."""
 
     model = Consent
-    fields = ("kind", "version", "given_at", "revoked_at", "recorded_by")
+    fields = ("kind", "scope", "version", "given_at", "revoked_at", "recorded_by")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -56,21 +97,56 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdmin):
     form = PatientAdminForm
+    clinical_fields = ("medical_flags", "medical_notes", "flag_removal_reason")
     list_display = ["last_name", "first_name", "email", "phone", "date_of_birth", "preferred_channel", "skin_type"]
     list_display_links = ["last_name", "first_name"]
     search_fields = ["last_name", "first_name", "email", "phone"]
-    list_filter = ["preferred_channel", "skin_type", MedicalFlagFilter, "language", "created_at"]
+    list_filter = ["preferred_channel", "skin_type", "language", "created_at"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "erased_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "needs_medical_review", "erased_at", "created_at", "updated_at"]
     inlines = [ConsentInline]
     fieldsets = [
         (None, {"fields": ["id", "first_name", "last_name", "date_of_birth"]}),
         ("Contact", {"fields": ["email", "phone", "preferred_channel", "language", "time_zone"]}),
-        ("Clinical", {"fields": ["skin_type", "medical_flags", "medical_notes"]}),
+        (
+            "Clinical",
+            {
+                "fields": [
+                    "skin_type",
+                    "needs_medical_review",
+                    "medical_flags",
+                    "flag_removal_reason",
+                    "add_medical_flags",
+                    "medical_notes",
+                ]
+            },
+        ),
         ("Record", {"fields": ["erased_at", "created_at", "updated_at"]}),
     ]
+
+    def patient_id_of(self, obj: Patient) -> Any:
+        return obj.pk
+
+    @admin.display(description="medical review needed", boolean=True)
+    def needs_medical_review(self, patient: Patient) -> bool:
+        return bool(patient.medical_flags)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.shows_clinical(request, obj):
+            # Those who see the flags tick them directly.
+            return [
+                (name, {**o, "fields": [f for f in o["fields"] if f != "add_medical_flags"]}) for name, o in fieldsets
+            ]
+        return fieldsets
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # Filtering by flag would tell what the list may not show.
+        if self.clinical_access(request).every_patient:
+            return [*self.list_filter[:2], MedicalFlagFilter, *self.list_filter[2:]]
+        return self.list_filter
 
     def get_inlines(self, request: HttpRequest, obj: Patient | None) -> list[type]:
         # All inlines are read-only records, empty for a patient not yet saved.
@@ -80,41 +156,23 @@ class PatientAdmin(SimpleHistoryAdmin):
         # Clinical records are kept; erasure anonymises instead of deleting.
         return False
 
-    def save_model(self, request: HttpRequest, obj: Patient, form: forms.ModelForm, change: bool) -> None:
-        data = {name: form.cleaned_data[name] for name in services.PATIENT_EDITABLE_FIELDS if name in form.cleaned_data}
-        if change:
-            services.patient_update(patient=obj, actor=request.user, data=data)
-        else:
-            created = services.patient_create(actor=request.user, data=data)
-            obj.pk = created.pk
-            obj._state.adding = False
 
+class ConsentAdminForm(ServiceForm):
+    """Record a consent through the service, which revokes the one of the same kind (and form) it replaces."""
 
-class ConsentAdminForm(forms.ModelForm):
     class Meta:
         model = Consent
-        fields = ["patient", "kind", "version", "given_at"]
+        fields = ["patient", "kind", "scope", "version", "given_at"]
 
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        if all(cleaned.get(name) for name in ("patient", "kind", "given_at")):
-            services.consent_check_new(
-                patient=cleaned["patient"], kind=cleaned["kind"], given_at=cleaned["given_at"], now=timezone.now()
-            )
-        return cleaned
-
-    def validate_constraints(self) -> None:
-        # A new consent replaces the active one of its kind (the service
-        # revokes it), so the one-active-per-kind constraint is not a form error.
-        pass
+    def perform(self, cleaned_data: dict[str, Any]) -> Consent:
+        return services.consent_give(actor=self.actor, **cleaned_data)
 
 
 @admin.register(Consent)
-class ConsentAdmin(SimpleHistoryAdmin):
+class ConsentAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     form = ConsentAdminForm
-    list_display = ["patient", "kind", "version", "given_at", "revoked_at", "recorded_by"]
-    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter), "given_at"]
+    list_display = ["patient", "kind", "scope", "version", "given_at", "revoked_at", "recorded_by"]
+    list_filter = ["kind", "scope", ("revoked_at", admin.EmptyFieldListFilter), "given_at"]
     search_fields = ["patient__last_name", "patient__first_name", "patient__email", "version"]
     autocomplete_fields = ["patient"]
     list_select_related = ["patient", "recorded_by"]
@@ -123,24 +181,11 @@ class ConsentAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Consent | None = None) -> list[str]:
         # A recorded consent is evidence; it is revoked, never edited.
         if obj is not None:
-            return ["patient", "kind", "version", "given_at", "revoked_at", "recorded_by"]
+            return ["patient", "kind", "scope", "version", "given_at", "revoked_at", "recorded_by"]
         return []
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def save_model(self, request: HttpRequest, obj: Consent, form: forms.ModelForm, change: bool) -> None:
-        if change:
-            return
-        created = services.consent_give(
-            patient=form.cleaned_data["patient"],
-            kind=form.cleaned_data["kind"],
-            version=form.cleaned_data["version"],
-            given_at=form.cleaned_data["given_at"],
-            actor=request.user,
-        )
-        obj.pk = created.pk
-        obj._state.adding = False
 
     @admin.action(description="Revoke selected consents", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:

@@ -110,15 +110,20 @@ class ConsentKind(models.TextChoices):
 
 
 class Consent(models.Model):
-    """A patient's consent of one kind, to one version of its wording.
+    """A patient's consent of one kind (and scope), to one version of its wording.
 
-    At most one consent per kind is in force at a time; giving a new version
-    revokes the old one. Rows are never deleted: the history is the proof.
+    A treatment consent's scope names the consent form of the treatment it
+    covers (a protocol's `treatment_consent_form`); other kinds have none. At
+    most one consent per kind and scope is in force at a time; giving a new
+    version revokes the old one. Rows are never deleted: the history is the proof.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
     kind = models.CharField(max_length=20, choices=ConsentKind.choices)
+    scope = models.SlugField(
+        max_length=50, blank=True, help_text="For treatment consents: the consent form, e.g. facial-mesotherapy."
+    )
     version = models.CharField(max_length=50, help_text="Version of the consent wording the patient agreed to.")
     given_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -133,7 +138,9 @@ class Consent(models.Model):
         ordering = ["-given_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient", "kind"], condition=Q(revoked_at__isnull=True), name="consent_one_active_per_kind"
+                fields=["patient", "kind", "scope"],
+                condition=Q(revoked_at__isnull=True),
+                name="consent_one_active_per_kind_and_scope",
             ),
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("given_at")),
@@ -144,7 +151,8 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         state = "revoked" if self.revoked_at else "active"
-        return f"{self.get_kind_display()} v{self.version} ({state})"
+        scope = f" ({self.scope})" if self.scope else ""
+        return f"{self.get_kind_display()}{scope} v{self.version} ({state})"
 
     @property
     def is_active(self) -> bool:

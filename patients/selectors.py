@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from clinic.access import access_all_clinical_records, access_clinical_record
 from patients.models import Consent, Patient
 
 
@@ -20,10 +22,18 @@ def consent_list(*, patient: Patient) -> QuerySet[Consent]:
     return Consent.objects.filter(patient=patient).select_related("recorded_by")
 
 
-def patient_has_consent(*, patient: Patient, kind: str, at: datetime | None = None) -> bool:
-    """Return True if `patient` had a consent of `kind` in force at `at` (default: now)."""
+def patient_has_consent(
+    *, patient: Patient, kind: str, at: datetime | None = None, scope: str = "", version: str | None = None
+) -> bool:
+    """Return True if `patient` had a consent of `kind` (and `scope`, and `version` if given) in force at `at`.
+
+    `at` defaults to now.
+    """
     at = at or timezone.now()
-    return Consent.objects.filter(patient=patient, kind=kind, given_at__lte=at).exclude(revoked_at__lte=at).exists()
+    consents = Consent.objects.filter(patient=patient, kind=kind, scope=scope, given_at__lte=at)
+    if version is not None:
+        consents = consents.filter(version=version)
+    return consents.exclude(revoked_at__lte=at).exists()
 
 
 # Who treats whom is recorded above this app, in treatments' sessions. Patients
@@ -43,7 +53,27 @@ def provide_treated_patient_ids(lookup: Callable[[Any], set[Any]]) -> None:
 
 
 def patient_ids_treated_by(user: Any) -> set[Any]:
-    """Ids of the patients `user` treats (has a session with, in any state); empty for anyone else."""
+    """Ids of the patients `user` treats (a session with them in any state, or a clearance); empty for others."""
     if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return set()
     return _treated_patient_ids(user)
+
+
+@dataclass(frozen=True)
+class ClinicalAccess:
+    """Whose clinical records a user may read and write, worked out once (for a page or a response)."""
+
+    every_patient: bool
+    treated: frozenset[Any]
+
+    def covers(self, patient_id: Any) -> bool:
+        return self.every_patient or patient_id in self.treated
+
+
+def clinical_access(user: Any) -> ClinicalAccess:
+    """The clinical records `user` may read and write (clinic.access says who may)."""
+    if access_all_clinical_records(user):
+        return ClinicalAccess(every_patient=True, treated=frozenset())
+    if not access_clinical_record(user, treats_patient=True):
+        return ClinicalAccess(every_patient=False, treated=frozenset())  # treating them would not be enough
+    return ClinicalAccess(every_patient=False, treated=frozenset(patient_ids_treated_by(user)))

@@ -13,10 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.access import access_all_clinical_records
 from clinic.actors import Actor, staff_user
 from clinic.audit import records_actor
-from clinic.errors import InvalidState
-from patients.models import Consent, ConsentKind, ContactChannel, Patient
+from clinic.errors import InvalidState, NotPermitted
+from patients.models import Consent, ConsentKind, ContactChannel, MedicalFlag, Patient
+from patients.selectors import clinical_access
 
 ERASED_NAME = ("Erased", "Patient")
 
@@ -44,11 +46,44 @@ def _check_fields(data: dict[str, Any]) -> None:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
 
 
+def _may_write_clinical_record(actor: Actor, patient: Patient | None) -> bool:
+    """The system (actor None) may; a person only with access to this patient's clinical record."""
+    if actor is None:
+        return True
+    if patient is None or patient.pk is None:
+        return access_all_clinical_records(actor)
+    return clinical_access(actor).covers(patient.pk)
+
+
+def _check_clinical_writes(*, actor: Actor, patient: Patient | None, data: dict[str, Any]) -> None:
+    """Medical notes are written only by clinicians with access; flags are only ever added here.
+
+    Anyone who may change a patient may add a medical flag the patient
+    mentions (it only makes a review necessary); removing one is a
+    practitioner's decision, with a reason (patient_medical_flag_remove).
+    """
+    current_notes = patient.medical_notes if patient is not None else ""
+    if data.get("medical_notes", current_notes) != current_notes and not _may_write_clinical_record(actor, patient):
+        raise NotPermitted(
+            "Medical notes are written by the practitioners who treat the patient and by clinical admins.",
+            field="medical_notes",
+        )
+    if patient is not None and "medical_flags" in data:
+        removed = set(patient.medical_flags) - set(data["medical_flags"] or [])
+        if removed:
+            raise NotPermitted(
+                "A medical flag is removed by a practitioner who treats the patient, with a reason "
+                "(the remove-flag action), never by replacing the list.",
+                field="medical_flags",
+            )
+
+
 @records_actor
 @transaction.atomic
 def patient_create(*, actor: Actor, data: dict[str, Any]) -> Patient:
     """Validate and save a new patient; raise ValidationError naming bad fields."""
     _check_fields(data)
+    _check_clinical_writes(actor=actor, patient=None, data=data)
     patient = Patient(**data)
     patient.full_clean()
     patient.save()
@@ -64,6 +99,8 @@ def patient_update(*, patient: Patient, actor: Actor, data: dict[str, Any]) -> P
     checked against the contact details already on file.
     """
     _check_fields(data)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _check_clinical_writes(actor=actor, patient=patient, data=data)
     for name, value in data.items():
         setattr(patient, name, value)
     patient.full_clean()
@@ -71,16 +108,64 @@ def patient_update(*, patient: Patient, actor: Actor, data: dict[str, Any]) -> P
     return patient
 
 
-def consent_check_new(*, patient: Patient, kind: str, given_at: datetime, now: datetime) -> Consent | None:
-    """Raise ValidationError if a consent of `kind` given at `given_at` cannot be recorded.
+@records_actor
+@transaction.atomic
+def patient_medical_flag_add(*, patient: Patient, flag: str, actor: Actor) -> Patient:
+    """Record a medical flag (a condition the patient mentions); the next booking then needs a review.
 
-    Return the consent of that kind now in force (which the new one replaces), or None.
+    Adding one that is already on file changes nothing.
+    """
+    if flag not in MedicalFlag.values:
+        raise ValidationError({"flag": f"Unknown medical flag {flag!r}."})
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if flag not in patient.medical_flags:
+        patient.medical_flags = [*patient.medical_flags, flag]
+        patient._change_reason = f"Medical flag added: {flag}"  # type: ignore[attr-defined]
+        patient.save(update_fields=["medical_flags", "updated_at"])
+    return patient
+
+
+@records_actor
+@transaction.atomic
+def patient_medical_flag_remove(*, patient: Patient, flag: str, reason: str, actor: Actor) -> Patient:
+    """A practitioner who treats the patient (or a clinical admin) removes a flag, saying why.
+
+    The reason goes into the audit trail with the change.
+    """
+    if actor is None or not clinical_access(actor).covers(patient.pk):
+        raise NotPermitted(
+            "A medical flag is removed only by a practitioner who treats the patient, or a clinical admin.",
+            field="flag",
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the flag no longer applies."})
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if flag not in patient.medical_flags:
+        raise ValidationError({"flag": "This flag is not on the patient's record."})
+    patient.medical_flags = [f for f in patient.medical_flags if f != flag]
+    patient._change_reason = f"Medical flag removed: {flag}. {reason.strip()}"  # type: ignore[attr-defined]
+    patient.save(update_fields=["medical_flags", "updated_at"])
+    return patient
+
+
+def consent_check_new(
+    *, patient: Patient, kind: str, given_at: datetime, now: datetime, scope: str = ""
+) -> Consent | None:
+    """Raise ValidationError if a consent of `kind` (and `scope`) given at `given_at` cannot be recorded.
+
+    A treatment consent names its consent form in `scope`; other kinds have
+    none. Return the consent of that kind and scope now in force (which the
+    new one replaces), or None.
     """
     if kind not in ConsentKind.values:
         raise ValidationError({"kind": f"Unknown consent kind {kind!r}."})
+    if kind == ConsentKind.TREATMENT and not scope:
+        raise ValidationError({"scope": "Name the treatment's consent form, e.g. facial-mesotherapy."})
+    if kind != ConsentKind.TREATMENT and scope:
+        raise ValidationError({"scope": "Only a treatment consent has a scope."})
     if given_at > now:
         raise ValidationError({"given_at": "Consent cannot be given in the future."})
-    current = Consent.objects.filter(patient=patient, kind=kind, revoked_at__isnull=True).first()
+    current = Consent.objects.filter(patient=patient, kind=kind, scope=scope, revoked_at__isnull=True).first()
     if current is not None and given_at < current.given_at:
         raise ValidationError({"given_at": "A newer consent of this kind is already on file."})
     return current
@@ -95,11 +180,12 @@ def consent_give(
     version: str,
     actor: Actor,
     given_at: datetime | None = None,
+    scope: str = "",
 ) -> Consent:
-    """Record that `patient` consents to `kind` in wording `version`.
+    """Record that `patient` consents to `kind` (for `scope`: a treatment's consent form) in wording `version`.
 
-    A consent of the same kind already in force is revoked at the same
-    instant, so exactly one is active afterwards. The patient row is locked
+    A consent of the same kind and scope already in force is revoked at the
+    same instant, so exactly one is active afterwards. The patient row is locked
     first: two concurrent calls queue instead of both revoking and inserting.
     """
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
@@ -107,13 +193,14 @@ def consent_give(
     # the lock must not stamp its consent earlier than the one it replaces.
     now = timezone.now()
     given_at = given_at or now
-    current = consent_check_new(patient=patient, kind=kind, given_at=given_at, now=now)
+    current = consent_check_new(patient=patient, kind=kind, scope=scope, given_at=given_at, now=now)
     if current is not None:
         current.revoked_at = given_at
         current.save(update_fields=["revoked_at", "updated_at"])
     consent = Consent(
         patient=patient,
         kind=kind,
+        scope=scope,
         version=version,
         given_at=given_at,
         recorded_by=staff_user(actor),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
@@ -63,6 +63,8 @@ class ConsentFactory(factory.django.DjangoModelFactory):
 
     patient = factory.SubFactory(PatientFactory)
     kind = ConsentKind.SERVICE_MESSAGES
+    # A treatment consent is to a protocol's consent form: the shipped mesotherapy form.
+    scope = factory.LazyAttribute(lambda c: "facial-mesotherapy" if c.kind == ConsentKind.TREATMENT else "")
     version = "2026-01"
     given_at = factory.Faker("past_datetime", start_date="-30d", tzinfo=UTC)
 
@@ -117,14 +119,31 @@ class PractitionerFactory(factory.django.DjangoModelFactory):
             self.locations.add(*locations)
 
 
+# Long before any test's clock: a consent on file before every session of the scene.
+CONSENTED_LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
 class CourseFactory(factory.django.DjangoModelFactory):
+    """A course whose patient has signed the protocol's current consent form, unless `consented=False`."""
+
     class Meta:
         model = Course
+        skip_postgeneration_save = True
 
     patient = factory.SubFactory(PatientFactory)
     protocol = factory.LazyFunction(mesotherapy_protocol)
     location = factory.SubFactory(LocationFactory)
     planned_sessions = 4
+
+    @factory.post_generation
+    def consented(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        if not create or extracted is False:
+            return
+        form, version = self.protocol.treatment_consent_form, self.protocol.treatment_consent_version
+        if not Consent.objects.filter(patient=self.patient, kind="treatment", scope=form, version=version).exists():
+            Consent.objects.create(
+                patient=self.patient, kind="treatment", scope=form, version=version, given_at=CONSENTED_LONG_AGO
+            )
 
 
 class SessionFactory(factory.django.DjangoModelFactory):

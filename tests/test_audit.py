@@ -77,9 +77,8 @@ def test_cancelling_a_course_records_each_cancelled_session_in_the_trail(clock, 
         practitioner=practitioner,
         room=room,
         starts_at=datetime(2026, 3, 17, 11, tzinfo=LONDON),
-        actor=None,
+        actor=practitioner.user,
         overrides=[services.Override(rule="spacing", reason="test")],
-        override_by=practitioner,
     )
     admin = UserFactory(username="boss", is_superuser=True)
 

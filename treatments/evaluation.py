@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
-from clinic.errors import RuleViolation
+from clinic.errors import NotPermitted, RuleViolation
 from treatments import rules
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     ConflictRule,
     Course,
+    CourseOverride,
     Location,
+    MedicalClearance,
     Practitioner,
     Room,
     Session,
@@ -125,41 +128,89 @@ def evaluate_booking(
             ],
         )
     )
-    decisions.append(rules.check_medical_review(medical_flags=course.patient.medical_flags))
+    decisions.append(
+        rules.check_medical_review(
+            medical_flags=course.patient.medical_flags,
+            cleared_flags=cleared_flags(course=course, on=location.today(now=starts_at)),
+        )
+    )
     return decisions
+
+
+def cleared_flags(*, course: Course, on: date) -> set[str]:
+    """The medical flags that practitioners' clearances cover for a session of `course` on the local date `on`."""
+    clearances = MedicalClearance.objects.filter(patient_id=course.patient_id, revoked_at__isnull=True).filter(
+        Q(course=course) | Q(valid_until__gte=on)
+    )
+    return {flag for clearance in clearances for flag in clearance.flags_reviewed}
+
+
+@dataclass(frozen=True)
+class UsedOverride:
+    """A refusal set aside: by which practitioner, why, and whether it was decided ahead on the course."""
+
+    decision: rules.Decision
+    reason: str
+    practitioner: Practitioner
+    decided_ahead: CourseOverride | None = None
+
+
+def check_overrides(overrides: Sequence[Override], *, decided_by: Practitioner | None) -> None:
+    """Raise unless `overrides` are well formed and decided by a practitioner (the acting one).
+
+    Setting a rule aside is a clinical decision: the front desk and booking
+    software may not, whoever they name.
+    """
+    for override in overrides:
+        if override.rule not in rules.OVERRIDABLE_RULES:
+            raise ValidationError({"overrides": f"The {override.rule} rule cannot be overridden."})
+        if not override.reason.strip():
+            raise ValidationError({"overrides": "An override needs a reason."})
+    if overrides and decided_by is None:
+        raise NotPermitted(
+            "Only a practitioner can override a rule, as themself: ask the treating practitioner to book this "
+            "session, or to record the decision on the course beforehand.",
+            field="overrides",
+        )
 
 
 def enforce(
     decisions: Sequence[rules.Decision],
     *,
     overrides: Sequence[Override],
-    override_by: Practitioner | None,
-) -> list[tuple[rules.Decision, Override]]:
-    """Raise RuleViolation for the first refusal not overridden; return the overrides used.
+    decided_by: Practitioner | None,
+    decided_ahead: Sequence[CourseOverride] = (),
+) -> list[UsedOverride]:
+    """Raise RuleViolation for the first refusal not set aside; return the overrides used.
 
-    An override names an overridable rule, gives a reason and a practitioner.
-    Overrides for rules that did not refuse are ignored rather than stored, so
-    the record shows only decisions that mattered.
+    A refusal is set aside by an override given now by `decided_by` (the
+    acting practitioner), else by one a practitioner decided ahead on the
+    course (`decided_ahead`, still unused). Overrides for rules that did not
+    refuse are ignored rather than stored, so the record shows only decisions
+    that mattered.
     """
-    by_rule = {override.rule: override for override in overrides}
-    for override in overrides:
-        if override.rule not in rules.OVERRIDABLE_RULES:
-            raise ValidationError({"overrides": f"The {override.rule} rule cannot be overridden."})
-        if not override.reason.strip():
-            raise ValidationError({"overrides": "An override needs a reason."})
-    if overrides and override_by is None:
-        raise ValidationError({"override_by": "An override must name the practitioner who decided it."})
+    check_overrides(overrides, decided_by=decided_by)
+    given_now = {override.rule: override for override in overrides}
+    ahead: dict[str, CourseOverride] = {}
+    for advance in decided_ahead:
+        ahead.setdefault(advance.rule, advance)
     used = []
     for decision in decisions:
         if decision.allowed:
             continue
-        decision_override = by_rule.get(decision.rule)
-        if decision_override is None or decision.rule not in rules.OVERRIDABLE_RULES:
-            message = decision.reason
-            if decision.rule in rules.OVERRIDABLE_RULES:
-                message += " A practitioner may override this with a reason."
-            raise RuleViolation(message, rule=decision.rule, earliest_start=decision.earliest_start)
-        used.append((decision, decision_override))
+        if decision.rule not in rules.OVERRIDABLE_RULES:
+            raise RuleViolation(decision.reason, rule=decision.rule, earliest_start=decision.earliest_start)
+        if decision.rule in given_now and decided_by is not None:
+            used.append(UsedOverride(decision, given_now[decision.rule].reason, decided_by))
+        elif decision.rule in ahead:
+            advance = ahead[decision.rule]
+            used.append(UsedOverride(decision, advance.reason, advance.practitioner, decided_ahead=advance))
+        else:
+            raise RuleViolation(
+                decision.reason + " A practitioner may override this with a reason.",
+                rule=decision.rule,
+                earliest_start=decision.earliest_start,
+            )
     return used
 
 

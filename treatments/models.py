@@ -170,6 +170,18 @@ class Protocol(models.Model):
         help_text="Latest maintenance session, in days after the previous session."
     )
     session_duration_minutes = models.PositiveSmallIntegerField(default=45)
+    treatment_consent_form = models.SlugField(
+        max_length=50,
+        default="treatment",
+        help_text="The consent form a patient signs for this treatment (a patient consent's scope), e.g. "
+        "facial-mesotherapy.",
+    )
+    treatment_consent_version = models.CharField(
+        max_length=50,
+        default="1",
+        help_text="The form's current version. A session is completed only for a patient who consented to this "
+        "version before the session began.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -363,8 +375,9 @@ class Session(models.Model):
         ordering = ["starts_at"]
         permissions = [
             ("complete_session", "Can complete a session and record its clinical notes"),
-            ("view_clinical_notes", "Can read clinical notes of the patients they treat"),
-            ("view_all_clinical_notes", "Can read every patient's clinical notes"),
+            ("view_clinical_notes", "Can read and write the clinical record of the patients they treat"),
+            ("view_all_clinical_notes", "Can read and write every patient's clinical record"),
+            ("book_for_any_practitioner", "Can book and move sessions for any practitioner"),
         ]
         indexes = [
             models.Index(fields=["practitioner", "starts_at"], name="session_practitioner_start_idx"),
@@ -414,7 +427,7 @@ class Session(models.Model):
 
 
 class RuleOverride(models.Model):
-    """A practitioner's recorded decision to go ahead despite a rule."""
+    """A practitioner's recorded decision to go ahead despite a rule, for one session."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="overrides")
     rule = models.CharField(max_length=30)
@@ -428,6 +441,64 @@ class RuleOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} overridden by {self.practitioner}"
+
+
+class CourseOverride(models.Model):
+    """A practitioner's decision, made ahead of booking, to go ahead despite a rule for a course's next session.
+
+    The next booking of the course that the rule would refuse uses it (and
+    records it as that session's RuleOverride, decided by this practitioner),
+    so the front desk can book what the practitioner already decided.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="advance_overrides")
+    rule = models.CharField(max_length=30)
+    reason = models.TextField()
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="advance_overrides")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_by = models.OneToOneField(
+        Session, on_delete=models.PROTECT, null=True, blank=True, related_name="advance_override"
+    )
+    history = audited()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.rule} override for {self.course}, by {self.practitioner}"
+
+
+class MedicalClearance(models.Model):
+    """A practitioner's review of a patient's medical flags: treatment may go ahead despite them.
+
+    It covers the flags the patient had when reviewed (a flag added later
+    needs a new review), for one course or until a date, until revoked.
+    """
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="medical_clearances")
+    flags_reviewed = ArrayField(models.CharField(max_length=30), help_text="The medical flags this review covered.")
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, null=True, blank=True, related_name="medical_clearances"
+    )
+    valid_until = models.DateField(null=True, blank=True, help_text="Last day covered, at the clinic.")
+    reason = models.TextField()
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="medical_clearances")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = audited()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(course__isnull=False) | Q(valid_until__isnull=False),
+                name="clearance_for_a_course_or_until_a_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"course {self.course}" if self.course_id else f"until {self.valid_until:%d/%m/%Y}"
+        return f"Medical review of {self.patient} by {self.practitioner} ({scope})"
 
 
 # --- Products and lots --------------------------------------------------------

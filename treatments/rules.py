@@ -26,6 +26,7 @@ class Rule(StrEnum):
     OPENING_HOURS = "opening_hours"
     MEDICAL_REVIEW = "medical_review"
     LOT_EXPIRED = "lot_expired"
+    TREATMENT_CONSENT = "treatment_consent"
 
 
 # Rules a practitioner may override with a recorded reason. Counting,
@@ -254,15 +255,36 @@ def check_opening_hours(
 # --- patient safety and products --------------------------------------------
 
 
-def check_medical_review(*, medical_flags: Sequence[str]) -> Decision:
-    """A patient with medical flags is treated only on a practitioner's override."""
-    if not medical_flags:
-        return Decision.ok(Rule.MEDICAL_REVIEW)
+def check_medical_review(*, medical_flags: Sequence[str], cleared_flags: Iterable[str] = ()) -> Decision:
+    """A patient with medical flags is treated only once a practitioner reviewed every one of them.
+
+    `cleared_flags` are the flags covered by the practitioners' clearances
+    that apply to this session. The reason names no flag: it reaches the
+    front desk and booking software, who may know that a review is needed
+    but not what is in the clinical record.
+    """
+    unreviewed = set(medical_flags) - set(cleared_flags)
+    if not unreviewed:
+        return Decision.ok(Rule.MEDICAL_REVIEW, flags=["cleared"] if medical_flags else [])
     return Decision.refuse(
         Rule.MEDICAL_REVIEW,
-        "The patient has medical flags that need a practitioner's review: "
-        + ", ".join(flag.replace("_", " ") for flag in medical_flags)
-        + ".",
+        "The patient needs a practitioner's medical review before this treatment: a practitioner may record a "
+        "clearance, or book the session themself with a reason.",
+    )
+
+
+def check_treatment_consent(*, consented: bool, form: str, version: str) -> Decision:
+    """A session is completed only for a patient who consented to the treatment's current form beforehand.
+
+    `consented`: a treatment consent to `form`, version `version`, given
+    before the session began and still in force.
+    """
+    if consented:
+        return Decision.ok(Rule.TREATMENT_CONSENT)
+    return Decision.refuse(
+        Rule.TREATMENT_CONSENT,
+        f"Treatment consent needed: the patient has not consented to the {form} form, version {version}, before "
+        "this session. Record their consent before treating them.",
     )
 
 

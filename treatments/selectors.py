@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from patients.models import Consent, ConsentKind
+from patients.selectors import patient_has_consent
 from treatments.followup import with_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     Course,
     Location,
+    MedicalClearance,
     Practitioner,
     Protocol,
     Room,
@@ -51,9 +55,28 @@ def course_list() -> QuerySet[Course]:
 
 
 def session_list() -> QuerySet[Session]:
-    return Session.objects.select_related(
-        "course__patient", "course__protocol", "practitioner", "room", "location"
-    ).prefetch_related("product_uses__lot__product", "overrides__practitioner")
+    """Sessions with what the API shows of them, whether the patient's treatment consent is in force included."""
+    return (
+        Session.objects.select_related("course__patient", "course__protocol", "practitioner", "room", "location")
+        .prefetch_related("product_uses__lot__product", "overrides__practitioner")
+        .annotate(
+            treatment_consent_in_force=Exists(
+                _consent_in_force(patient="course__patient_id", protocol="course__protocol")
+            )
+        )
+    )
+
+
+def _consent_in_force(*, patient: str, protocol: str) -> QuerySet[Consent]:
+    """Treatment consents in force now for the outer row's patient and protocol (for Exists)."""
+    now = timezone.now()
+    return Consent.objects.filter(
+        patient_id=OuterRef(patient),
+        kind=ConsentKind.TREATMENT,
+        scope=OuterRef(f"{protocol}__treatment_consent_form"),
+        version=OuterRef(f"{protocol}__treatment_consent_version"),
+        given_at__lte=now,
+    ).exclude(revoked_at__lte=now)
 
 
 def lot_recipients(*, lot_id: UUID) -> QuerySet[SessionProductUse]:
@@ -195,7 +218,29 @@ def suggest_booking(
 
 
 def patient_ids_treated_by(user: Any) -> set[Any]:
-    """Ids of the patients `user` has a session with as the practitioner (in any state)."""
+    """Ids of the patients `user` treats: a session with them as the practitioner (in any state), or a clearance."""
+    sessions = Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True)
+    cleared = MedicalClearance.objects.filter(practitioner__user_id=user.pk).values_list("patient_id", flat=True)
+    return set(sessions.distinct()) | set(cleared.distinct())
+
+
+def has_treatment_consent(*, course: Course, at: datetime | None = None) -> bool:
+    """Return True if the course's patient had consented to its protocol's current form by `at` (default: now)."""
+    protocol = course.protocol
+    return patient_has_consent(
+        patient=course.patient,
+        kind=ConsentKind.TREATMENT,
+        scope=protocol.treatment_consent_form,
+        version=protocol.treatment_consent_version,
+        at=at,
+    )
+
+
+def courses_needing_treatment_consent(course_ids: Iterable[Any]) -> set[Any]:
+    """Of `course_ids`, those whose patient has no treatment consent in force for the protocol's current form."""
     return set(
-        Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True).distinct()
+        Course.objects.filter(pk__in=list(course_ids))
+        .annotate(consented=Exists(_consent_in_force(patient="patient_id", protocol="protocol")))
+        .filter(consented=False)
+        .values_list("pk", flat=True)
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,18 +26,21 @@ from simple_history.utils import bulk_update_with_history
 
 from clinic.actors import Actor, actor_label, staff_user
 from clinic.audit import records_actor
-from clinic.errors import InvalidState, RuleViolation, SlotTaken
+from clinic.errors import InvalidState, NotPermitted, RuleViolation, SlotTaken
 from patients.models import Patient
+from patients.selectors import clinical_access
 from treatments import rules
-from treatments.evaluation import Override, check_resources, enforce, evaluate_booking
+from treatments.evaluation import Override, UsedOverride, check_resources, enforce, evaluate_booking
 from treatments.events import SessionChange, announce_course_cancelled, announce_session_change
 from treatments.followup import course_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     CancelReason,
     Course,
+    CourseOverride,
     CourseStatus,
     Location,
+    MedicalClearance,
     Practitioner,
     Product,
     ProductLot,
@@ -50,6 +53,7 @@ from treatments.models import (
     SessionStatus,
     new_calendar_token,
 )
+from treatments.selectors import has_treatment_consent
 
 __all__ = ["Override", "ProductUse"]  # the value types callers build, re-exported beside the services
 
@@ -165,22 +169,19 @@ def _save_or_slot_taken(session: Session, *, update_fields: list[str] | None = N
         ) from exc
 
 
-def _record_overrides(
-    session: Session, used: list[tuple[rules.Decision, Override]], override_by: Practitioner | None
-) -> None:
-    if not used:
-        return
-    if override_by is None:
-        # enforce() refuses overrides that name no practitioner; reaching here is a programming error.
-        raise ValueError("Overrides were used without the practitioner who decided them.")
-    for decision, override in used:
+def _record_overrides(session: Session, used: list[UsedOverride]) -> None:
+    """Store each refusal set aside, as the decision of the practitioner who made it."""
+    for override in used:
         RuleOverride.objects.create(
             session=session,
-            rule=decision.rule,
+            rule=override.decision.rule,
             reason=override.reason,
-            practitioner=override_by,
-            rule_message=decision.reason,
+            practitioner=override.practitioner,
+            rule_message=override.decision.reason,
         )
+        if override.decided_ahead is not None:
+            override.decided_ahead.used_by = session
+            override.decided_ahead.save(update_fields=["used_by"])
 
 
 def _save_change(session: Session, **fields: Any) -> None:
@@ -196,11 +197,32 @@ def _save_change(session: Session, **fields: Any) -> None:
     _save_or_slot_taken(session)
 
 
-def _overriding_practitioner(actor: Actor, override_by: Practitioner | None) -> Practitioner | None:
-    """Who decided the overrides: the practitioner named, else the acting user if a practitioner."""
-    if override_by is not None or getattr(actor, "pk", None) is None:
-        return override_by
-    return Practitioner.objects.filter(user_id=actor.pk).first()
+def acting_practitioner(actor: Actor) -> Practitioner | None:
+    """The practitioner the acting person is, if any: never an API key, never the system."""
+    if actor is None or getattr(actor, "pk", None) is None:
+        return None
+    return Practitioner.objects.filter(user_id=actor.pk, is_active=True).first()
+
+
+def _check_may_book_for(actor: Actor, practitioner: Practitioner, *, moving: Session | None = None) -> None:
+    """The front desk and booking software book (move, cancel) for any practitioner; a practitioner only
+    for themself.
+
+    So "treats this patient" cannot be manufactured: a practitioner cannot
+    move a colleague's session to themself.
+    """
+    if actor is None or actor.has_perm("treatments.book_for_any_practitioner"):
+        return
+    own = acting_practitioner(actor)
+    if own is None or practitioner.pk != own.pk or (moving is not None and moving.practitioner_id != own.pk):
+        raise NotPermitted(
+            "A practitioner books and moves only their own sessions; the front desk books for colleagues.",
+            field="practitioner",
+        )
+
+
+def _decided_ahead(course: Course) -> list[CourseOverride]:
+    return list(CourseOverride.objects.filter(course=course, used_by__isnull=True).select_related("practitioner"))
 
 
 def _evaluate(
@@ -225,19 +247,20 @@ def session_book(
     starts_at: datetime,
     actor: Actor,
     overrides: Sequence[Override] = (),
-    override_by: Practitioner | None = None,
 ) -> Session:
-    """Book the next session of `course`; raise RuleViolation, SlotTaken or ValidationError.
+    """Book the next session of `course`; raise RuleViolation, SlotTaken, NotPermitted or ValidationError.
 
     A course in maintenance books maintenance sessions, spaced by the
     maintenance window; otherwise a course session, within the planned count.
-    Overrides are decided by `override_by`, or by the acting practitioner.
+    `overrides` are the acting practitioner's own decisions; a rule may also
+    be set aside by a decision a practitioner recorded on the course ahead.
     """
     course = Course.objects.select_for_update().select_related("protocol__category", "patient").get(pk=course.pk)
     if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
         raise InvalidState(f"A {course.get_status_display().lower()} course takes no more sessions.", field="course")
     if starts_at < timezone.now():
         raise ValidationError({"starts_at": "A session cannot be booked in the past."})
+    _check_may_book_for(actor, practitioner)
     check_resources(course=course, practitioner=practitioner, room=room)
     kind = SessionKind.MAINTENANCE if course.status == CourseStatus.MAINTENANCE else SessionKind.COURSE
     ends_at, decisions = _evaluate(
@@ -248,8 +271,12 @@ def session_book(
         duration=timedelta(minutes=course.protocol.session_duration_minutes),
         exclude=None,
     )
-    override_by = _overriding_practitioner(actor, override_by)
-    used = enforce(decisions, overrides=overrides, override_by=override_by)
+    used = enforce(
+        decisions,
+        overrides=overrides,
+        decided_by=acting_practitioner(actor),
+        decided_ahead=_decided_ahead(course),
+    )
 
     session = Session(
         course=course,
@@ -262,7 +289,7 @@ def session_book(
         booked_late=any("late" in d.flags for d in decisions),
     )
     _save_or_slot_taken(session)  # the first version: sequence 0
-    _record_overrides(session, used, override_by)
+    _record_overrides(session, used)
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
@@ -298,7 +325,6 @@ def session_reschedule(
     practitioner: Practitioner | None = None,
     room: Room | None = None,
     overrides: Sequence[Override] = (),
-    override_by: Practitioner | None = None,
 ) -> Session:
     """Move a booked session (and optionally change practitioner or room), re-checking every rule."""
     session = _lock_session(session)
@@ -306,6 +332,7 @@ def session_reschedule(
     if starts_at < timezone.now():
         raise ValidationError({"starts_at": "A session cannot be moved into the past."})
     practitioner = practitioner or session.practitioner
+    _check_may_book_for(actor, practitioner, moving=session)
     room = room or session.room
     check_resources(course=session.course, practitioner=practitioner, room=room)
     ends_at, decisions = _evaluate(
@@ -316,8 +343,12 @@ def session_reschedule(
         duration=session.ends_at - session.starts_at,
         exclude=session,
     )
-    override_by = _overriding_practitioner(actor, override_by)
-    used = enforce(decisions, overrides=overrides, override_by=override_by)
+    used = enforce(
+        decisions,
+        overrides=overrides,
+        decided_by=acting_practitioner(actor),
+        decided_ahead=_decided_ahead(session.course),
+    )
     _save_change(
         session,
         starts_at=starts_at,
@@ -327,7 +358,7 @@ def session_reschedule(
         location=room.location,
         booked_late=any("late" in d.flags for d in decisions),
     )
-    _record_overrides(session, used, override_by)
+    _record_overrides(session, used)
     announce_session_change(session=session, change=SessionChange.RESCHEDULED, actor=actor)
     return session
 
@@ -336,9 +367,15 @@ def session_reschedule(
 @transaction.atomic
 def session_cancel(*, session: Session, reason: str, actor: Actor, note: str = "") -> Session:
     """Cancel a booked session with a reason code; it no longer holds its slot."""
+    locked = _lock_session(session)
+    _check_may_book_for(actor, locked.practitioner, moving=locked)
+    return _cancel(locked, reason=reason, note=note, actor=actor)
+
+
+def _cancel(session: Session, *, reason: str, note: str, actor: Actor) -> Session:
+    """Cancel a locked session, whoever's it is: the caller checked the actor may."""
     if reason not in CancelReason.values:
         raise ValidationError({"reason": f"Unknown cancellation reason {reason!r}."})
-    session = _lock_session(session)
     _require_booked(session, "cancelled")
     _save_change(
         session,
@@ -356,6 +393,7 @@ def session_cancel(*, session: Session, reason: str, actor: Actor, note: str = "
 def session_mark_no_show(*, session: Session, actor: Actor) -> Session:
     """Record that the patient did not come. Only once the session has started."""
     session = _lock_session(session)
+    _check_may_book_for(actor, session.practitioner, moving=session)
     _require_booked(session, "marked as a no-show")
     now = timezone.now()
     if now < session.starts_at:
@@ -386,6 +424,13 @@ def session_complete(
     """
     session = _lock_session(session)
     _require_booked(session, "completed")
+    completer = acting_practitioner(actor)
+    if completer is None or completer.pk != session.practitioner_id:
+        raise NotPermitted(
+            f"A session is completed by the practitioner who gave it ({session.practitioner}), as themself; "
+            "if someone else treated the patient, move the session to them first.",
+            field="practitioner",
+        )
     now = timezone.now()
     completed_at = completed_at or now
     if completed_at > now:
@@ -405,6 +450,15 @@ def session_complete(
         decision = rules.check_lot_usable(lot_number=use.lot.lot_number, expires_on=use.lot.expires_on, used_on=used_on)
         if not decision.allowed:
             raise RuleViolation(decision.reason, rule=decision.rule, field="product_uses")
+    protocol = session.course.protocol
+    consent = rules.check_treatment_consent(
+        consented=has_treatment_consent(course=session.course, at=session.starts_at)
+        and has_treatment_consent(course=session.course, at=completed_at),
+        form=protocol.treatment_consent_form,
+        version=protocol.treatment_consent_version,
+    )
+    if not consent.allowed:
+        raise RuleViolation(consent.reason, rule=consent.rule, field=None)
 
     session.status = SessionStatus.COMPLETED
     session.completed_at = completed_at
@@ -441,9 +495,12 @@ def _advance_course(session: Session) -> None:
 @records_actor
 @transaction.atomic
 def patient_bookings_cancel(*, patient: Patient, reason: str, note: str, actor: Actor) -> list[Session]:
-    """Cancel every booked session of `patient` (erasure, a patient leaving the clinic)."""
+    """Cancel every booked session of `patient`, whichever practitioner's (erasure, a patient leaving the clinic).
+
+    The caller has checked that the actor may (the erasure permission).
+    """
     return [
-        session_cancel(session=session, reason=reason, note=note, actor=actor)
+        _cancel(_lock_session(session), reason=reason, note=note, actor=actor)
         for session in Session.objects.filter(course__patient=patient, status=SessionStatus.BOOKED).order_by("pk")
     ]
 
@@ -504,3 +561,87 @@ def practitioner_calendar_rotate(*, practitioner: Practitioner) -> Practitioner:
     practitioner.calendar_token = new_calendar_token()
     practitioner.save(update_fields=["calendar_token", "updated_at"])
     return practitioner
+
+
+# --- practitioners' decisions ahead of booking ---------------------------------------
+
+
+def _require_treating_practitioner(actor: Actor, patient: Patient, doing: str) -> Practitioner:
+    """The acting practitioner, if they may decide for this patient (they treat them, or are a clinical admin)."""
+    practitioner = acting_practitioner(actor)
+    if practitioner is None or not clinical_access(actor).covers(patient.pk):
+        raise NotPermitted(
+            f"Only a practitioner who treats the patient, or a clinical admin, may {doing}, as themself.",
+            field=None,
+        )
+    return practitioner
+
+
+@records_actor
+@transaction.atomic
+def medical_clearance_record(
+    *,
+    patient: Patient,
+    reason: str,
+    actor: Actor,
+    course: Course | None = None,
+    valid_until: date | None = None,
+) -> MedicalClearance:
+    """A practitioner reviewed the patient's medical flags: treatment may go ahead, for a course or until a date.
+
+    The clearance covers the flags on file now; a flag added later needs a new review.
+    """
+    practitioner = _require_treating_practitioner(actor, patient, "record a medical review")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what was reviewed and why treatment may go ahead."})
+    if (course is None) == (valid_until is None):
+        raise ValidationError({"course": "Clear the patient for one course, or until a date (not both)."})
+    if course is not None and course.patient_id != patient.pk:
+        raise ValidationError({"course": "This course belongs to another patient."})
+    if valid_until is not None and valid_until < timezone.localdate():
+        raise ValidationError({"valid_until": "A clearance cannot end in the past."})
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if not patient.medical_flags:
+        raise ValidationError({"patient": "The patient has no medical flags to review."})
+    return MedicalClearance.objects.create(
+        patient=patient,
+        flags_reviewed=list(patient.medical_flags),
+        course=course,
+        valid_until=valid_until,
+        reason=reason.strip(),
+        practitioner=practitioner,
+    )
+
+
+@records_actor
+@transaction.atomic
+def medical_clearance_revoke(*, clearance: MedicalClearance, actor: Actor) -> MedicalClearance:
+    """Withdraw a clearance: later bookings need a new review (booked sessions stay booked)."""
+    _require_treating_practitioner(actor, clearance.patient, "withdraw a medical review")
+    clearance = MedicalClearance.objects.select_for_update().get(pk=clearance.pk)
+    if clearance.revoked_at is not None:
+        raise InvalidState("This clearance is already withdrawn.", field="revoked_at")
+    clearance.revoked_at = timezone.now()
+    clearance.save(update_fields=["revoked_at"])
+    return clearance
+
+
+# Decided ahead on a course; the medical review is cleared with a MedicalClearance instead.
+ADVANCE_OVERRIDABLE_RULES = frozenset({rules.Rule.SPACING, rules.Rule.CONFLICT})
+
+
+@records_actor
+@transaction.atomic
+def course_override_record(*, course: Course, rule: str, reason: str, actor: Actor) -> CourseOverride:
+    """A practitioner decides ahead that the course's next booking may go ahead despite `rule`."""
+    practitioner = _require_treating_practitioner(actor, course.patient, "set a rule aside")
+    if rule not in ADVANCE_OVERRIDABLE_RULES:
+        raise ValidationError(
+            {"rule": "Only the spacing and conflict rules are set aside ahead; a medical review is a clearance."}
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "An override needs a reason."})
+    course = Course.objects.select_for_update().get(pk=course.pk)
+    if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
+        raise InvalidState(f"A {course.get_status_display().lower()} course takes no more sessions.", field="course")
+    return CourseOverride.objects.create(course=course, rule=rule, reason=reason.strip(), practitioner=practitioner)

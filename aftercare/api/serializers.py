@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from aftercare.models import AftercareStep, ReportSource, ScheduledMessage, Severity, SideEffectReport, Symptom
+from aftercare.models import (
+    AftercareStep,
+    MessageKind,
+    ReportSource,
+    ScheduledMessage,
+    Severity,
+    SideEffectReport,
+    Symptom,
+)
 from clinic.api.serializers import StrictInputMixin
+from patients.api.serializers import response_clinical_access
 from patients.models import Patient
-from treatments.models import Practitioner, Session
+from treatments.models import Session
 
 
-class ScheduledMessageOutputSerializer(serializers.ModelSerializer):
+class ScheduledMessageOutputSerializer(serializers.ModelSerializer[ScheduledMessage]):
+    """An outbox row. A red-flag alert's subject and body quote the report: null without clinical access."""
+
     step: serializers.SlugRelatedField[AftercareStep] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    subject = serializers.CharField(read_only=True, allow_null=True)
+    body = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = ScheduledMessage
@@ -36,8 +51,20 @@ class ScheduledMessageOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, message: ScheduledMessage) -> dict[str, Any]:
+        data = super().to_representation(message)
+        # An alert to the practitioner quotes the report (symptoms, notes): clinical.
+        if message.kind == MessageKind.RED_FLAG_ALERT and not response_clinical_access(self).covers(message.patient_id):
+            data["subject"] = data["body"] = None
+        return data
 
-class SideEffectReportOutputSerializer(serializers.ModelSerializer):
+
+class SideEffectReportOutputSerializer(serializers.ModelSerializer[SideEffectReport]):
+    """A side-effect report. Its notes and resolution note are clinical: null without access to the record."""
+
+    notes = serializers.CharField(read_only=True, allow_null=True)
+    resolution_note = serializers.CharField(read_only=True, allow_null=True)
+
     class Meta:
         model = SideEffectReport
         fields = [
@@ -58,6 +85,12 @@ class SideEffectReportOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, report: SideEffectReport) -> dict[str, Any]:
+        data = super().to_representation(report)
+        if not response_clinical_access(self).covers(report.patient_id):
+            data["notes"] = data["resolution_note"] = None
+        return data
+
 
 class SideEffectReportInputSerializer(StrictInputMixin, serializers.Serializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
@@ -76,7 +109,6 @@ class SideEffectReportInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class SideEffectResolveInputSerializer(StrictInputMixin, serializers.Serializer):
-    resolution_note = serializers.CharField(max_length=5_000)
-    practitioner = serializers.PrimaryKeyRelatedField(
-        queryset=Practitioner.objects.all(), required=False, help_text="Defaults to the logged-in practitioner."
+    resolution_note = serializers.CharField(
+        max_length=5_000, help_text="What was done, written by the resolving practitioner (the logged-in user)."
     )

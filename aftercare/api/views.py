@@ -60,7 +60,10 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         serializer = SideEffectReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         report = side_effects.side_effect_report_create(actor=request.user, **serializer.validated_data)
-        return Response(SideEffectReportOutputSerializer(report).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SideEffectReportOutputSerializer(report, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         summary="Resolve a side-effect report",
@@ -73,8 +76,7 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         serializer.is_valid(raise_exception=True)
         report = side_effects.side_effect_report_resolve(
             report=self.get_object(),
-            practitioner=serializer.validated_data.get("practitioner"),
             note=serializer.validated_data["resolution_note"],
             actor=request.user,
         )
-        return Response(SideEffectReportOutputSerializer(report).data)
+        return Response(SideEffectReportOutputSerializer(report, context=self.get_serializer_context()).data)

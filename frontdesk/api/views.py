@@ -57,7 +57,7 @@ class PatientExportView(APIView):
     )
     def get(self, request: Request, pk: str) -> Response:
         patient = get_object_or_404(patient_selectors.patient_list(), pk=pk)
-        return Response(data_rights.patient_export(patient=patient))
+        return Response(data_rights.patient_export(patient=patient, actor=request.user))
 
 
 class PatientEraseView(APIView):

@@ -6,16 +6,40 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from clinic.access import access_all_clinical_notes, access_patient_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
-from patients.selectors import patient_ids_treated_by
+from patients.selectors import ClinicalAccess, clinical_access
 
 
-class PatientOutputSerializer(serializers.ModelSerializer):
+def response_clinical_access(serializer: serializers.BaseSerializer[Any]) -> ClinicalAccess:
+    """The requesting user's clinical access, worked out once per response (cached on the root serializer)."""
+    root = serializer.root if serializer.root is not None else serializer
+    cached = getattr(root, "_clinical_access", None)
+    if cached is None:
+        request = serializer.context.get("request")
+        cached = clinical_access(getattr(request, "user", None))
+        root._clinical_access = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
+    """A patient. Medical flags and notes read as null for anyone without access to the clinical record;
+    `needs_medical_review` tells everyone whether a practitioner must review before treatment."""
+
     phone = serializers.CharField(read_only=True, help_text="E.164")
     time_zone = TimeZoneSerializerField(use_pytz=False, read_only=True)
-    medical_flags = serializers.ListField(child=serializers.ChoiceField(choices=MedicalFlag.choices), read_only=True)
+    medical_flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=MedicalFlag.choices),
+        read_only=True,
+        allow_null=True,
+        help_text="Null unless you treat the patient or are a clinical admin.",
+    )
+    medical_notes = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Null unless you treat the patient or are a clinical admin."
+    )
+    needs_medical_review = serializers.SerializerMethodField(
+        help_text="The patient has medical flags: a practitioner reviews them before treatment."
+    )
 
     class Meta:
         model = Patient
@@ -30,6 +54,7 @@ class PatientOutputSerializer(serializers.ModelSerializer):
             "language",
             "time_zone",
             "skin_type",
+            "needs_medical_review",
             "medical_flags",
             "medical_notes",
             "erased_at",
@@ -38,25 +63,16 @@ class PatientOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_needs_medical_review(self, patient: Patient) -> bool:
+        return bool(patient.medical_flags)
+
     def to_representation(self, patient: Patient) -> dict[str, Any]:
         data = super().to_representation(patient)
-        if not self._may_read_notes(patient):
-            # Front desk and integrations see that notes exist as null, never their text.
+        if not response_clinical_access(self).covers(patient.pk):
+            # The front desk and integrations know a review is needed, never what for.
+            data["medical_flags"] = None
             data["medical_notes"] = None
         return data
-
-    def _may_read_notes(self, patient: Patient) -> bool:
-        request = self.context.get("request")
-        user = getattr(request, "user", None)
-        if access_all_clinical_notes(user):
-            return True
-        root_context = self.root.context if self.root is not None else self.context
-        if "_treated_patient_ids" not in root_context:
-            # Once per response, not once per patient. The context is the root
-            # serializer's own dict; djangorestframework-stubs type it read-only.
-            root_context["_treated_patient_ids"] = patient_ids_treated_by(user)  # type: ignore[index]
-        treating = {user.pk} if user is not None and patient.pk in root_context["_treated_patient_ids"] else set()
-        return access_patient_notes(user, treating_user_ids=treating)
 
 
 class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -69,7 +85,12 @@ class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +447700900123.")
     time_zone = TimeZoneField(use_pytz=False, required=False, help_text="IANA zone, e.g. Europe/London.")
     medical_flags = serializers.ListField(
-        child=serializers.ChoiceField(choices=MedicalFlag.choices), required=False, allow_empty=True, max_length=10
+        child=serializers.ChoiceField(choices=MedicalFlag.choices),
+        required=False,
+        allow_empty=True,
+        max_length=10,
+        help_text="On creation, the flags the patient mentions. A change may only add flags; a flag is removed by a "
+        "treating practitioner with a reason (medical-flags/remove).",
     )
 
     class Meta:
@@ -87,7 +108,17 @@ class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
             "medical_flags",
             "medical_notes",
         ]
-        extra_kwargs = {"medical_notes": {"max_length": 10_000}}
+        extra_kwargs = {
+            "medical_notes": {
+                "max_length": 10_000,
+                "help_text": "Written only by a practitioner who treats the patient, or a clinical admin.",
+            }
+        }
+
+    def validate_medical_flags(self, flags: list[str]) -> list[str]:
+        if len(set(flags)) != len(flags):
+            raise serializers.ValidationError("Each medical flag may appear once.")
+        return flags
 
 
 class ConsentOutputSerializer(serializers.ModelSerializer):
@@ -96,14 +127,29 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Consent
-        fields = ["id", "kind", "version", "given_at", "revoked_at", "is_active", "recorded_by", "updated_at"]
+        fields = ["id", "kind", "scope", "version", "given_at", "revoked_at", "is_active", "recorded_by", "updated_at"]
         read_only_fields = fields
 
 
 class ConsentInputSerializer(StrictInputMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ConsentKind.choices)
+    scope = serializers.SlugField(
+        max_length=50,
+        required=False,
+        default="",
+        help_text="For a treatment consent: the protocol's consent form (`treatment_consent_form`), required.",
+    )
     version = serializers.CharField(max_length=50)
     given_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+class MedicalFlagAddSerializer(StrictInputMixin, serializers.Serializer):
+    flag = serializers.ChoiceField(choices=MedicalFlag.choices, help_text="A condition the patient mentions.")
+
+
+class MedicalFlagRemoveSerializer(StrictInputMixin, serializers.Serializer):
+    flag = serializers.ChoiceField(choices=MedicalFlag.choices)
+    reason = serializers.CharField(max_length=2_000, help_text="Why the flag no longer applies (audit trail).")
 
 
 class ConsentRevokeInputSerializer(StrictInputMixin, serializers.Serializer):

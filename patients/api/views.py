@@ -13,6 +13,8 @@ from patients.api.serializers import (
     ConsentInputSerializer,
     ConsentOutputSerializer,
     ConsentRevokeInputSerializer,
+    MedicalFlagAddSerializer,
+    MedicalFlagRemoveSerializer,
     PatientInputSerializer,
     PatientOutputSerializer,
 )
@@ -36,6 +38,11 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
     ordering = ["last_name", "first_name", "id"]
     lookup_value_converter = "uuid"
+    # Changing a flag changes the patient, whatever HTTP verb carries it.
+    action_permissions = {
+        "add_medical_flag": ["patients.change_patient"],
+        "remove_medical_flag": ["patients.change_patient"],
+    }
 
     def get_queryset(self) -> QuerySet[Patient]:
         return selectors.patient_list()
@@ -62,6 +69,38 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=True)
+
+    @extend_schema(
+        summary="Add a medical flag",
+        description="A condition the patient mentions; the next booking then needs a practitioner's review. "
+        "Anyone who may change the patient may add one.",
+        request=MedicalFlagAddSerializer,
+        responses={200: PatientOutputSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="medical-flags")
+    def add_medical_flag(self, request: Request, pk: str) -> Response:
+        serializer = MedicalFlagAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_medical_flag_add(
+            patient=self.get_object(), flag=serializer.validated_data["flag"], actor=request.user
+        )
+        return Response(PatientOutputSerializer(patient, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        summary="Remove a medical flag",
+        description="A practitioner who treats the patient (or a clinical admin) removes a flag, saying why; "
+        "the reason is kept in the audit trail. Anyone else gets 403.",
+        request=MedicalFlagRemoveSerializer,
+        responses={200: PatientOutputSerializer, 403: OpenApiResponse(description="Not a treating practitioner.")},
+    )
+    @action(detail=True, methods=["post"], url_path="medical-flags/remove")
+    def remove_medical_flag(self, request: Request, pk: str) -> Response:
+        serializer = MedicalFlagRemoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_medical_flag_remove(
+            patient=self.get_object(), actor=request.user, **serializer.validated_data
+        )
+        return Response(PatientOutputSerializer(patient, context=self.get_serializer_context()).data)
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         patient = self.get_object()

@@ -31,6 +31,7 @@ from tests.factories import (
     UserFactory,
     mesotherapy_protocol,
 )
+from tests.treatments.conftest import practitioner_api, practitioner_client  # noqa: F401 - shared fixtures
 from treatments import services
 from treatments.models import Course, Location, Practitioner, Room, Session
 
@@ -103,7 +104,7 @@ def book(course: Course, practitioner: Practitioner, room: Room, starts_at: date
 def complete(session: Session, clock: time_machine.Traveller) -> Session:
     """Complete `session` at its end time, moving the clock there."""
     clock.move_to(session.ends_at)
-    return services.session_complete(session=session, actor=None)
+    return services.session_complete(session=session, actor=session.practitioner.user)
 
 
 def deliver_until(clock: time_machine.Traveller, until: datetime) -> None:

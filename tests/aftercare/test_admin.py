@@ -25,9 +25,11 @@ from aftercare.models import (
     SideEffectReport,
 )
 from aftercare.side_effects import side_effect_report_create
+from clinic.roles import PRACTITIONER
 from tests.admin_forms import inline_post_data
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
-from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
+from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory
+from tests.treatments.conftest import in_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outside_world")]
 
@@ -310,13 +312,9 @@ def test_a_report_from_the_future_is_a_form_error_and_writes_nothing(clinic_admi
     assert not ScheduledMessage.objects.filter(kind=MessageKind.RED_FLAG_ALERT).exists()
 
 
-def test_a_practitioner_resolves_reports_from_the_admin_list(client, clock, treated, location) -> None:
-    user = UserFactory(
-        username="dr.okafor",
-        permissions=["aftercare.view_sideeffectreport", "aftercare.change_sideeffectreport"],
-    )
-    practitioner = PractitionerFactory(user=user, locations=[location], display_name="Dr Okafor")
-    client.force_login(user)
+def test_the_treating_practitioner_resolves_a_report_with_their_own_note(
+    practitioner_client, clock, treated, practitioner
+) -> None:
     clock.move_to(london(3, 4, 12))
     report = side_effect_report_create(
         patient=treated.course.patient,
@@ -326,19 +324,24 @@ def test_a_practitioner_resolves_reports_from_the_admin_list(client, clock, trea
         actor=None,
     )
     clock.move_to(london(3, 4, 14))
+    change_page = practitioner_client.get(reverse("admin:aftercare_sideeffectreport_change", args=[report.pk]))
+    resolve_url = reverse("admin:aftercare_sideeffectreport_resolve", args=[report.pk])
+    assert resolve_url in change_page.content.decode()
 
-    response = run_action(client, reverse("admin:aftercare_sideeffectreport_changelist"), "resolve_selected", report)
+    unwritten = practitioner_client.post(resolve_url, {"resolution_note": ""})
+    response = practitioner_client.post(resolve_url, {"resolution_note": "Phoned: fever settled, no pus. Reviewed."})
 
-    assert "Resolved 1 report(s)." in flash_messages(response)
+    assert unwritten.status_code == 200, "a note is required"
+    assert response.status_code == 302
     report.refresh_from_db()
     assert (report.resolved_by, report.resolved_at, report.resolution_note) == (
         practitioner,
         london(3, 4, 14),
-        "Reviewed and resolved in the admin.",
+        "Phoned: fever settled, no pus. Reviewed.",
     )
 
 
-def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, clock, treated) -> None:
+def test_only_a_treating_practitioner_may_resolve_in_the_admin(clinic_admin, client, clock, treated, location) -> None:
     clock.move_to(london(3, 4, 12))
     report = side_effect_report_create(
         patient=treated.course.patient,
@@ -347,12 +350,14 @@ def test_only_a_practitioner_can_resolve_reports_in_the_admin(clinic_admin, cloc
         onset_on=london(3, 4).date(),
         actor=None,
     )
+    resolve_url = reverse("admin:aftercare_sideeffectreport_resolve", args=[report.pk])
+    change_url = reverse("admin:aftercare_sideeffectreport_change", args=[report.pk])
+    colleague = in_role(PractitionerFactory(locations=[location]).user, PRACTITIONER)
+    client.force_login(colleague)
 
-    response = run_action(
-        clinic_admin, reverse("admin:aftercare_sideeffectreport_changelist"), "resolve_selected", report
-    )
-
-    assert f"{report}: Only a practitioner can resolve reports." in flash_messages(response)
+    assert resolve_url not in clinic_admin.get(change_url).content.decode()
+    assert clinic_admin.post(resolve_url, {"resolution_note": "Seen."}).status_code == 403
+    assert client.post(resolve_url, {"resolution_note": "Seen."}).status_code == 403
     report.refresh_from_db()
     assert report.resolved_at is None
 

@@ -17,9 +17,11 @@ from rest_framework.test import APIClient
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport, SuppressionReason
 from aftercare.side_effects import side_effect_report_create, side_effect_report_resolve
+from clinic.roles import PRACTITIONER
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
 from tests.api_assertions import listed_ids
 from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
+from tests.treatments.conftest import in_role
 from treatments import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outside_world")]
@@ -274,12 +276,29 @@ def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, 
 def test_a_report_of_expected_after_effects_is_stored_without_an_alert(clock, desk, treated) -> None:
     clock.move_to(london(3, 4, 12))
 
-    response = desk.post(REPORTS_URL, report_body(treated.course.patient, notes="A little pink."))
+    response = desk.post(REPORTS_URL, report_body(treated.course.patient))
 
     assert response.status_code == 201, response.content
     assert (response.json()["is_red_flag"], response.json()["red_flag_reasons"]) == (False, "")
-    assert SideEffectReport.objects.get().notes == "A little pink."
     assert alerts() == []
+
+
+def test_report_notes_are_written_and_read_only_by_those_with_the_clinical_record(
+    clock, desk, practitioner_api, treated
+) -> None:
+    """Notes are clinical: the front desk records symptoms, severity and onset; the treating practitioner
+    writes and reads the notes; the front desk reads them as null."""
+    clock.move_to(london(3, 4, 12))
+
+    by_desk = desk.post(REPORTS_URL, report_body(treated.course.patient, notes="A little pink."))
+    by_practitioner = practitioner_api.post(REPORTS_URL, report_body(treated.course.patient, notes="A little pink."))
+
+    assert_client_error(by_desk, 403, "permission_denied")
+    assert by_practitioner.status_code == 201, by_practitioner.content
+    assert by_practitioner.json()["notes"] == "A little pink."
+    report_url = f"{REPORTS_URL}{by_practitioner.json()['id']}/"
+    assert desk.get(report_url).json()["notes"] is None
+    assert practitioner_api.get(report_url).json()["notes"] == "A little pink."
 
 
 @pytest.mark.parametrize(
@@ -342,13 +361,14 @@ def red_flag_report(patient: Any) -> SideEffectReport:
     )
 
 
-def test_a_practitioner_resolves_a_report_once(clock, desk, nurse, treated) -> None:
-    practitioner = PractitionerFactory(user=nurse, locations=[treated.location], display_name="Dr Okafor")
+def test_the_treating_practitioner_resolves_a_report_once_as_themself(
+    clock, practitioner_api, practitioner, treated
+) -> None:
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
     clock.move_to(london(3, 4, 15))
 
-    response = desk.post(resolve_url(report), {"resolution_note": "Called; antihistamine advised."})
+    response = practitioner_api.post(resolve_url(report), {"resolution_note": "Called; antihistamine advised."})
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -358,26 +378,30 @@ def test_a_practitioner_resolves_a_report_once(clock, desk, nurse, treated) -> N
     assert (report.resolved_by, report.resolved_at) == (practitioner, london(3, 4, 15))
 
     clock.move_to(london(3, 4, 16))
-    again = desk.post(resolve_url(report), {"resolution_note": "Second look."})
+    again = practitioner_api.post(resolve_url(report), {"resolution_note": "Second look."})
 
     assert_client_error(again, 409, "invalid_state")
     report.refresh_from_db()
     assert (report.resolved_at, report.resolution_note) == (london(3, 4, 15), "Called; antihistamine advised.")
 
 
-def test_a_user_who_is_not_a_practitioner_must_name_one_to_resolve(clock, desk, treated, practitioner) -> None:
+def test_nobody_resolves_a_report_in_a_practitioners_name(clock, desk, treated, practitioner, location) -> None:
+    """The front desk named a practitioner and resolved as them; a colleague who does not treat the patient
+    resolved too. The resolver is the logged-in practitioner, who must treat the patient."""
     clock.move_to(london(3, 4, 12))
     report = red_flag_report(treated.course.patient)
+    colleague = APIClient()
+    colleague.force_login(in_role(PractitionerFactory(locations=[location]).user, PRACTITIONER))
 
-    assert_validation_error(desk.post(resolve_url(report), {"resolution_note": "Seen."}), "practitioner")
-    assert_validation_error(desk.post(resolve_url(report), {"practitioner": str(practitioner.pk)}), "resolution_note")
+    named = desk.post(resolve_url(report), {"resolution_note": "Seen.", "practitioner": str(practitioner.pk)})
+    by_desk = desk.post(resolve_url(report), {"resolution_note": "Seen."})
+    by_colleague = colleague.post(resolve_url(report), {"resolution_note": "Seen."})
+
+    assert_validation_error(named, "practitioner")  # not a field: there is no one to name
+    assert_client_error(by_desk, 403, "permission_denied")
+    assert_client_error(by_colleague, 403, "permission_denied")
     report.refresh_from_db()
     assert report.resolved_at is None
-
-    response = desk.post(resolve_url(report), {"resolution_note": "Seen.", "practitioner": str(practitioner.pk)})
-
-    assert response.status_code == 200, response.content
-    assert response.json()["resolved_by"] == str(practitioner.pk)
 
 
 def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practitioner) -> None:
@@ -385,7 +409,7 @@ def test_reports_filter_by_red_flag_and_by_resolved(clock, desk, treated, practi
     patient = treated.course.patient
     open_flag = red_flag_report(patient)
     closed_flag = red_flag_report(patient)
-    side_effect_report_resolve(report=closed_flag, practitioner=practitioner, note="Seen.", actor=None)
+    side_effect_report_resolve(report=closed_flag, note="Seen.", actor=in_role(practitioner.user, PRACTITIONER))
     clock.move_to(london(3, 4, 13))
     expected = side_effect_report_create(
         patient=patient, symptoms=["redness"], severity="mild", onset_on=date(2026, 3, 4), actor=None

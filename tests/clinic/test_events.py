@@ -74,12 +74,12 @@ def test_every_session_change_is_announced_once_with_its_actor(heard, clock, cou
         session=session, starts_at=datetime(2026, 3, 3, 11, tzinfo=LONDON), actor=None
     )
     clock.move_to(session.ends_at)
-    services.session_complete(session=session, actor=None)
+    services.session_complete(session=session, actor=session.practitioner.user)
 
     assert [(e.change, e.session.pk, e.actor) for e in heard.events] == [
         (SessionChange.BOOKED, session.pk, None),
         (SessionChange.RESCHEDULED, session.pk, None),
-        (SessionChange.COMPLETED, session.pk, None),
+        (SessionChange.COMPLETED, session.pk, practitioner.user),
     ]
 
 

@@ -56,7 +56,7 @@ def treated_patient(clock, course, practitioner, room):
     clock.move_to(done.ends_at)
     done = services.session_complete(
         session=done,
-        actor=None,
+        actor=practitioner.user,
         notes="2 ml cheeks, well tolerated.",
         product_uses=[services.ProductUse(lot=lot, quantity=Decimal("2"))],
     )
@@ -72,12 +72,12 @@ def treated_patient(clock, course, practitioner, room):
 
 
 def test_the_export_holds_everything_on_the_patient(treated_patient) -> None:
-    document = patient_export(patient=treated_patient["patient"])
+    document = patient_export(patient=treated_patient["patient"], actor=None)
 
     assert document["patient"]["first_name"] == "Amelia"
     assert document["patient"]["phone"] == "+447911123456"
     assert document["patient"]["medical_notes"] == "Takes warfarin."
-    assert [c["kind"] for c in document["consents"]] == ["service_messages"]
+    assert sorted(c["kind"] for c in document["consents"]) == ["service_messages", "treatment"]
     [course] = document["courses"]
     sessions = {s["id"]: s for s in course["sessions"]}
     done = sessions[str(treated_patient["done"].pk)]
@@ -88,6 +88,21 @@ def test_the_export_holds_everything_on_the_patient(treated_patient) -> None:
     assert {m["kind"] for m in document["messages"]} >= {"aftercare", "appointment_reminder"}
     assert len(document["history"]) >= 2, "creation and the update are in the audit trail"
     json.dumps(document)  # plain JSON all the way down
+
+
+def test_an_export_by_someone_without_the_clinical_record_holds_no_clinical_field(treated_patient) -> None:
+    """A manage-scope key's export held every clinical note."""
+    _, raw_key = api_key_create(name="Data rights desk", scopes=["manage"], actor=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+    document = client.get(f"/api/v1/patients/{treated_patient['patient'].pk}/export/").json()
+
+    assert (document["patient"]["medical_flags"], document["patient"]["medical_notes"]) == (None, None)
+    [course] = document["courses"]
+    assert {(s["notes"], s["treated_areas"]) for s in course["sessions"]} == {(None, None)}
+    assert "warfarin" not in json.dumps(document)
+    assert document["patient"]["first_name"] == "Amelia", "everything else is still there"
 
 
 def test_erasure_anonymises_the_person_and_keeps_the_clinical_skeleton(treated_patient) -> None:

@@ -35,7 +35,7 @@ def completed_session(course, practitioner, room, clock, starts_at):
         course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None
     )
     clock.move_to(session.ends_at)
-    return services.session_complete(session=session, actor=None)
+    return services.session_complete(session=session, actor=session.practitioner.user)
 
 
 def test_a_course_appears_when_its_window_opens_and_leaves_when_booked(clock, course, practitioner, room) -> None:

@@ -132,7 +132,7 @@ def test_a_red_flag_report_and_a_due_follow_up_raise_events(clock, course, pract
     subscribe("http://127.0.0.1:9/unused", ["side_effect.red_flag", "followup.due"])
     session = book(course, practitioner, room, datetime(2026, 3, 3, 10, tzinfo=LONDON))
     clock.move_to(session.ends_at)
-    session = services.session_complete(session=session, actor=None)
+    session = services.session_complete(session=session, actor=session.practitioner.user)
     report = side_effect_report_create(
         patient=course.patient,
         symptoms=["fever"],

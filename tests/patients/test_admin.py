@@ -61,6 +61,7 @@ def consent_form(*, patient: Patient, kind: str, given_at: datetime, version: st
     return {
         "patient": str(patient.pk),
         "kind": kind,
+        "scope": "facial-mesotherapy" if kind == "treatment" else "",
         "version": version,
         "given_at_0": local.strftime("%Y-%m-%d"),
         "given_at_1": local.strftime("%H:%M:%S"),

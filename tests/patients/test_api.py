@@ -36,6 +36,7 @@ PATIENT_FIELDS = {
     "language",
     "time_zone",
     "skin_type",
+    "needs_medical_review",
     "medical_flags",
     "medical_notes",
     "created_at",
@@ -300,7 +301,9 @@ def test_creating_a_patient_returns_201_and_the_stored_record(api_client) -> Non
     assert body["time_zone"] == "Europe/London"  # the clinic's default
     assert body["language"] == "en"
     assert body["skin_type"] == 3
-    assert body["medical_flags"] == ["pregnancy", "component_allergy"]
+    # The front desk records the flags the patient mentions, and then knows only that a review is needed.
+    assert (body["needs_medical_review"], body["medical_flags"], body["medical_notes"]) == (True, None, None)
+    assert patient.medical_flags == ["pregnancy", "component_allergy"]
     assert parse_api_datetime(body["created_at"]) == patient.created_at
     assert parse_api_datetime(body["updated_at"]) == patient.updated_at
 
@@ -374,7 +377,7 @@ def test_patch_changes_only_the_fields_sent(api_client) -> None:
     patient.refresh_from_db()
     assert patient.medical_flags == ["anticoagulants"]
     assert (patient.first_name, patient.last_name) == ("Grace", "Hopper")
-    assert response.json()["medical_flags"] == ["anticoagulants"]
+    assert (response.json()["needs_medical_review"], response.json()["medical_flags"]) == (True, None)
 
 
 def test_switching_to_sms_without_a_phone_is_refused_by_the_service(api_client) -> None:
@@ -497,11 +500,23 @@ def test_a_form_body_instead_of_json_is_refused_as_unsupported(api_client) -> No
 def test_recording_a_consent_returns_201_and_it_is_listed(api_client, staff_user) -> None:
     patient = PatientFactory()
 
-    response = api_client.post(consents_url(patient.pk), {"kind": "treatment", "version": "2026-02"})
+    response = api_client.post(
+        consents_url(patient.pk), {"kind": "treatment", "scope": "facial-mesotherapy", "version": "2026-02"}
+    )
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"id", "kind", "version", "given_at", "revoked_at", "is_active", "recorded_by", "updated_at"}
+    assert set(body) == {
+        "id",
+        "kind",
+        "scope",
+        "version",
+        "given_at",
+        "revoked_at",
+        "is_active",
+        "recorded_by",
+        "updated_at",
+    }
     assert (body["kind"], body["version"], body["is_active"], body["revoked_at"]) == (
         "treatment",
         "2026-02",
@@ -544,7 +559,10 @@ def test_a_consent_older_than_the_one_in_force_is_refused(api_client) -> None:
     current = ConsentFactory(patient=patient, kind=ConsentKind.TREATMENT, given_at=timezone.now() - timedelta(days=1))
     older = (timezone.now() - timedelta(days=10)).isoformat()
 
-    response = api_client.post(consents_url(patient.pk), {"kind": "treatment", "version": "old", "given_at": older})
+    response = api_client.post(
+        consents_url(patient.pk),
+        {"kind": "treatment", "scope": "facial-mesotherapy", "version": "old", "given_at": older},
+    )
 
     assert_validation_error(response, "given_at")
     current.refresh_from_db()
@@ -559,7 +577,9 @@ def test_a_consent_older_than_the_one_in_force_is_refused(api_client) -> None:
         pytest.param({"kind": "treatment"}, "version", id="missing-version"),
         pytest.param({"kind": "treatment", "version": "1", "given_at": "soon"}, "given_at", id="given-at-not-a-time"),
         pytest.param(
-            {"kind": "treatment", "version": "1", "given_at": "2999-01-01T00:00:00Z"}, "given_at", id="future"
+            {"kind": "treatment", "scope": "facial-mesotherapy", "version": "1", "given_at": "2999-01-01T00:00:00Z"},
+            "given_at",
+            id="future",
         ),
         pytest.param({"kind": "treatment", "version": "1", "revoked_at": None}, "revoked_at", id="unknown-field"),
     ],

@@ -116,14 +116,26 @@ def test_consent_cannot_be_dated_in_the_future_or_before_the_one_in_force() -> N
     now = timezone.now()
     with pytest.raises(ValidationError) as excinfo:
         services.consent_give(
-            patient=patient, kind=ConsentKind.TREATMENT, version="v1", actor=None, given_at=now + timedelta(hours=1)
+            patient=patient,
+            kind=ConsentKind.TREATMENT,
+            scope="facial-mesotherapy",
+            version="v1",
+            actor=None,
+            given_at=now + timedelta(hours=1),
         )
     assert "given_at" in excinfo.value.message_dict
 
-    services.consent_give(patient=patient, kind=ConsentKind.TREATMENT, version="v2", actor=None, given_at=now)
+    services.consent_give(
+        patient=patient, kind=ConsentKind.TREATMENT, scope="facial-mesotherapy", version="v2", actor=None, given_at=now
+    )
     with pytest.raises(ValidationError, match="newer consent"):
         services.consent_give(
-            patient=patient, kind=ConsentKind.TREATMENT, version="v1", actor=None, given_at=now - timedelta(days=1)
+            patient=patient,
+            kind=ConsentKind.TREATMENT,
+            scope="facial-mesotherapy",
+            version="v1",
+            actor=None,
+            given_at=now - timedelta(days=1),
         )
 
 

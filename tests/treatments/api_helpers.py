@@ -49,6 +49,7 @@ TREATMENT_PERMISSIONS = [
     "treatments.view_session",
     "treatments.add_session",
     "treatments.change_session",
+    "treatments.book_for_any_practitioner",
     "treatments.complete_session",
     # Reads every session's notes, as a clinic admin does (test_roles covers who else may).
     "treatments.view_all_clinical_notes",

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from clinic.roles import PRACTITIONER
 from tests.factories import (
     CourseFactory,
     LocationFactory,
@@ -72,6 +74,28 @@ def book(course, practitioner, room, starts_at, **kwargs) -> Session:
     return services.session_book(
         course=course, practitioner=practitioner, room=room, starts_at=starts_at, actor=None, **kwargs
     )
+
+
+def in_role(user, role: str):  # type: ignore[no-untyped-def]
+    """`user`, given the permissions of one of the clinic's roles (clinic.roles)."""
+    user.groups.add(Group.objects.get(name=role))
+    return type(user).objects.get(pk=user.pk)  # fresh: permissions are cached per instance
+
+
+@pytest.fixture
+def practitioner_client(client, practitioner):  # type: ignore[no-untyped-def]
+    """The `practitioner` logged in to the admin with the practitioner role: they act as themself."""
+    client.force_login(in_role(practitioner.user, PRACTITIONER))
+    return client
+
+
+@pytest.fixture
+def practitioner_api(practitioner, settings):  # type: ignore[no-untyped-def]
+    """The `practitioner` logged in to the API with the practitioner role, inside the frozen clock's story."""
+    settings.SESSION_COOKIE_AGE = 5 * 365 * 24 * 3600
+    client = APIClient()
+    client.force_login(in_role(practitioner.user, PRACTITIONER))
+    return client
 
 
 @pytest.fixture

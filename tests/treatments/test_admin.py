@@ -8,9 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from clinic.roles import FRONT_DESK
 from tests.admin_forms import inline_post_data
-from tests.factories import CourseFactory, PatientFactory, ProductLotFactory, RoomFactory, SessionFactory
-from tests.treatments.conftest import LONDON
+from tests.factories import CourseFactory, PatientFactory, ProductLotFactory, RoomFactory, SessionFactory, UserFactory
+from tests.treatments.conftest import LONDON, in_role
 from treatments import services
 from treatments.models import (
     Course,
@@ -161,13 +162,18 @@ def test_a_spacing_violation_is_a_form_error_with_the_earliest_start(
     assert list(Session.objects.filter(course=course)) == [first]
 
 
-def test_a_practitioner_override_with_a_reason_books_and_is_recorded(
-    clinic_admin, clock, course, practitioner, room
+def test_a_practitioner_booking_their_own_session_overrides_a_rule_as_themself(
+    practitioner_client, clock, course, practitioner, room
 ) -> None:
     services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
+    add_url = reverse("admin:treatments_session_add")
+    page = practitioner_client.get(add_url)
+    form = page.context["adminform"].form
+    assert "override_by" not in form.fields, "nobody else to name: the override is theirs"
+    assert list(form.fields["practitioner"].queryset) == [practitioner], "they book for themself only"
 
-    response = clinic_admin.post(
-        reverse("admin:treatments_session_add"),
+    response = practitioner_client.post(
+        add_url,
         book_form(
             course,
             practitioner,
@@ -175,7 +181,6 @@ def test_a_practitioner_override_with_a_reason_books_and_is_recorded(
             local(10),
             override_rules=["spacing"],
             override_reason="Patient emigrates next month; agreed shorter gap.",
-            override_by=str(practitioner.pk),
         ),
     )
 
@@ -184,6 +189,23 @@ def test_a_practitioner_override_with_a_reason_books_and_is_recorded(
     assert override.rule == "spacing"
     assert override.practitioner == practitioner
     assert override.reason.startswith("Patient emigrates")
+
+
+def test_the_front_desk_sees_no_override_fields_and_cannot_send_them(client, clock, course, practitioner, room) -> None:
+    """Overriding is a practitioner's decision: the front desk's booking form has no such fields, and a
+    hand-made POST with them books nothing."""
+    services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
+    client.force_login(in_role(UserFactory(username="reception"), FRONT_DESK))
+    add_url = reverse("admin:treatments_session_add")
+    assert "override_rules" not in client.get(add_url).context["adminform"].form.fields
+
+    response = client.post(
+        add_url, book_form(course, practitioner, room, local(10), override_rules=["spacing"], override_reason="x")
+    )
+
+    assert response.status_code == 200
+    assert "at least 14 days apart" in errors_of(response)
+    assert Session.objects.filter(course=course).count() == 1
 
 
 def test_a_double_booking_is_a_form_error_not_a_crash(clinic_admin, clock, location, practitioner, room) -> None:
@@ -251,8 +273,9 @@ def test_a_session_outside_opening_hours_is_refused(clinic_admin, clock, course,
 
 
 def test_completing_a_session_in_the_admin_records_lots_and_notes(
-    clinic_admin, clock, course, practitioner, room
+    practitioner_client, clock, course, practitioner, room
 ) -> None:
+    clinic_admin = practitioner_client  # the session's own practitioner completes it
     session = services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
     lot = ProductLotFactory(expires_on=date(2027, 1, 31))
     clock.move_to(local(3, 10, 50))
@@ -280,7 +303,10 @@ def test_completing_a_session_in_the_admin_records_lots_and_notes(
     assert str(course.patient) in lot_page.content.decode()
 
 
-def test_an_expired_lot_is_refused_on_the_completion_page(clinic_admin, clock, course, practitioner, room) -> None:
+def test_an_expired_lot_is_refused_on_the_completion_page(
+    practitioner_client, clock, course, practitioner, room
+) -> None:
+    clinic_admin = practitioner_client
     session = services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
     expired = ProductLotFactory(expires_on=date(2026, 3, 1), lot_number="OLD-1")
     clock.move_to(local(3, 10, 50))

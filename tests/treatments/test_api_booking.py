@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from integrations.services import api_key_create
 from tests.api_assertions import assert_client_error, assert_validation_error, parse_api_datetime
 from tests.factories import (
     CourseFactory,
@@ -38,8 +38,10 @@ from tests.factories import (
     UserFactory,
 )
 from tests.treatments.api_helpers import (
+    COURSES_URL,
     SESSIONS_URL,
     TREATMENT_PERMISSIONS,
+    action_url,
     assert_rule_violation,
     assert_slot_taken,
     booking_body,
@@ -52,7 +54,15 @@ from tests.treatments.api_helpers import (
 )
 from tests.treatments.conftest import LONDON, at, book
 from treatments import services
-from treatments.models import Course, CourseStatus, Protocol, RuleOverride, Session, TreatmentCategory
+from treatments.models import (
+    Course,
+    CourseStatus,
+    MedicalClearance,
+    Protocol,
+    RuleOverride,
+    Session,
+    TreatmentCategory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +81,7 @@ SESSION_FIELDS = {
     "status",
     "fhir_status",
     "booked_late",
+    "treatment_consent_needed",
     "completed_at",
     "notes",
     "treated_areas",
@@ -168,37 +179,29 @@ def test_exactly_the_earliest_start_given_by_a_refusal_is_accepted(
     assert parse_api_datetime(accepted.json()["starts_at"]) == at(17)
 
 
-def test_a_practitioner_may_override_spacing_with_a_reason_and_it_is_recorded(
-    treatments_client, course, practitioner, room
+def test_a_practitioner_booking_their_own_session_overrides_spacing_as_themself(
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     book(course, practitioner, room, at(3))
 
-    response = treatments_client.post(
+    response = practitioner_api.post(
         SESSIONS_URL,
-        booking_body(
-            course,
-            practitioner,
-            room,
-            at(10),
-            overrides=[{"rule": "spacing", "reason": "Travelling for a month"}],
-            override_by=str(practitioner.pk),
-        ),
+        booking_body(course, practitioner, room, at(10), overrides=[{"rule": "spacing", "reason": "Travelling"}]),
     )
 
     assert response.status_code == 201, response.content
     [override] = response.json()["overrides"]
     assert (override["rule"], override["reason"], override["practitioner"]) == (
         "spacing",
-        "Travelling for a month",
+        "Travelling",
         str(practitioner.pk),
     )
     assert "14 days" in override["rule_message"]
     assert RuleOverride.objects.get().session_id == uuid.UUID(response.json()["id"])
 
 
-def test_an_override_by_a_user_who_is_not_a_practitioner_must_name_one(
-    treatments_client, course, practitioner, room
-) -> None:
+def test_the_front_desk_cannot_override_a_rule_whoever_it_names(treatments_client, course, practitioner, room) -> None:
+    """Reception (and booking software) got 201 overriding a medical review by naming a practitioner."""
     book(course, practitioner, room, at(3))
     before = table_counts()
 
@@ -206,28 +209,64 @@ def test_an_override_by_a_user_who_is_not_a_practitioner_must_name_one(
         SESSIONS_URL,
         booking_body(course, practitioner, room, at(10), overrides=[{"rule": "spacing", "reason": "Travelling"}]),
     )
+    named = treatments_client.post(
+        SESSIONS_URL,
+        booking_body(
+            course,
+            practitioner,
+            room,
+            at(10),
+            overrides=[{"rule": "spacing", "reason": "Travelling"}],
+            override_by=str(practitioner.pk),
+        ),
+    )
 
-    assert_validation_error(response, "override_by")
+    assert_client_error(response, 403, "permission_denied")
+    assert "Only a practitioner can override a rule" in response.json()["errors"][0]["detail"]
+    assert_validation_error(named, "override_by")  # there is no one to name: the field does not exist
     assert table_counts() == before
 
 
-def test_the_logged_in_practitioner_decides_an_override_when_none_is_named(clock, course, practitioner, room) -> None:
+def test_a_booking_key_cannot_override_a_rule(clock, course, practitioner, room) -> None:
     book(course, practitioner, room, at(3))
-    for dotted in TREATMENT_PERMISSIONS:
-        app_label, codename = dotted.split(".")
-        practitioner.user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
+    _, raw_key = api_key_create(name="Booking app", scopes=["book", "manage"], actor=None)
     client = APIClient()
-    client.force_login(practitioner.user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    before = table_counts()
 
     response = client.post(
         SESSIONS_URL,
         booking_body(course, practitioner, room, at(10), overrides=[{"rule": "spacing", "reason": "Travelling"}]),
     )
 
-    assert response.status_code == 201, response.content
-    assert RuleOverride.objects.get().practitioner == practitioner
+    assert_client_error(response, 403, "permission_denied")
+    assert table_counts() == before
+
+
+def test_a_practitioner_books_and_moves_only_their_own_sessions(
+    practitioner_api, clock, location, course, practitioner, room
+) -> None:
+    colleague = PractitionerFactory(locations=[location], display_name="Dr Colleague")
+    theirs = book(course, colleague, room, at(3))
+    before = table_counts()
+
+    for_a_colleague = practitioner_api.post(SESSIONS_URL, booking_body(course, colleague, room, at(17)))
+    taken_over = practitioner_api.post(
+        action_url(SESSIONS_URL, theirs.pk, "reschedule"),
+        {"starts_at": at(3, 14).isoformat(), "practitioner": str(practitioner.pk)},
+        format="json",
+    )
+    moved = practitioner_api.post(
+        action_url(SESSIONS_URL, theirs.pk, "reschedule"), {"starts_at": at(3, 14).isoformat()}, format="json"
+    )
+
+    for response in (for_a_colleague, taken_over, moved):
+        assert_client_error(response, 403, "permission_denied")
+    assert table_counts() == before
+    theirs.refresh_from_db()
+    assert (theirs.practitioner, theirs.starts_at) == (colleague, at(3))
+    own = practitioner_api.post(SESSIONS_URL, booking_body(course, practitioner, room, at(17)))
+    assert own.status_code == 201, own.content
 
 
 def test_a_peel_within_14_days_after_mesotherapy_is_refused_by_the_conflict_rule(
@@ -245,28 +284,102 @@ def test_a_peel_within_14_days_after_mesotherapy_is_refused_by_the_conflict_rule
     assert treatments_client.post(SESSIONS_URL, booking_body(peel, practitioner, room, at(17))).status_code == 201
 
 
-def test_a_patient_with_medical_flags_is_booked_only_on_a_practitioners_override(
-    treatments_client, location, practitioner, room
+def test_a_patient_with_medical_flags_is_booked_only_after_a_practitioners_review(
+    treatments_client, practitioner_api, location, practitioner, room
 ) -> None:
     flagged = CourseFactory(location=location, patient=PatientFactory(medical_flags=["anticoagulants"]))
 
     refused = treatments_client.post(SESSIONS_URL, booking_body(flagged, practitioner, room, at(3)))
 
     body = assert_rule_violation(refused, "medical_review", earliest_start=None)
-    assert "anticoagulants" in body["errors"][0]["detail"]
+    assert "anticoagulant" not in body["errors"][0]["detail"], "the front desk learns a review is needed, not why"
     assert not Session.objects.exists()
-    overridden = treatments_client.post(
+    # The practitioner books the first session themself, deciding as themself.
+    overridden = practitioner_api.post(
         SESSIONS_URL,
         booking_body(
-            flagged,
-            practitioner,
-            room,
-            at(3),
-            overrides=[{"rule": "medical_review", "reason": "GP letter on file"}],
-            override_by=str(practitioner.pk),
+            flagged, practitioner, room, at(3), overrides=[{"rule": "medical_review", "reason": "GP letter on file"}]
         ),
     )
     assert overridden.status_code == 201, overridden.content
+    # Then clears the patient for the course, and the front desk books the rest normally.
+    cleared = practitioner_api.post(
+        "/api/v1/medical-clearances/",
+        {
+            "patient": str(flagged.patient_id),
+            "course": str(flagged.pk),
+            "reason": "INR stable; bruising risk explained.",
+        },
+        format="json",
+    )
+    assert cleared.status_code == 201, cleared.content
+    assert cleared.json()["flags_reviewed"] == ["anticoagulants"]
+    followed = treatments_client.post(SESSIONS_URL, booking_body(flagged, practitioner, room, at(17)))
+    assert followed.status_code == 201, followed.content
+
+
+def test_a_clearance_does_not_cover_a_flag_added_after_it(
+    treatments_client, practitioner_api, location, practitioner, room
+) -> None:
+    flagged = CourseFactory(location=location, patient=PatientFactory(medical_flags=["anticoagulants"]))
+    services.session_book(  # the practitioner treats the patient from here on
+        course=flagged,
+        practitioner=practitioner,
+        room=room,
+        starts_at=at(3),
+        actor=practitioner.user,
+        overrides=[services.Override(rule="medical_review", reason="Seen in clinic.")],
+    )
+    cleared = practitioner_api.post(
+        "/api/v1/medical-clearances/",
+        {"patient": str(flagged.patient_id), "valid_until": "2026-12-31", "reason": "Reviewed."},
+        format="json",
+    )
+    assert cleared.status_code == 201, cleared.content
+    flagged.patient.medical_flags = ["anticoagulants", "pregnancy"]
+    flagged.patient.save()
+
+    refused = treatments_client.post(SESSIONS_URL, booking_body(flagged, practitioner, room, at(17)))
+
+    assert_rule_violation(refused, "medical_review", earliest_start=None)
+
+
+def test_only_a_practitioner_who_treats_the_patient_records_a_clearance(
+    treatments_client, practitioner_api, location, practitioner
+) -> None:
+    flagged = CourseFactory(location=location, patient=PatientFactory(medical_flags=["pregnancy"]))
+    body = {"patient": str(flagged.patient_id), "course": str(flagged.pk), "reason": "Reviewed."}
+
+    by_front_desk = treatments_client.post("/api/v1/medical-clearances/", body, format="json")
+    not_yet_treating = practitioner_api.post("/api/v1/medical-clearances/", body, format="json")
+
+    assert by_front_desk.status_code == 403
+    assert_client_error(not_yet_treating, 403, "permission_denied")
+    assert not MedicalClearance.objects.exists()
+
+
+def test_a_practitioner_decides_ahead_on_the_course_and_the_front_desk_books(
+    treatments_client, practitioner_api, course, practitioner, room
+) -> None:
+    book(course, practitioner, room, at(3))
+    decided = practitioner_api.post(
+        action_url(COURSES_URL, course.pk, "overrides"),
+        {"rule": "spacing", "reason": "Wedding on the 12th; agreed 10 days."},
+        format="json",
+    )
+    assert decided.status_code == 201, decided.content
+
+    booked = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(13)))
+
+    assert booked.status_code == 201, booked.content
+    [override] = RuleOverride.objects.filter(session_id=booked.json()["id"])
+    assert (override.rule, override.practitioner, override.reason) == (
+        "spacing",
+        practitioner,
+        "Wedding on the 12th; agreed 10 days.",
+    )
+    again = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(20)))
+    assert_rule_violation(again, "spacing", earliest_start=at(27)), "an advance decision is used once"
 
 
 def test_booking_outside_opening_hours_is_refused(treatments_client, course, practitioner, room) -> None:
@@ -396,7 +509,7 @@ BAD_BOOKING_FIELDS = [
     pytest.param(
         {"overrides": [{"rule": "spacing", "reason": "x", "by": "me"}]}, "overrides.0.by", id="override-unknown-field"
     ),
-    pytest.param({"override_by": str(uuid.uuid4())}, "override_by", id="override-by-unknown-practitioner"),
+    pytest.param({"override_by": str(uuid.uuid4())}, "override_by", id="override-by-is-not-a-field"),
 ]
 
 

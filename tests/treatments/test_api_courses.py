@@ -157,7 +157,7 @@ def test_a_course_shows_its_sessions_oldest_first_and_how_many_are_done(
     first = book(course, practitioner, room, at(3))
     second = book(course, practitioner, room, at(17))
     clock.move_to(first.ends_at)
-    services.session_complete(session=first, actor=None)
+    services.session_complete(session=first, actor=first.practitioner.user)
 
     body = treatments_client.get(detail_url(COURSES_URL, course.pk)).json()
 
@@ -171,7 +171,7 @@ def test_cancelling_a_course_cancels_its_booked_sessions_and_keeps_the_done_ones
     done = book(course, practitioner, room, at(3))
     upcoming = book(course, practitioner, room, at(17))
     clock.move_to(done.ends_at)
-    services.session_complete(session=done, actor=None)
+    services.session_complete(session=done, actor=done.practitioner.user)
 
     response = treatments_client.post(action_url(COURSES_URL, course.pk, "cancel"), {"reason": "Moving abroad"})
 

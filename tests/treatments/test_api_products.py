@@ -175,7 +175,7 @@ def test_products_and_lots_cannot_be_changed_or_deleted_through_the_api(treatmen
 
 
 def test_the_recall_list_names_every_patient_and_session_that_received_a_lot(
-    treatments_client, clock, location, practitioner, room
+    treatments_client, practitioner_api, clock, location, practitioner, room
 ) -> None:
     recalled = ProductLotFactory(lot_number="RECALL-1")
     other_lot = ProductLotFactory(lot_number="SAFE-1")
@@ -187,7 +187,7 @@ def test_the_recall_list_names_every_patient_and_session_that_received_a_lot(
         )
     clock.move_to(at(3, 13))
     for name, lot, quantity in (("Alice", recalled, "1.5"), ("Bella", other_lot, "1"), ("Carol", recalled, "2")):
-        done = treatments_client.post(
+        done = practitioner_api.post(
             complete_url(sessions[name]), {"product_uses": [{"lot": str(lot.pk), "quantity": quantity}]}
         )
         assert done.status_code == 200, done.content

@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from patients import services as patient_services
+from patients.models import Consent
 from tests.api_assertions import assert_client_error, assert_validation_error, parse_api_datetime
-from tests.factories import CourseFactory, ProductFactory, ProductLotFactory, RoomFactory
+from tests.factories import CourseFactory, PractitionerFactory, ProductFactory, ProductLotFactory, RoomFactory
 from tests.treatments.api_helpers import (
     COURSES_URL,
     SESSIONS_URL,
@@ -39,7 +41,7 @@ from tests.treatments.api_helpers import (
 )
 from tests.treatments.conftest import at, book
 from treatments import services
-from treatments.models import RuleOverride, SessionProductUse, SessionStatus
+from treatments.models import RuleOverride, Session, SessionProductUse, SessionStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -199,14 +201,14 @@ def test_cancelling_twice_is_a_409_and_keeps_the_first_reason(treatments_client,
 
 
 def test_completing_records_notes_areas_and_lots_and_reads_as_fhir_fulfilled(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, at(3))
     cocktail = ProductLotFactory(product=ProductFactory(name="Vitamin cocktail"), lot_number="VC-1")
     needle = ProductLotFactory(lot_number="N-7")
     clock.move_to(at(3, 10, 50))
 
-    response = treatments_client.post(
+    response = practitioner_api.post(
         complete_url(session),
         {
             "notes": "Good tolerance.",
@@ -241,12 +243,12 @@ def test_completing_records_notes_areas_and_lots_and_reads_as_fhir_fulfilled(
 
 
 def test_a_session_may_be_completed_at_an_earlier_instant_after_its_start(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(at(3, 18))
 
-    response = treatments_client.post(complete_url(session), {"completed_at": at(3, 10, 40).isoformat()})
+    response = practitioner_api.post(complete_url(session), {"completed_at": at(3, 10, 40).isoformat()})
 
     assert response.status_code == 200, response.content
     session.refresh_from_db()
@@ -254,7 +256,7 @@ def test_a_session_may_be_completed_at_an_earlier_instant_after_its_start(
 
 
 def test_completing_a_cancelled_session_is_a_409_invalid_state_and_writes_nothing(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = services.session_cancel(
         session=book(course, practitioner, room, at(3)), reason="patient_request", actor=None
@@ -263,7 +265,7 @@ def test_completing_a_cancelled_session_is_a_409_invalid_state_and_writes_nothin
     clock.move_to(at(3, 11))
     before_session, before_course = session_row(session), course_row(course)
 
-    response = treatments_client.post(
+    response = practitioner_api.post(
         complete_url(session), {"notes": "x", "product_uses": [{"lot": str(lot.pk), "quantity": "1"}]}
     )
 
@@ -275,7 +277,7 @@ def test_completing_a_cancelled_session_is_a_409_invalid_state_and_writes_nothin
 
 
 def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, at(3))
     fresh = ProductLotFactory(expires_on=date(2027, 1, 1))
@@ -283,7 +285,7 @@ def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
     clock.move_to(at(3, 11))
     before_session, before_course = session_row(session), course_row(course)
 
-    response = treatments_client.post(
+    response = practitioner_api.post(
         complete_url(session),
         {
             "notes": "Should not be saved",
@@ -301,13 +303,13 @@ def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
 
 
 def test_a_lot_is_usable_up_to_and_including_its_expiry_day(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, at(3))
     last_day = ProductLotFactory(expires_on=date(2026, 3, 3))
     clock.move_to(at(3, 23, 30))  # late evening in London, still the expiry day
 
-    response = treatments_client.post(
+    response = practitioner_api.post(
         complete_url(session), {"product_uses": [{"lot": str(last_day.pk), "quantity": "1"}]}
     )
 
@@ -315,12 +317,12 @@ def test_a_lot_is_usable_up_to_and_including_its_expiry_day(
     assert SessionProductUse.objects.get().lot == last_day
 
 
-def test_a_session_cannot_be_completed_before_it_starts(treatments_client, clock, course, practitioner, room) -> None:
+def test_a_session_cannot_be_completed_before_it_starts(practitioner_api, clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(at(3, 9, 59))
     before = session_row(session)
 
-    assert_validation_error(treatments_client.post(complete_url(session), {"notes": "Early"}), "completed_at")
+    assert_validation_error(practitioner_api.post(complete_url(session), {"notes": "Early"}), "completed_at")
     assert session_row(session) == before
 
 
@@ -361,14 +363,14 @@ def resolve_lots(value: Any, lots: dict[str, str]) -> Any:
 
 @pytest.mark.parametrize(("fields", "attr"), BAD_COMPLETION_FIELDS)
 def test_a_bad_completion_field_is_a_400_naming_it_and_records_nothing(
-    treatments_client, clock, course, practitioner, room, fields, attr
+    practitioner_api, clock, course, practitioner, room, fields, attr
 ) -> None:
     session = book(course, practitioner, room, at(3))
     lots = {"FRESH": str(ProductLotFactory().pk), "UNKNOWN": str(uuid.uuid4())}
     clock.move_to(at(3, 11))
     before_session, before_course = session_row(session), course_row(course)
 
-    response = treatments_client.post(complete_url(session), resolve_lots({"notes": "x", **fields}, lots))
+    response = practitioner_api.post(complete_url(session), resolve_lots({"notes": "x", **fields}, lots))
 
     assert_validation_error(response, attr)
     assert session_row(session) == before_session
@@ -377,12 +379,12 @@ def test_a_bad_completion_field_is_a_400_naming_it_and_records_nothing(
 
 
 def test_a_treated_area_named_twice_is_refused_and_the_session_stays_booked(
-    treatments_client, clock, course, practitioner, room
+    practitioner_api, clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, at(3))
     clock.move_to(session.ends_at)
 
-    response = treatments_client.post(complete_url(session), {"treated_areas": ["cheeks", "cheeks"]})
+    response = practitioner_api.post(complete_url(session), {"treated_areas": ["cheeks", "cheeks"]})
 
     assert_validation_error(response, "treated_areas")
     session.refresh_from_db()
@@ -390,25 +392,25 @@ def test_a_treated_area_named_twice_is_refused_and_the_session_stays_booked(
 
 
 def test_completing_the_last_planned_session_moves_the_course_to_maintenance(
-    treatments_client, clock, location, practitioner, room
+    practitioner_api, clock, location, practitioner, room
 ) -> None:
     course = CourseFactory(location=location, planned_sessions=3)
     start = at(3)
     for _ in range(3):
-        booked = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, start))
+        booked = practitioner_api.post(SESSIONS_URL, booking_body(course, practitioner, room, start))
         assert booked.status_code == 201, booked.content
         clock.move_to(start + timedelta(minutes=45))
-        done = treatments_client.post(action_url(SESSIONS_URL, booked.json()["id"], "complete"), {"notes": "ok"})
+        done = practitioner_api.post(action_url(SESSIONS_URL, booked.json()["id"], "complete"), {"notes": "ok"})
         assert done.status_code == 200, done.content
         start = parse_api_datetime(done.json()["completed_at"]) + timedelta(days=14)
 
-    body = treatments_client.get(detail_url(COURSES_URL, course.pk)).json()
+    body = practitioner_api.get(detail_url(COURSES_URL, course.pk)).json()
 
     # The last session ended 10:45 on 31 March (London); maintenance is 90–180 days on.
     assert (body["status"], body["sessions_done"]) == ("maintenance", 3)
     assert body["next_maintenance_earliest"] == (date(2026, 3, 31) + timedelta(days=90)).isoformat()
     assert body["next_maintenance_latest"] == (date(2026, 3, 31) + timedelta(days=180)).isoformat()
-    maintenance = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(1, 10, month=7)))
+    maintenance = practitioner_api.post(SESSIONS_URL, booking_body(course, practitioner, room, at(1, 10, month=7)))
     assert maintenance.status_code == 201, maintenance.content
     assert maintenance.json()["kind"] == "maintenance"
 
@@ -446,7 +448,84 @@ def test_a_no_show_takes_no_fields_and_only_a_booked_session_can_be_one(
     assert_validation_error(treatments_client.post(url, {"reason": "late"}), "reason")
     assert session_row(session) == before
 
-    services.session_complete(session=session, actor=None)
+    services.session_complete(session=session, actor=session.practitioner.user)
     completed = session_row(session)
     assert_client_error(treatments_client.post(url, {}), 409, "invalid_state")
     assert session_row(session) == completed
+
+
+# --- treatment consent -------------------------------------------------------------------
+
+
+def test_a_patient_without_treatment_consent_is_booked_visibly_but_not_treated(
+    treatments_client, practitioner_api, clock, location, practitioner, room
+) -> None:
+    course = CourseFactory(location=location, consented=False)
+    booked = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(3)))
+    assert booked.status_code == 201, booked.content
+    assert booked.json()["treatment_consent_needed"] is True
+    session = Session.objects.get(pk=booked.json()["id"])
+    clock.move_to(at(3, 10, 50))
+
+    refused = practitioner_api.post(complete_url(session), {})
+
+    body = assert_rule_violation(refused, "treatment_consent", earliest_start=None)
+    assert "facial-mesotherapy" in body["errors"][0]["detail"]
+    session.refresh_from_db()
+    assert session.status == SessionStatus.BOOKED
+
+
+def test_consent_given_after_the_session_began_or_to_an_old_form_does_not_count(
+    practitioner_api, clock, location, practitioner, room
+) -> None:
+    course = CourseFactory(location=location, consented=False)
+    session = book(course, practitioner, room, at(3))
+    protocol = course.protocol
+    patient_services.consent_give(
+        patient=course.patient,
+        kind="treatment",
+        scope=protocol.treatment_consent_form,
+        version="an-older-form",
+        actor=None,
+        given_at=at(2, 7),
+    )
+    clock.move_to(at(3, 10, 30))
+    patient_services.consent_give(  # signed mid-session: too late for this one
+        patient=course.patient,
+        kind="treatment",
+        scope=protocol.treatment_consent_form,
+        version=protocol.treatment_consent_version,
+        actor=None,
+    )
+    clock.move_to(at(3, 10, 50))
+
+    refused = practitioner_api.post(complete_url(session), {})
+
+    assert_rule_violation(refused, "treatment_consent", earliest_start=None)
+
+
+def test_a_revoked_treatment_consent_stops_treatment(practitioner_api, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(3))
+    consent = Consent.objects.get(patient=course.patient, kind="treatment")
+    clock.move_to(at(3, 10, 50))
+    patient_services.consent_revoke(consent=consent, actor=None)
+
+    refused = practitioner_api.post(complete_url(session), {})
+
+    assert_rule_violation(refused, "treatment_consent", earliest_start=None)
+
+
+def test_only_the_sessions_own_practitioner_completes_it(
+    treatments_client, practitioner_api, clock, location, course, practitioner, room
+) -> None:
+    colleague = PractitionerFactory(locations=[location])
+    theirs = book(course, colleague, room, at(3))
+    clock.move_to(at(3, 10, 50))
+
+    by_a_colleague = practitioner_api.post(complete_url(theirs), {"notes": "Done."})
+    by_the_front_desk = treatments_client.post(complete_url(theirs), {"notes": "Done."})
+
+    assert_client_error(by_a_colleague, 403, "permission_denied")
+    assert_client_error(by_the_front_desk, 403, "permission_denied")
+    theirs.refresh_from_db()
+    assert theirs.status == SessionStatus.BOOKED

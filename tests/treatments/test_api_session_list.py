@@ -38,7 +38,7 @@ def test_the_session_list_shows_every_state_with_its_fhir_status_and_offset_time
         book(CourseFactory(location=location), practitioner, room, at(3, hour)) for hour in (10, 11, 12, 13)
     )
     clock.move_to(at(3, 14))
-    services.session_complete(session=completed, actor=None)
+    services.session_complete(session=completed, actor=completed.practitioner.user)
     services.session_cancel(session=cancelled, reason="practitioner_unavailable", actor=None)
     services.session_mark_no_show(session=no_show, actor=None)
 

@@ -32,7 +32,7 @@ def complete(course, practitioner, room, clock, starts_at):
     clock.move_to(starts_at - timedelta(hours=1))
     session = book(course, practitioner, room, starts_at)
     clock.move_to(session.ends_at)
-    return services.session_complete(session=session, actor=None)
+    return services.session_complete(session=session, actor=session.practitioner.user)
 
 
 def what_each_door_says(course: Course) -> dict[str, object]:

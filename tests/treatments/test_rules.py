@@ -99,6 +99,7 @@ def test_rule_names_are_the_stable_codes_clients_see() -> None:
         "opening_hours",
         "medical_review",
         "lot_expired",
+        "treatment_consent",
     ]
 
 
@@ -649,13 +650,24 @@ def test_a_patient_without_medical_flags_needs_no_review() -> None:
     assert decision.rule == Rule.MEDICAL_REVIEW
 
 
-def test_a_patient_with_medical_flags_needs_a_practitioner_s_review_naming_them() -> None:
+def test_a_patient_with_medical_flags_needs_a_practitioner_s_review_without_naming_them() -> None:
+    """The refusal reaches the front desk and booking software: it says a review is needed, not what for."""
     decision = check_medical_review(medical_flags=["anticoagulants", "active_skin_infection"])
 
     assert decision.allowed is False
     assert decision.rule == Rule.MEDICAL_REVIEW
-    assert "practitioner's review" in decision.reason
-    assert "anticoagulants, active skin infection" in decision.reason
+    assert "practitioner's medical review" in decision.reason
+    assert "anticoagulant" not in decision.reason
+    assert "infection" not in decision.reason
+
+
+def test_a_clearance_covers_the_flags_it_reviewed_and_no_other() -> None:
+    assert check_medical_review(medical_flags=["anticoagulants"], cleared_flags=["anticoagulants"]).allowed
+    assert check_medical_review(
+        medical_flags=["anticoagulants"], cleared_flags=["anticoagulants", "pregnancy"]
+    ).allowed, "a flag removed since the review needs nothing more"
+    added_since = check_medical_review(medical_flags=["anticoagulants", "pregnancy"], cleared_flags=["anticoagulants"])
+    assert not added_since.allowed, "a flag added after the review needs a new one"
 
 
 def test_a_lot_can_be_used_on_its_expiry_day() -> None:

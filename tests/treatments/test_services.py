@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def complete(session, clock, **kwargs):
     clock.move_to(session.ends_at)
-    return services.session_complete(session=session, actor=None, **kwargs)
+    return services.session_complete(session=session, actor=session.practitioner.user, **kwargs)
 
 
 def test_booking_the_first_session_activates_the_course(clock, course, practitioner, room) -> None:
@@ -49,13 +49,13 @@ def test_spacing_is_overridable_with_a_reason_and_the_override_is_recorded(clock
     first = book(course, practitioner, room, at(3))
     first = complete(first, clock)
 
-    second = book(
-        course,
-        practitioner,
-        room,
-        at(10),
+    second = services.session_book(
+        course=course,
+        practitioner=practitioner,
+        room=room,
+        starts_at=at(10),
+        actor=practitioner.user,  # the practitioner decides, as themself
         overrides=[services.Override(rule="spacing", reason="Patient travelling for a month")],
-        override_by=practitioner,
     )
 
     override = RuleOverride.objects.get(session=second)

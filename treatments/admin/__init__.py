@@ -1,3 +1,3 @@
 """The treatments admin, one module per concept; importing them registers the pages."""
 
-from treatments.admin import courses, places, products, protocols, sessions  # noqa: F401
+from treatments.admin import courses, decisions, places, products, protocols, sessions  # noqa: F401

@@ -21,6 +21,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from clinic.admin_actions import apply_to_each
 from clinic.admin_forms import ServiceAdminMixin, ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
+from patients.admin_clinical import ClinicalRecordAdminMixin, form_without
+from patients.selectors import clinical_access
 from treatments import rules, services
 from treatments.models import (
     CancelReason,
@@ -32,36 +34,36 @@ from treatments.models import (
     SessionStatus,
     TreatedArea,
 )
+from treatments.services import acting_practitioner
 
 if TYPE_CHECKING:
     from django_stubs_ext import FieldOpts, FieldsetSpec
 
 
 class OverrideFields(forms.Form):
-    """Fields to override overridable rules, shared by booking and rescheduling."""
+    """Fields to override overridable rules, shared by booking and rescheduling: shown to practitioners only,
+    whose own decision it is (there is no one else to name)."""
 
     override_rules = forms.MultipleChoiceField(
         choices=[(rule.value, rule.value.replace("_", " ")) for rule in sorted(rules.OVERRIDABLE_RULES)],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Only if a practitioner decides to go ahead despite the rule.",
+        help_text="Your decision, as the practitioner, to go ahead despite the rule.",
     )
     override_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    override_by = forms.ModelChoiceField(queryset=Practitioner.objects.filter(is_active=True), required=False)
+
+
+OVERRIDE_FIELDS = tuple(OverrideFields.base_fields)
 
 
 def _override_kwargs(cleaned: dict[str, Any]) -> dict[str, Any]:
     reason = cleaned.get("override_reason", "")
-    return {
-        "overrides": [services.Override(rule=rule, reason=reason) for rule in cleaned.get("override_rules", [])],
-        "override_by": cleaned.get("override_by"),
-    }
+    return {"overrides": [services.Override(rule=rule, reason=reason) for rule in cleaned.get("override_rules", [])]}
 
 
 class SessionBookForm(ServiceForm):
     override_rules = OverrideFields.base_fields["override_rules"]
     override_reason = OverrideFields.base_fields["override_reason"]
-    override_by = OverrideFields.base_fields["override_by"]
 
     class Meta:
         model = Session
@@ -81,7 +83,6 @@ class SessionBookForm(ServiceForm):
 class SessionRescheduleForm(ServiceForm):
     override_rules = OverrideFields.base_fields["override_rules"]
     override_reason = OverrideFields.base_fields["override_reason"]
-    override_by = OverrideFields.base_fields["override_by"]
 
     class Meta:
         model = Session
@@ -137,6 +138,8 @@ class ProductUseInline(admin.TabularInline):
 
 
 class RuleOverrideInline(admin.TabularInline):
+    """The rules set aside for the session; the reasons are clinical (shown to those who may see them)."""
+
     model = RuleOverride
     fields = ("rule", "reason", "practitioner", "rule_message", "created_at")
     readonly_fields = fields
@@ -146,9 +149,28 @@ class RuleOverrideInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and clinical_access(request.user).covers(obj.course.patient_id):
+            return self.fields
+        return ("rule", "practitioner", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+
+def _may_complete(request: HttpRequest, session: Session) -> bool:
+    """Only the session's own practitioner completes it (treatments.services says so too)."""
+    own = acting_practitioner(request.user)
+    return (
+        own is not None
+        and own.pk == session.practitioner_id
+        and session.status == SessionStatus.BOOKED
+        and request.user.has_perms(["treatments.change_session", "treatments.complete_session"])
+    )
+
 
 @admin.register(Session)
-class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = ["starts_at", "patient", "protocol", "kind", "status", "practitioner", "room", "booked_late"]
     list_filter = ["status", "practitioner", "location", "kind", "booked_late", "starts_at"]
     search_fields = ["course__patient__last_name", "course__patient__first_name", "course__patient__email"]
@@ -158,6 +180,7 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     inlines = [ProductUseInline, RuleOverrideInline]
     actions = ["cancel_sessions", "mark_no_show"]
     change_form_template = "admin/treatments/session/change_form.html"
+    clinical_fields = ("notes", "treated_areas")
     readonly_fields = [
         "course",
         "kind",
@@ -185,6 +208,9 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     def protocol(self, session: Session) -> str:
         return str(session.course.protocol)
 
+    def patient_id_of(self, obj: Session) -> Any:
+        return obj.course.patient_id
+
     def get_form(
         self, request: HttpRequest, obj: Session | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm[Any]]:
@@ -192,23 +218,35 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
             kwargs["form"] = SessionBookForm
         elif obj.status == SessionStatus.BOOKED:
             kwargs["form"] = SessionRescheduleForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if acting_practitioner(request.user) is None:
+            form_class = form_without(form_class, OVERRIDE_FIELDS)
+        if "practitioner" in form_class.base_fields and not request.user.has_perm(
+            "treatments.book_for_any_practitioner"
+        ):
+            # A practitioner books and moves only their own sessions.
+            own = acting_practitioner(request.user)
+            field = form_class.base_fields["practitioner"]
+            field.queryset = Practitioner.objects.filter(pk=own.pk) if own else Practitioner.objects.none()
+            field.initial = own.pk if own else None
+        return form_class
 
     def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> FieldsetSpec:
-        overrides: tuple[str, FieldOpts] = (
-            "Rule overrides",
-            {"fields": ["override_rules", "override_reason", "override_by"]},
+        # Overriding a rule is a practitioner's own decision: only they see the fields.
+        overrides: list[tuple[str, FieldOpts]] = (
+            [("Rule overrides", {"fields": list(OVERRIDE_FIELDS)})] if acting_practitioner(request.user) else []
         )
         if obj is None:
-            return [(None, {"fields": ["course", "practitioner", "room", "starts_at"]}), overrides]
+            return [(None, {"fields": ["course", "practitioner", "room", "starts_at"]}), *overrides]
         record = ["course", "kind", "location", "status", "ends_at", "booked_late", "sequence"]
         if obj.status == SessionStatus.BOOKED:
-            return [(None, {"fields": ["practitioner", "room", "starts_at", *record]}), overrides]
-        return [
+            return [(None, {"fields": ["practitioner", "room", "starts_at", *record]}), *overrides]
+        fieldsets: FieldsetSpec = [
             (None, {"fields": ["practitioner", "room", "starts_at", *record]}),
             ("Clinical record", {"fields": ["completed_at", "notes", "treated_areas"]}),
             ("Cancellation", {"fields": ["cancelled_at", "cancel_reason", "cancel_note", "no_show_at"]}),
         ]
+        return fieldsets if self.shows_clinical(request, obj) else self.without_clinical(fieldsets)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Session | None = None) -> list[str]:
         if obj is None:
@@ -248,9 +286,23 @@ class SessionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
             *super().get_urls(),
         ]
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        obj = context.get("original")
+        # The Complete button is for the one who may press it: the session's practitioner.
+        context["may_complete"] = obj is not None and _may_complete(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def complete_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
         session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
-        if not request.user.has_perms(["treatments.change_session", "treatments.complete_session"]):
+        if not _may_complete(request, session):
             raise PermissionDenied
         change_url = reverse("admin:treatments_session_change", args=[session.pk])
         form = SessionCompleteForm(request.POST or None)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.access import access_session_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from patients.api.serializers import response_clinical_access
 from patients.models import Patient
 from treatments import rules
 from treatments.followup import followup_of
@@ -16,7 +17,9 @@ from treatments.models import (
     CancelReason,
     ConflictRule,
     Course,
+    CourseOverride,
     Location,
+    MedicalClearance,
     OpeningHours,
     Practitioner,
     Product,
@@ -26,6 +29,7 @@ from treatments.models import (
     RuleOverride,
     Session,
     SessionProductUse,
+    SessionStatus,
     TreatedArea,
     TreatmentCategory,
 )
@@ -181,7 +185,12 @@ class ProductUseOutputSerializer(serializers.ModelSerializer):
         fields = ["lot", "lot_number", "product", "product_name", "quantity"]
 
 
-class RuleOverrideOutputSerializer(serializers.ModelSerializer):
+class RuleOverrideOutputSerializer(serializers.ModelSerializer[RuleOverride]):
+    """A rule set aside for a session. The reason is clinical: null without access to the clinical record."""
+
+    reason = serializers.CharField(read_only=True, allow_null=True)
+    rule_message = serializers.CharField(read_only=True, allow_null=True)
+
     class Meta:
         model = RuleOverride
         fields = ["rule", "reason", "practitioner", "rule_message", "created_at"]
@@ -195,6 +204,19 @@ class SessionOutputSerializer(serializers.ModelSerializer):
     )
     product_uses = ProductUseOutputSerializer(many=True, read_only=True)
     overrides = RuleOverrideOutputSerializer(many=True, read_only=True)
+    notes = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Null unless you treat the patient or are a clinical admin."
+    )
+    treated_areas = serializers.ListField(
+        child=serializers.ChoiceField(choices=TreatedArea.choices),
+        read_only=True,
+        allow_null=True,
+        help_text="Null unless you treat the patient or are a clinical admin.",
+    )
+    treatment_consent_needed = serializers.SerializerMethodField(
+        help_text="The patient has not consented to the protocol's current form: the session can be booked, "
+        "not completed."
+    )
 
     class Meta:
         model = Session
@@ -212,6 +234,7 @@ class SessionOutputSerializer(serializers.ModelSerializer):
             "status",
             "fhir_status",
             "booked_late",
+            "treatment_consent_needed",
             "completed_at",
             "notes",
             "treated_areas",
@@ -226,14 +249,20 @@ class SessionOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    def to_representation(self, session: Session) -> dict:
+    def get_treatment_consent_needed(self, session: Session) -> bool:
+        if session.status != SessionStatus.BOOKED:
+            return False
+        return not getattr(session, "treatment_consent_in_force", True)
+
+    def to_representation(self, session: Session) -> dict[str, Any]:
         data = super().to_representation(session)
-        request = self.context.get("request")
-        if not access_session_notes(getattr(request, "user", None), practitioner_user_id=session.practitioner.user_id):
-            # Clinical notes are for the treating practitioner and clinic admins;
-            # the front desk and integrations see null.
+        if not response_clinical_access(self).covers(session.course.patient_id):
+            # The clinical record is for the treating practitioners and clinical
+            # admins; the front desk and integrations see null.
             data["notes"] = None
             data["treated_areas"] = None
+            for override in data["overrides"]:
+                override["reason"] = override["rule_message"] = None
         return data
 
 
@@ -244,12 +273,10 @@ class OverrideInputSerializer(StrictInputMixin, serializers.Serializer):
 
 class OverridableInputSerializer(StrictInputMixin, serializers.Serializer):
     overrides = OverrideInputSerializer(
-        many=True, required=False, help_text="Rules the practitioner overrides, each with a reason."
-    )
-    override_by = serializers.PrimaryKeyRelatedField(
-        queryset=Practitioner.objects.all(),
+        many=True,
         required=False,
-        help_text="The practitioner who decided the overrides; defaults to the logged-in practitioner.",
+        help_text="Rules the logged-in practitioner overrides, each with a reason, as their own decision. "
+        "Anyone who is not a practitioner (the front desk, an API key) gets 403.",
     )
 
 
@@ -337,3 +364,61 @@ class LotRecipientSerializer(serializers.ModelSerializer):
     class Meta:
         model = SessionProductUse
         fields = ["session", "patient", "patient_name", "session_starts_at", "completed_at", "practitioner", "quantity"]
+
+
+# --- practitioners' decisions ahead of booking -------------------------------------------
+
+
+class MedicalClearanceOutputSerializer(serializers.ModelSerializer[MedicalClearance]):
+    """A practitioner's medical review. The reviewed flags and the reason are clinical fields."""
+
+    flags_reviewed = serializers.ListField(child=serializers.CharField(), read_only=True, allow_null=True)
+    reason = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = MedicalClearance
+        fields = [
+            "id",
+            "patient",
+            "course",
+            "valid_until",
+            "flags_reviewed",
+            "reason",
+            "practitioner",
+            "created_at",
+            "revoked_at",
+        ]
+
+    def to_representation(self, clearance: MedicalClearance) -> dict[str, Any]:
+        data = super().to_representation(clearance)
+        if not response_clinical_access(self).covers(clearance.patient_id):
+            data["flags_reviewed"] = data["reason"] = None
+        return data
+
+
+class MedicalClearanceInputSerializer(StrictInputMixin, serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    course = serializers.PrimaryKeyRelatedField(
+        queryset=Course.objects.all(), required=False, help_text="Clear the patient for this course…"
+    )
+    valid_until = serializers.DateField(required=False, help_text="…or until this date (at the clinic).")
+    reason = serializers.CharField(max_length=2_000, help_text="What was reviewed, and why treatment may go ahead.")
+
+
+class CourseOverrideOutputSerializer(serializers.ModelSerializer[CourseOverride]):
+    reason = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CourseOverride
+        fields = ["id", "course", "rule", "reason", "practitioner", "created_at", "used_by"]
+
+    def to_representation(self, override: CourseOverride) -> dict[str, Any]:
+        data = super().to_representation(override)
+        if not response_clinical_access(self).covers(override.course.patient_id):
+            data["reason"] = None
+        return data
+
+
+class CourseOverrideInputSerializer(StrictInputMixin, serializers.Serializer):
+    rule = serializers.ChoiceField(choices=sorted([rules.Rule.SPACING, rules.Rule.CONFLICT]))
+    reason = serializers.CharField(max_length=2_000)

@@ -12,6 +12,7 @@ router.register("courses", views.CourseViewSet, basename="course")
 router.register("sessions", views.SessionViewSet, basename="session")
 router.register("products", views.ProductViewSet, basename="product")
 router.register("lots", views.ProductLotViewSet, basename="lot")
+router.register("medical-clearances", views.MedicalClearanceViewSet, basename="medical-clearance")
 
 urlpatterns = [
     *router.urls,

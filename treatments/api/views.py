@@ -19,8 +19,12 @@ from treatments.api.serializers import (
     CourseCancelInputSerializer,
     CourseCreateInputSerializer,
     CourseOutputSerializer,
+    CourseOverrideInputSerializer,
+    CourseOverrideOutputSerializer,
     LocationOutputSerializer,
     LotRecipientSerializer,
+    MedicalClearanceInputSerializer,
+    MedicalClearanceOutputSerializer,
     NoShowInputSerializer,
     PractitionerOutputSerializer,
     ProductLotSerializer,
@@ -42,13 +46,26 @@ from treatments.filters import (
     RoomFilter,
     SessionFilter,
 )
-from treatments.models import Course, Location, Practitioner, Product, ProductLot, Protocol, Room, Session
+from treatments.models import (
+    Course,
+    Location,
+    MedicalClearance,
+    Practitioner,
+    Product,
+    ProductLot,
+    Protocol,
+    Room,
+    Session,
+)
 
 RULE_ERROR = OpenApiResponse(
     description="A rule refused it: `rule` names the rule, `earliest_start` gives the first allowed start."
 )
 SLOT_TAKEN = OpenApiResponse(description="The practitioner or room is taken: `clashing_session` names the session.")
 WRONG_STATE = OpenApiResponse(description="The session or course is not in a state that allows this.")
+NOT_A_PRACTITIONER = OpenApiResponse(
+    description="Only a practitioner may do this, as themself (for the patients they treat, or as a clinical admin)."
+)
 
 
 class ReadOnlyReferenceViewSet(viewsets.ReadOnlyModelViewSet):
@@ -119,7 +136,10 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ordering_fields = ["created_at", "updated_at", "next_maintenance_earliest"]
     ordering = ["-created_at", "id"]
     lookup_value_converter = "uuid"
-    action_permissions = {"cancel": ["treatments.change_course"]}
+    action_permissions = {
+        "cancel": ["treatments.change_course"],
+        "add_override": ["treatments.add_courseoverride"],
+    }
 
     def get_queryset(self) -> QuerySet[Course]:
         return selectors.course_list()
@@ -147,15 +167,34 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         course = services.course_cancel(course=self.get_object(), actor=request.user, **serializer.validated_data)
         return Response(self._output(course))
 
+    @extend_schema(
+        summary="Set a rule aside for the course's next booking",
+        description=(
+            "A practitioner who treats the patient decides ahead that the next booking of this course may go ahead "
+            "despite the spacing or conflict rule, with a reason; the front desk then books normally and the "
+            "session records the practitioner's decision. Only practitioners (staff login); API keys get 403."
+        ),
+        request=CourseOverrideInputSerializer,
+        responses={201: CourseOverrideOutputSerializer, 403: NOT_A_PRACTITIONER},
+    )
+    @action(detail=True, methods=["post"], url_path="overrides")
+    def add_override(self, request: Request, pk: str) -> Response:
+        serializer = CourseOverrideInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        override = services.course_override_record(
+            course=self.get_object(), actor=request.user, **serializer.validated_data
+        )
+        return Response(
+            CourseOverrideOutputSerializer(override, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
     def _output(self, course: Course) -> dict[str, Any]:
         return CourseOutputSerializer(selectors.course_list().get(pk=course.pk)).data
 
 
 def _override_args(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "overrides": [services.Override(**o) for o in data.pop("overrides", [])],
-        "override_by": data.pop("override_by", None),
-    }
+    return {"overrides": [services.Override(**o) for o in data.pop("overrides", [])]}
 
 
 @extend_schema_view(
@@ -251,6 +290,54 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
         return self._output(session)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List medical clearances"),
+    retrieve=extend_schema(summary="Get a medical clearance"),
+)
+class MedicalClearanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Practitioners' medical reviews: with one in force, the front desk books a patient with medical flags."""
+
+    queryset = MedicalClearance.objects.none()
+    serializer_class = MedicalClearanceOutputSerializer
+    filterset_fields = ["patient", "course"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "id"]
+    lookup_value_converter = "uuid"
+    action_permissions = {"revoke": ["treatments.change_medicalclearance"]}
+
+    def get_queryset(self) -> QuerySet[MedicalClearance]:
+        return MedicalClearance.objects.all()
+
+    @extend_schema(
+        summary="Record a medical clearance",
+        description=(
+            "A practitioner who treats the patient (or a clinical admin) reviewed the patient's medical flags: "
+            "bookings for the course, or until the date, may go ahead. It covers the flags on file now. "
+            "Recorded as the logged-in practitioner's decision; anyone else gets 403."
+        ),
+        request=MedicalClearanceInputSerializer,
+        responses={201: MedicalClearanceOutputSerializer, 403: NOT_A_PRACTITIONER},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = MedicalClearanceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        clearance = services.medical_clearance_record(actor=request.user, **serializer.validated_data)
+        return Response(
+            MedicalClearanceOutputSerializer(clearance, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        summary="Withdraw a medical clearance",
+        request=None,
+        responses={200: MedicalClearanceOutputSerializer, 403: NOT_A_PRACTITIONER, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        clearance = services.medical_clearance_revoke(clearance=self.get_object(), actor=request.user)
+        return Response(MedicalClearanceOutputSerializer(clearance, context=self.get_serializer_context()).data)
 
 
 class AvailabilityView(APIView):

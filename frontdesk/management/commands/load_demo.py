@@ -136,8 +136,17 @@ class Command(BaseCommand):
             if Patient.objects.filter(email=data["email"]).exists():
                 continue
             patient = patient_services.patient_create(actor=admin, data=data)
-            for kind in (ConsentKind.TREATMENT, ConsentKind.SERVICE_MESSAGES):
-                patient_services.consent_give(patient=patient, kind=kind, version=CONSENT_VERSION, actor=admin)
+            patient_services.consent_give(
+                patient=patient, kind=ConsentKind.SERVICE_MESSAGES, version=CONSENT_VERSION, actor=admin
+            )
+            meso = Protocol.objects.get(name="Facial mesotherapy")
+            patient_services.consent_give(
+                patient=patient,
+                kind=ConsentKind.TREATMENT,
+                scope=meso.treatment_consent_form,
+                version=meso.treatment_consent_version,
+                actor=admin,
+            )
 
         self._load_products(admin=admin)
         self._load_courses(location=location, admin=admin)
