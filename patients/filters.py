@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from clinic.api.filters import UpdatedSinceFilterSet
+from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
 from patients.models import ContactChannel, MedicalFlag, Patient
 
 
@@ -23,8 +23,8 @@ class PatientFilter(UpdatedSinceFilterSet):
     phone = django_filters.CharFilter(
         method="filter_phone", help_text="Exact E.164 number, e.g. %2B447700900123 (URL-encode the plus)."
     )
-    born_after = django_filters.DateFilter(field_name="date_of_birth", lookup_expr="gte")
-    born_before = django_filters.DateFilter(field_name="date_of_birth", lookup_expr="lte")
+    born_after = IsoDateFilter(field_name="date_of_birth", lookup_expr="gte")
+    born_before = IsoDateFilter(field_name="date_of_birth", lookup_expr="lte")
 
     class Meta:
         model = Patient
