@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -396,7 +397,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
 
-PHONENUMBER_DEFAULT_REGION = None  # numbers must arrive in E.164 (+447700900123)
+# Phone numbers typed without a country code ("07911 123456") are read as
+# numbers of this region (ISO 3166-1 alpha-2) and stored in E.164, whatever
+# the door: admin forms, the API's serializers, services' full_clean().
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="GB").upper()
+if PHONENUMBER_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        f"PHONENUMBER_DEFAULT_REGION={PHONENUMBER_DEFAULT_REGION!r} is not a region code (e.g. GB, IE, FR)"
+    )
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 # --- Logging ----------------------------------------------------------------

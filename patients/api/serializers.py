@@ -8,12 +8,13 @@ from timezone_field.rest_framework import TimeZoneSerializerField
 
 from clinic.access import access_all_clinical_notes, access_patient_notes
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from clinic.phones import phone_help_text
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
 from patients.selectors import patient_ids_treated_by
 
 
 class PatientOutputSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(read_only=True, help_text="E.164")
+    phone = serializers.CharField(read_only=True, help_text="E.164, e.g. +447400123456.")
     time_zone = TimeZoneSerializerField(use_pytz=False, read_only=True)
     medical_flags = serializers.ListField(child=serializers.ChoiceField(choices=MedicalFlag.choices), read_only=True)
 
@@ -62,11 +63,11 @@ class PatientOutputSerializer(serializers.ModelSerializer):
 class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     """What a client may send to create or change a patient.
 
-    Field validation (lengths, E.164, dates) happens here; rules that need the
+    Field validation (lengths, phone numbers, dates) happens here; rules that need the
     whole record (a reachable preferred channel) run in the service.
     """
 
-    phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +447700900123.")
+    phone = PhoneNumberField(required=False, allow_blank=True, help_text=phone_help_text())
     time_zone = TimeZoneField(use_pytz=False, required=False, help_text="IANA zone, e.g. Europe/London.")
     medical_flags = serializers.ListField(
         child=serializers.ChoiceField(choices=MedicalFlag.choices), required=False, allow_empty=True, max_length=10
