@@ -92,7 +92,7 @@ class AftercareStepAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, step):
             raise PermissionDenied
         sessions = Session.objects.filter(course__protocol=step.plan.protocol).select_related(
-            "course__patient", "course__location"
+            "course__patient", "course__location", "location"
         )
         chosen = request.GET.get("session")
         session = sessions.filter(pk=chosen).first() if chosen else sessions.order_by("-starts_at").first()

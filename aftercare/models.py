@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from clinic.audit import audited
+from clinic.local_time import local_datetime_text
 
 
 class Channel(models.TextChoices):
@@ -215,7 +216,9 @@ class ScheduledMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.patient} at {self.due_at:%Y-%m-%d %H:%M} ({self.status})"
+        # In the patient's zone: the time on their clock when it reaches them.
+        due = local_datetime_text(self.due_at, self.patient.time_zone)
+        return f"{self.get_kind_display()} to {self.patient} at {due} ({self.status})"
 
 
 class Symptom(models.TextChoices):

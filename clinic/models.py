@@ -1,5 +1,7 @@
 from django.db import models
 
+from clinic.local_time import local_datetime_text
+
 
 class Heartbeat(models.Model):
     """The last time a Celery worker ran the beat-scheduled heartbeat task.
@@ -13,4 +15,4 @@ class Heartbeat(models.Model):
     hostname = models.CharField(max_length=255, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} @ {local_datetime_text(self.last_seen_at)}"

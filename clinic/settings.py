@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -216,7 +217,9 @@ LOGIN_URL = "admin:login"
 
 # --- Internationalisation and time ------------------------------------------
 
-LANGUAGE_CODE = "en"
+# British English: staff pages read and write dates day first. Patients'
+# languages (and their message templates) are LANGUAGES; "en" covers en-gb.
+LANGUAGE_CODE = "en-gb"
 LANGUAGES = [("en", "English")]
 TIME_ZONE = "UTC"  # stored and served in UTC; local times come from zoneinfo
 USE_I18N = True
@@ -224,6 +227,36 @@ USE_TZ = True
 CLINIC_DEFAULT_TIME_ZONE = env.str("CLINIC_DEFAULT_TIME_ZONE", default="Europe/London")
 if CLINIC_DEFAULT_TIME_ZONE not in zoneinfo.available_timezones():
     raise ImproperlyConfigured(f"CLINIC_DEFAULT_TIME_ZONE={CLINIC_DEFAULT_TIME_ZONE!r} is not an IANA time zone")
+
+# How staff pages show and read dates: one format everywhere a person reads a
+# time ("Tue 3 Mar 2026 10:00"), typed day first ("03/03/2026", what the admin's
+# date picker writes: it uses the first input format). Django takes formats from
+# the active language's locale before these settings, and its own English ones
+# are month first (en) or "10 a.m." (en_GB); clinic/formats/ repeats these
+# settings as the locale's, so the admin, templates and clinic.local_time agree.
+FORMAT_MODULE_PATH = ["clinic.formats"]
+DATE_FORMAT = "D j M Y"  # Tue 3 Mar 2026
+DATETIME_FORMAT = "D j M Y H:i"  # Tue 3 Mar 2026 10:00
+TIME_FORMAT = "H:i"  # 10:00
+SHORT_DATE_FORMAT = "d/m/Y"  # 03/03/2026
+SHORT_DATETIME_FORMAT = "d/m/Y H:i"  # 03/03/2026 10:00
+MONTH_DAY_FORMAT = "j F"  # 3 March
+YEAR_MONTH_FORMAT = "F Y"  # March 2026
+FIRST_DAY_OF_WEEK = 1  # Monday, in the date picker
+# No two-digit years: "12/07/56" would be read as 2056, and a birth year
+# silently moved by a century is worse than a refusal. ISO stays accepted
+# (links and tests type it); month-first dates are refused, never guessed.
+DATE_INPUT_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+# Seconds first, as Django's default: a time shown without its seconds and
+# saved back unchanged would move a session booked at 10:00:30 by the API.
+TIME_INPUT_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
+DATETIME_INPUT_FORMATS = [
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+]
 
 # --- Static files -----------------------------------------------------------
 
@@ -365,7 +398,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
 
-PHONENUMBER_DEFAULT_REGION = None  # numbers must arrive in E.164 (+447700900123)
+# Phone numbers typed without a country code ("07911 123456") are read as
+# numbers of this region (ISO 3166-1 alpha-2) and stored in E.164, whatever
+# the door: admin forms, the API's serializers, services' full_clean().
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="GB").upper()
+if PHONENUMBER_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        f"PHONENUMBER_DEFAULT_REGION={PHONENUMBER_DEFAULT_REGION!r} is not a region code (e.g. GB, IE, FR)"
+    )
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 # --- Logging ----------------------------------------------------------------

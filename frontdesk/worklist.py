@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
+from clinic.local_time import date_text
 from treatments.followup import MAINTENANCE, NEXT_SESSION, course_followups, courses_awaiting_booking
 
 RED_FLAG = "red_flag"
@@ -118,7 +119,7 @@ def _course_rows(
                 reason=(
                     f"overdue by {overdue} day{'s' if overdue != 1 else ''}"
                     if overdue
-                    else f"window open until {followup.window_end:%Y-%m-%d}"
+                    else f"window open until {date_text(followup.window_end)}"
                 ),
             )
         )

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from clinic.local_time import local_datetime_text
+
 
 class Scope(models.TextChoices):
     READ = "read", "Read"
@@ -156,4 +158,4 @@ class WebhookAttempt(models.Model):
         ordering = ["attempted_at"]
 
     def __str__(self) -> str:
-        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error[:40]}"
+        return f"{local_datetime_text(self.attempted_at)} {self.status_code or self.error[:40]}"

@@ -6,11 +6,13 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_actions import apply_to_each
 from clinic.admin_forms import ServiceAdminMixin, ServiceForm
-from patients import services
+from clinic.phones import phone_help_text
+from patients import selectors, services
 from patients.admin_clinical import ClinicalRecordAdminMixin
 from patients.models import Consent, MedicalFlag, Patient
 
@@ -107,6 +109,7 @@ class PatientAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
     date_hierarchy = "created_at"
     readonly_fields = ["id", "needs_medical_review", "erased_at", "created_at", "updated_at"]
     inlines = [ConsentInline]
+    formfield_overrides = {PhoneNumberField: {"help_text": phone_help_text()}}
     fieldsets = [
         (None, {"fields": ["id", "first_name", "last_name", "date_of_birth"]}),
         ("Contact", {"fields": ["email", "phone", "preferred_channel", "language", "time_zone"]}),
@@ -151,6 +154,17 @@ class PatientAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
     def get_inlines(self, request: HttpRequest, obj: Patient | None) -> list[type]:
         # All inlines are read-only records, empty for a patient not yet saved.
         return self.inlines if obj is not None else []
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
+    ) -> tuple[QuerySet[Patient], bool]:
+        """Names and email as Django searches them, or the phone however it was typed."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Django matches each word on its own: "07400 123456" would need "07400" in the stored +447400123456.
+        by_phone = selectors.patient_phone_match(search_term)
+        if by_phone is not None:
+            found |= queryset.filter(by_phone)
+        return found, may_have_duplicates
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Clinical records are kept; erasure anonymises instead of deleting.

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
 
-from clinic.api.filters import UpdatedSinceFilterSet
+from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
+from clinic.phones import typed_phone_e164
 from patients.models import ContactChannel, MedicalFlag, Patient
+from patients.selectors import patient_phone_match
 
 
 class PatientFilter(UpdatedSinceFilterSet):
@@ -21,10 +27,11 @@ class PatientFilter(UpdatedSinceFilterSet):
     )
     email = django_filters.CharFilter(lookup_expr="iexact")
     phone = django_filters.CharFilter(
-        method="filter_phone", help_text="Exact E.164 number, e.g. %2B447700900123 (URL-encode the plus)."
+        method="filter_phone",
+        help_text="This exact number, in E.164 (%2B447400123456: URL-encode the plus) or as dialled nationally.",
     )
-    born_after = django_filters.DateFilter(field_name="date_of_birth", lookup_expr="gte")
-    born_before = django_filters.DateFilter(field_name="date_of_birth", lookup_expr="lte")
+    born_after = IsoDateFilter(field_name="date_of_birth", lookup_expr="gte")
+    born_before = IsoDateFilter(field_name="date_of_birth", lookup_expr="lte")
 
     class Meta:
         model = Patient
@@ -41,6 +48,18 @@ class PatientFilter(UpdatedSinceFilterSet):
         return queryset.exclude(medical_flags=[]) if value else queryset.filter(medical_flags=[])
 
     def filter_phone(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
-        # An unencoded "+" in a query string arrives as a space.
+        # An unencoded "+" in a query string arrives as a space: typed_phone_e164 tries it back.
         number = value.strip()
-        return queryset.filter(phone=number if number.startswith("+") else f"+{number}")
+        return queryset.filter(phone=typed_phone_e164(number) or (number if number.startswith("+") else f"+{number}"))
+
+
+class PatientSearchFilter(SearchFilter):
+    """`search=` over names and email word by word, as DRF does, or the phone however it was typed."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        found = super().filter_queryset(request, queryset, view)
+        # DRF matches each word on its own: "07400 123456" would need "07400" in the stored +447400123456.
+        by_phone = patient_phone_match(request.query_params.get(self.search_param, ""))
+        if by_phone is None:
+            return found
+        return found | queryset.filter(by_phone)

@@ -45,7 +45,9 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True, help_text="E.164, e.g. +447700900123.")
+    phone = PhoneNumberField(
+        blank=True, help_text="As dialled in the clinic's country, or with + and the country code; saved in E.164."
+    )
     date_of_birth = models.DateField(validators=[validate_birth_date])
     preferred_channel = models.CharField(max_length=10, choices=ContactChannel.choices, default=ContactChannel.EMAIL)
     language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")

@@ -7,15 +7,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.db.models.lookups import Contains
 from django.utils import timezone
 
 from clinic.access import access_all_clinical_records, access_clinical_record
+from clinic.phones import phone_search_fragment
 from patients.models import Consent, Patient
 
 
 def patient_list() -> QuerySet[Patient]:
     return Patient.objects.all()
+
+
+def patient_phone_match(term: str) -> Q | None:
+    """A filter for patients whose phone is `term`, or contains it, however it was typed.
+
+    "07400 123456", "+44 7400 123456" and "7400123456" all find +447400123456;
+    "07400 12" finds it too. None when `term` is not (part of) a phone number,
+    so the caller searches names and emails only. Both the admin's search box
+    and the API's `search=` use this.
+    """
+    fragment = phone_search_fragment(term)
+    if fragment is None:
+        return None
+    # Compared as text: the phone field would re-read a fragment such as
+    # "740012" as a (local) number of its own before comparing.
+    return Q(Contains(Cast("phone", output_field=CharField()), fragment))
 
 
 def consent_list(*, patient: Patient) -> QuerySet[Consent]:

@@ -1,6 +1,6 @@
 import django_filters
 
-from clinic.api.filters import UpdatedSinceFilterSet
+from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
 from treatments.models import (
     Course,
     CourseStatus,
@@ -60,7 +60,7 @@ class SessionFilter(UpdatedSinceFilterSet):
 
 
 class ProductLotFilter(UpdatedSinceFilterSet):
-    expires_before = django_filters.DateFilter(field_name="expires_on", lookup_expr="lt")
+    expires_before = IsoDateFilter(field_name="expires_on", lookup_expr="lt")
     kind = django_filters.ChoiceFilter(field_name="product__kind", choices=ProductKind.choices)
 
     class Meta:

@@ -19,6 +19,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
 from clinic.audit import audited
+from clinic.local_time import date_text, local_datetime_text, local_time_text
 
 
 def new_calendar_token() -> str:
@@ -414,7 +415,16 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.course.patient} — {self.starts_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+        return f"{self.course.patient} — {self.local_start_text()} ({self.get_status_display()})"
+
+    def local_start_text(self) -> str:
+        """When it starts, as people at its location read it: "Tue 3 Mar 2026 10:00"."""
+        return local_datetime_text(self.starts_at, self.location.time_zone)
+
+    def local_span_text(self) -> str:
+        """When it starts and ends, at its location: "Tue 3 Mar 2026 10:00 to 10:45"."""
+        zone = self.location.time_zone
+        return f"{local_datetime_text(self.starts_at, zone)} to {local_time_text(self.ends_at, zone)}"
 
     @property
     def spacing_anchor(self) -> datetime:
@@ -549,7 +559,7 @@ class ProductLot(models.Model):
         constraints = [models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")]
 
     def __str__(self) -> str:
-        return f"{self.product.name} lot {self.lot_number} (exp. {self.expires_on:%Y-%m-%d})"
+        return f"{self.product.name} lot {self.lot_number} (exp. {date_text(self.expires_on)})"
 
 
 class SessionProductUse(models.Model):

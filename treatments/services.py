@@ -160,8 +160,9 @@ def _save_or_slot_taken(session: Session, *, update_fields: list[str] | None = N
             .first()
         )
         what = session.practitioner if resource == "practitioner" else session.room
+        # In the clashing session's local time, as the person booking reads the calendar.
         raise SlotTaken(
-            f"{what} already has a session from {clash.starts_at:%Y-%m-%d %H:%M} to {clash.ends_at:%H:%M} UTC."
+            f"{what} already has a session from {clash.local_span_text()}."
             if clash
             else f"{what} is already booked at that time.",
             clashing_session_id=str(clash.pk) if clash else "",

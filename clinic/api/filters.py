@@ -1,4 +1,26 @@
+from __future__ import annotations
+
 import django_filters
+from django import forms
+from django.db import models
+
+
+class IsoDateField(forms.DateField):
+    """A form date field that reads ISO-8601 dates (2026-03-03) and nothing else."""
+
+    input_formats = ["%Y-%m-%d"]
+
+
+class IsoDateFilter(django_filters.DateFilter):
+    """A date filter for the API: ISO-8601 only.
+
+    Django's own date field reads the active locale's formats, which for the
+    clinic's staff are day first (03/04/2026 is 3 April). A client's query
+    string must not depend on that: the API speaks ISO-8601, and anything else
+    is a 400 naming the parameter, never a guess between March and April.
+    """
+
+    field_class = IsoDateField
 
 
 class UpdatedSinceFilterSet(django_filters.FilterSet):
@@ -7,7 +29,16 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     Rows changed at or after the given instant are returned, so a client that
     stores the newest `updated_at` it saw and asks again from there misses
     nothing (it may see that row twice, which is harmless).
+
+    Filters made from a model's date and time fields read ISO-8601 only, like
+    the ones declared here.
     """
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateField: {"filter_class": IsoDateFilter},
+        models.DateTimeField: {"filter_class": django_filters.IsoDateTimeFilter},
+    }
 
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at",

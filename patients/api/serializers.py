@@ -7,6 +7,7 @@ from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
 from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from clinic.phones import phone_help_text
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
 from patients.selectors import ClinicalAccess, clinical_access
 
@@ -26,7 +27,7 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
     """A patient. Medical flags and notes read as null for anyone without access to the clinical record;
     `needs_medical_review` tells everyone whether a practitioner must review before treatment."""
 
-    phone = serializers.CharField(read_only=True, help_text="E.164")
+    phone = serializers.CharField(read_only=True, help_text="E.164, e.g. +447400123456.")
     time_zone = TimeZoneSerializerField(use_pytz=False, read_only=True)
     medical_flags = serializers.ListField(
         child=serializers.ChoiceField(choices=MedicalFlag.choices),
@@ -78,11 +79,11 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
 class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     """What a client may send to create or change a patient.
 
-    Field validation (lengths, E.164, dates) happens here; rules that need the
+    Field validation (lengths, phone numbers, dates) happens here; rules that need the
     whole record (a reachable preferred channel) run in the service.
     """
 
-    phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +447700900123.")
+    phone = PhoneNumberField(required=False, allow_blank=True, help_text=phone_help_text())
     time_zone = TimeZoneField(use_pytz=False, required=False, help_text="IANA zone, e.g. Europe/London.")
     medical_flags = serializers.ListField(
         child=serializers.ChoiceField(choices=MedicalFlag.choices),

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,7 +20,7 @@ from patients.api.serializers import (
     PatientInputSerializer,
     PatientOutputSerializer,
 )
-from patients.filters import PatientFilter
+from patients.filters import PatientFilter, PatientSearchFilter
 from patients.models import Consent, Patient
 
 
@@ -34,6 +36,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     queryset = Patient.objects.none()  # for the schema and permissions; get_queryset does the read
     serializer_class = PatientOutputSerializer
     filterset_class = PatientFilter
+    filter_backends = [DjangoFilterBackend, PatientSearchFilter, OrderingFilter]
     search_fields = ["first_name", "last_name", "email", "phone"]
     ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
     ordering = ["last_name", "first_name", "id"]

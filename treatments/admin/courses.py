@@ -27,6 +27,10 @@ class CourseSessionInline(admin.TabularInline):
     show_change_link = True
     ordering = ["starts_at"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        # Each row is titled with its session's name: patient, local time at its location.
+        return super().get_queryset(request).select_related("course__patient", "location", "practitioner", "room")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

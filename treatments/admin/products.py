@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -88,6 +89,10 @@ class LotUseInline(admin.TabularInline):
     @admin.display(description="patient")
     def patient(self, use: SessionProductUse) -> str:
         return str(use.session.course.patient)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SessionProductUse]:
+        # Each row names its session (patient, local time at its location) and its patient.
+        return super().get_queryset(request).select_related("session__course__patient", "session__location")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -301,7 +301,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def complete_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
-        session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
+        session = get_object_or_404(Session.objects.select_related("course__patient", "location"), pk=session_id)
         if not _may_complete(request, session):
             raise PermissionDenied
         change_url = reverse("admin:treatments_session_change", args=[session.pk])
@@ -327,7 +327,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
                 return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Complete session: {session.course.patient}, {session.starts_at:%Y-%m-%d %H:%M}",
+            "title": f"Complete session: {session.course.patient}, {session.local_start_text()}",
             "session": session,
             "form": form,
             "formset": formset,

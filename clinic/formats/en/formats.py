@@ -1,0 +1,15 @@
+"""English date and time formats: the ones in settings (see clinic/formats/__init__.py)."""
+
+from django.conf import settings
+
+DATE_FORMAT = settings.DATE_FORMAT
+DATETIME_FORMAT = settings.DATETIME_FORMAT
+TIME_FORMAT = settings.TIME_FORMAT
+SHORT_DATE_FORMAT = settings.SHORT_DATE_FORMAT
+SHORT_DATETIME_FORMAT = settings.SHORT_DATETIME_FORMAT
+MONTH_DAY_FORMAT = settings.MONTH_DAY_FORMAT
+YEAR_MONTH_FORMAT = settings.YEAR_MONTH_FORMAT
+FIRST_DAY_OF_WEEK = settings.FIRST_DAY_OF_WEEK
+DATE_INPUT_FORMATS = settings.DATE_INPUT_FORMATS
+TIME_INPUT_FORMATS = settings.TIME_INPUT_FORMATS
+DATETIME_INPUT_FORMATS = settings.DATETIME_INPUT_FORMATS
