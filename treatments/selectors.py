@@ -1,4 +1,5 @@
-"""Reads of treatments data: lists, availability, lot recipients, "today" at a location."""
+"""Reads of treatments data: lists, availability, lot recipients, "today" at a location,
+when a session's conflicts clear."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from treatments import rules
 from treatments.followup import with_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
+    ConflictRule,
     Course,
     Location,
     Practitioner,
@@ -198,4 +201,18 @@ def patient_ids_treated_by(user: Any) -> set[Any]:
     """Ids of the patients `user` has a session with as the practitioner (in any state)."""
     return set(
         Session.objects.filter(practitioner__user_id=user.pk).values_list("course__patient_id", flat=True).distinct()
+    )
+
+
+def conflicts_clear_at(*, session: Session) -> datetime | None:
+    """When every treatment that `session`'s protocol blocks (peels, laser… after mesotherapy) is allowed again.
+
+    The conflict rules' own arithmetic (`rules.conflict_window_end`), from the
+    session's completion (else its start) in its location's zone, as a booking
+    at that location is judged. None when the protocol blocks nothing.
+    """
+    days = ConflictRule.objects.filter(protocol_id=session.course.protocol_id).values_list("days", flat=True)
+    zone = session.location.time_zone
+    return max(
+        (rules.conflict_window_end(anchor=session.spacing_anchor, days=d, zone=zone) for d in days), default=None
     )
