@@ -36,7 +36,18 @@ from treatments.services import acting_practitioner
 
 class AftercareStepInline(admin.TabularInline):
     model = AftercareStep
-    fields = ["order", "code", "name", "kind", "offset_unit", "offset_value", "local_send_time", "condition"]
+    fields = [
+        "order",
+        "code",
+        "name",
+        "kind",
+        "offset_unit",
+        "offset_value",
+        "local_send_time",
+        "condition",
+        "expires_after_hours",
+        "announces_clearance",
+    ]
     extra = 0
     show_change_link = True
 

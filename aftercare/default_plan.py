@@ -1,31 +1,61 @@
 """The default facial-mesotherapy aftercare plan: what the patient is told, and when.
 
-Loaded by a data migration; clinics edit it in the admin afterwards. The
-wording is ours; the facts (every number) follow the product spec §1, and a
-test checks that each one reaches the patient.
+Loaded by data migrations (0002 loads the first version, frozen in
+migrations/_plan_v1.py; 0006 brings every text a clinic has not edited up to
+this one). Clinics edit the plan in the admin afterwards. The wording is ours;
+the facts (every number) follow the product spec §1, and a test checks that
+each one reaches the patient.
 
 Templates use Django template syntax. Variables: first_name, session_date,
-clinic_name, clinic_phone, sessions_remaining, next_window_start,
-next_window_end, next_session.
+clinic_name, clinic_phone (the location's, else CLINIC_PHONE), reply_to (the
+location's email, empty when replies would reach no one), first_session,
+session_number, sessions_remaining, next_window_start, next_window_end,
+next_session. Every clause that needs an optional value is guarded by
+`{% if %}`, so no state of a course leaves a gap ("call ." or an empty
+paragraph).
+
+Timing: each step is timed from the session, never from when it was recorded.
+`expires_after_hours` says how long after its due time the advice is still
+true (a session recorded later than that gets the step suppressed as out of
+date); `announces_clearance` holds a step that says peels are fine again
+until the conflict rule allows them.
 """
 
 from __future__ import annotations
 
 from datetime import time
 
-SIGNATURE = "\n\n{{ clinic_name }} · {{ clinic_phone }}"
+SIGNATURE = "\n\n{{ clinic_name }}{% if clinic_phone %} · {{ clinic_phone }}{% endif %}"
+
+# How to reach the clinic, mid-sentence ("please call us on …").
+CALL_US = "{% if clinic_phone %}call us on {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
+SMS_CALL = "{% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
+# The same, opening a sentence; the email's invites a reply when replies reach the clinic.
+CALL_OR_REPLY = (
+    "{% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %}"
+    "{% if reply_to %} or reply to this email{% endif %}"
+)
+SMS_CALL_SENTENCE = "{% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %}"
 
 RED_FLAGS = (
-    "Contact us straight away on {{ clinic_phone }} if you notice any of these: persistent pain, "
-    "severe swelling, swelling that lasts beyond a few days (prolonged swelling), itching, a rash, "
+    "Contact us straight away{% if clinic_phone %} on {{ clinic_phone }}{% endif %} if you notice any of these: "
+    "persistent pain, severe swelling, swelling that lasts beyond a few days (prolonged swelling), itching, a rash, "
     "bruising that does not fade, or signs of infection such as pus or a fever."
 )
 
 BOOKING = (
     "{% if next_session %}Your next session is booked for {{ next_session }}."
-    "{% elif sessions_remaining %}You have {{ sessions_remaining }} session{{ sessions_remaining|pluralize }} "
-    "left in your course. Please book the next one between {{ next_window_start }} and {{ next_window_end }} "
-    "(sessions are spaced 14 to 28 days apart) by calling {{ clinic_phone }}.{% endif %}"
+    "{% elif sessions_remaining and next_window_start %}You have {{ sessions_remaining }} "
+    "session{{ sessions_remaining|pluralize }} left in your course. Please book the next one between "
+    "{{ next_window_start }} and {{ next_window_end }} (sessions are spaced 14 to 28 days apart)"
+    "{% if clinic_phone %} by calling {{ clinic_phone }}{% if reply_to %} or by replying to this email{% endif %}"
+    "{% elif reply_to %} by replying to this email{% endif %}.{% endif %}"
+)
+
+SMS_BOOKING = (
+    "{% if next_session %}Your next session: {{ next_session }}."
+    "{% elif sessions_remaining and next_window_start %}Please book your next session between "
+    "{{ next_window_start }} and {{ next_window_end }}: " + SMS_CALL + ".{% endif %}"
 )
 
 STEPS: list[dict] = [
@@ -38,15 +68,26 @@ STEPS: list[dict] = [
         "local_send_time": None,
         "kind": "aftercare",
         "condition": "always",
-        "email_subject": "Caring for your skin after today's mesotherapy",
+        # The first 48 hours are what it is about; recorded later than that, it is out of date.
+        "expires_after_hours": 48,
+        "email_subject": "Caring for your skin after your mesotherapy session",
         "email": (
             "Dear {{ first_name }},\n\n"
-            "Thank you for coming in on {{ session_date }}. Here is how to look after your skin.\n\n"
+            "Thank you for coming in on {{ session_date }}. Here is how to look after your skin; every time "
+            "below counts from your session.\n\n"
             "What is normal: redness, swelling, pinpoint bleeding and tiny bumps where the needles went in. "
             "They settle within 1–2 days. A bruise may appear; it fades within a week.\n\n"
-            "For the first 24–48 hours:\n"
+            "Hands off: do not touch, rub, massage or pick at the treated area in the first days, even when "
+            "it itches a little or feels bumpy.\n\n"
+            "Gentle care: wash with a mild, fragrance-free, pH-balanced cleanser and lukewarm water, then pat "
+            "dry (no rubbing). A cooling gel or aloe vera soothes the skin. Take cool showers, not hot ones.\n\n"
+            "Products to pause, each counted from your session:\n"
             "- No makeup for at least 24 hours.\n"
-            "- No exfoliants, retinoids or alcohol-based products for 24 hours minimum.\n"
+            "- No exfoliants, retinoids or alcohol-based products for 24 hours minimum; the stronger ones "
+            "need longer, as below.\n"
+            "- No actives such as retinol and AHA/BHA acids for 3–5 days.\n"
+            "- No vitamin C serums and exfoliants for 5–7 days.\n\n"
+            "For the first 24–48 hours:\n"
             "- No heat for 48–72 hours: no sauna, steam room, hot yoga or hot showers.\n"
             "- No strenuous exercise for 24–48 hours.\n"
             "- No alcohol and no smoking for the first days: both slow healing.\n"
@@ -54,17 +95,18 @@ STEPS: list[dict] = [
             "non-comedogenic moisturiser to keep the skin hydrated.\n\n"
             "Sun: wear a broad-spectrum mineral sunscreen, SPF 30+ (zinc oxide or titanium dioxide), every "
             "day, and reapply every 2–3 hours when outdoors. Keep out of the sun between 10:00 and 16:00 "
-            "for 1 week.\n\n"
+            "for 1 week. Add a hat and keep to the shade, and wear sunscreen indoors near windows and on "
+            "cloudy days too.\n\n"
             "No chemical peels, laser or microdermabrasion for 14 days after the session.\n\n" + RED_FLAGS + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: after today's mesotherapy, redness, swelling, pinpoint bleeding and tiny bumps "
-            "are normal for 1-2 days; bruising fades within a week. No makeup for 24 h, no exfoliants, retinoids "
-            "or alcohol-based products for 24 h, no sauna, steam, hot yoga or hot showers for 48-72 h, no "
-            "strenuous exercise for 24-48 h, no alcohol or smoking for the first days. Drink water, moisturise, "
-            "use mineral SPF 30+ daily (reapply every 2-3 h outdoors), avoid sun 10:00-16:00 for 1 week. "
-            "No peels, laser or microdermabrasion for 14 days. Persistent pain, severe swelling, itching, rash, "
-            "pus or fever: call {{ clinic_phone }}."
+            "{{ clinic_name }} aftercare: redness, swelling and bumps settle in 1-2 days, bruises in a week."
+            " Don't touch, rub, massage or pick the area. Mild fragrance-free cleanser, lukewarm water, pat "
+            "dry; aloe or cooling gel; cool showers. Pause makeup and alcohol-based products 24 h, retinoids and "
+            "AHA/BHA 3-5 days, vitamin C and exfoliants 5-7 days. No sauna, steam or hot yoga 48-72 h, no hard "
+            "exercise 24-48 h, no alcohol or smoking early on. SPF 30+ daily, no 10:00-16:00 sun for 1 week, no "
+            "peels, laser or microdermabrasion for 14 days. Lasting pain, severe swelling, itching, rash, pus or "
+            "fever: " + SMS_CALL + "."
         ),
     },
     {
@@ -76,18 +118,24 @@ STEPS: list[dict] = [
         "local_send_time": time(10, 0),
         "kind": "check_in",
         "condition": "always",
-        "email_subject": "How is your skin today?",
+        "expires_after_hours": 24,
+        "email_subject": "How is your skin doing?",
         "email": (
             "Dear {{ first_name }},\n\n"
-            "It is a day since your session on {{ session_date }}. Some redness or swelling today is expected "
-            "and usually gone within 1–2 days.\n\n"
-            "Please tell us how you are: reply to this email or call {{ clinic_phone }} if you have any pain, "
-            "swelling, itching, a rash, bruising, pus or a fever. We record every report and a practitioner "
-            "reviews anything unusual the same day.\n\n" + RED_FLAGS + SIGNATURE
+            "We hope your skin is settling after your session on {{ session_date }}. Some redness or swelling "
+            "in the first 1–2 days is expected.\n\n"
+            "Please tell us how you are: {% if reply_to %}reply to this email or {% endif %}" + CALL_US + " if you "
+            "have any pain, swelling, itching, a rash, bruising, pus or a fever. We record every report and a "
+            "practitioner reviews anything unusual the same day.\n\n"
+            "Until the area has settled, keep your hands off it: no touching, rubbing, massaging or picking.\n\n"
+            + RED_FLAGS
+            + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: how is your skin a day after your session? Some redness or swelling is normal "
-            "for 1-2 days. Any pain, itching, rash, pus, fever or severe swelling: call {{ clinic_phone }}."
+            "{{ clinic_name }}: how is your skin since your session? Some redness or swelling is normal for 1-2 "
+            "days; keep your hands off the area. Any pain, itching, rash, pus, fever or severe swelling: "
+            + SMS_CALL
+            + "."
         ),
     },
     {
@@ -99,19 +147,22 @@ STEPS: list[dict] = [
         "local_send_time": time(10, 0),
         "kind": "aftercare",
         "condition": "always",
-        "email_subject": "Day 3: early recovery",
+        "expires_after_hours": 48,
+        "email_subject": "Days 3 to 7: early recovery",
         "email": (
             "Dear {{ first_name }},\n\n"
-            "Days 3 to 7 are early recovery. Your skin may feel dry or tight: keep drinking water and "
-            "moisturise morning and evening with a hyaluronic-acid serum, a ceramide cream or a "
-            "non-comedogenic moisturiser.\n\n"
+            "Days 3 to 7 are early recovery. Your skin may feel dry or tight: keep drinking "
+            "water and moisturise morning and evening with a hyaluronic-acid serum, a ceramide cream or a "
+            "non-comedogenic moisturiser. Keep cleansing gently with lukewarm water, and leave any dry patches "
+            "to come away on their own.\n\n"
             "Keep active ingredients paused a little longer: retinol and AHA/BHA acids for 3–5 days after the "
             "session (so not before day 5), vitamin C serums and exfoliants for 5–7 days (not before day 7).\n\n"
-            "Keep wearing mineral SPF 30+ every day and stay out of the midday sun." + SIGNATURE
+            "Keep wearing mineral SPF 30+ every day and stay out of the 10:00–16:00 sun until a week has "
+            "passed." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: day 3. Dryness or tightness is normal: moisturise and drink water. Keep retinol "
-            "and AHA/BHA paused until day 5, vitamin C and exfoliants until day 7. SPF 30+ daily."
+            "{{ clinic_name }}: days 3-7 are early recovery. Dryness or tightness is normal: moisturise and drink "
+            "water. Keep retinol and AHA/BHA paused until day 5, vitamin C and exfoliants until day 7. SPF 30+ daily."
         ),
     },
     {
@@ -123,48 +174,82 @@ STEPS: list[dict] = [
         "local_send_time": time(10, 0),
         "kind": "aftercare",
         "condition": "always",
+        "expires_after_hours": 72,
         "email_subject": "One week on: back to your routine",
         "email": (
             "Dear {{ first_name }},\n\n"
-            "A week has passed since your session. Any bruising should now have faded; if it has not, "
-            "please call {{ clinic_phone }}.\n\n"
+            "A week has passed since your session on {{ session_date }}. Any bruising should now have faded; "
+            "if it has not, please " + CALL_US + ".\n\n"
             "You can now bring back your active products one at a time: retinol and AHA/BHA first, then "
             "vitamin C serums and gentle exfoliants.\n\n"
-            "The week of avoiding the 10:00–16:00 sun is over, but keep your daily mineral SPF 30+: sun "
-            "exposure, smoking and poor skincare shorten how long results last.\n\n"
-            "First results usually show after 1–2 weeks." + SIGNATURE
+            "The week of avoiding the 10:00–16:00 sun is over, but keep your daily mineral SPF 30+, with a hat "
+            "and shade on bright days: sun exposure, smoking and poor skincare shorten how long results last.\n\n"
+            "{% if first_session %}First results usually show after 1–2 weeks.{% else %}Each session builds on "
+            "the ones before, and your skin keeps improving over the coming weeks.{% endif %}" + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: one week on. Bruising should have faded (if not, call {{ clinic_phone }}). "
+            "{{ clinic_name }}: one week on. Bruising should have faded (if not, " + SMS_CALL + "). "
             "You can reintroduce retinol, AHA/BHA, then vitamin C and exfoliants. Keep SPF 30+ daily."
         ),
     },
     {
         "order": 5,
         "code": "day-14-first-results",
-        "name": "Day 14: first results and the next session",
+        "name": "Day 14: results so far, peels allowed again, the next session",
         "offset_unit": "days",
         "offset_value": 14,
         "local_send_time": time(10, 0),
         "kind": "aftercare",
         "condition": "always",
         "prompts_booking": True,
-        "email_subject": "Two weeks on: your first results",
+        "announces_clearance": True,
+        # Until the weeks 3–6 message takes over.
+        "expires_after_hours": 7 * 24,
+        "email_subject": "Two weeks on{% if first_session %}: your first results{% endif %}",
         "email": (
             "Dear {{ first_name }},\n\n"
-            "Two weeks after your session you should be seeing the first results: first results appear "
-            "after 1–2 weeks and keep improving, with the optimal result after 4–6 weeks as new collagen "
-            "builds up (weeks 3 to 6).\n\n"
-            "From today, 14 days after the session, chemical peels, laser and microdermabrasion are allowed "
-            "again.\n\n" + BOOKING + SIGNATURE
+            "{% if first_session %}Two weeks after your first session you should be seeing the first results: "
+            "first results appear after 1–2 weeks and keep improving, with the optimal result after 4–6 weeks "
+            "as new collagen builds up.{% else %}Two weeks after this session, its effect is adding to the "
+            "sessions before it; your skin keeps improving for 4–6 weeks after each session as new collagen "
+            "builds up.{% endif %}\n\n"
+            "Chemical peels, laser and microdermabrasion are fine again now that 14 days have passed since your "
+            "session.\n\n" + BOOKING + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: two weeks on, first results show now and keep improving for 4-6 weeks. Peels, "
-            "laser and microdermabrasion are allowed again. " + BOOKING
+            "{{ clinic_name }}: two weeks on{% if first_session %}, first results show now and keep improving for "
+            "4-6 weeks{% else %}, your skin keeps improving for 4-6 weeks after each session{% endif %}. Peels, "
+            "laser and microdermabrasion are fine again. " + SMS_BOOKING
         ),
     },
     {
         "order": 6,
+        "code": "day-21-collagen",
+        "name": "Weeks 3 to 6: collagen and progressive improvement",
+        "offset_unit": "days",
+        "offset_value": 21,
+        "local_send_time": time(10, 0),
+        "kind": "aftercare",
+        "condition": "always",
+        # Until the week-6 mark; a next session completed sooner replaces it.
+        "expires_after_hours": 21 * 24,
+        "email_subject": "Weeks 3 to 6: your skin keeps improving",
+        "email": (
+            "Dear {{ first_name }},\n\n"
+            "Three weeks after your session on {{ session_date }}, your skin enters its busiest phase: in weeks "
+            "3 to 6 collagen production peaks and the skin keeps improving, a little firmer and better hydrated "
+            "week by week. The optimal result of a session shows after 4–6 weeks.\n\n"
+            "Help it along: drink water, moisturise every day, and keep your mineral SPF 30+, with a hat and "
+            "shade outdoors, and sunscreen even indoors near windows and on cloudy days. Smoking, sun exposure "
+            "and poor skincare shorten results." + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: weeks 3-6 after your session are when collagen peaks and your skin keeps "
+            "improving. Keep up water, moisturiser and daily SPF 30+."
+        ),
+    },
+    {
+        "order": 7,
         "code": "week-6-full-results",
         "name": "Week 6 after the final session: full results and maintenance",
         "offset_unit": "days",
@@ -172,6 +257,7 @@ STEPS: list[dict] = [
         "local_send_time": time(10, 0),
         "kind": "aftercare",
         "condition": "final_session",
+        "expires_after_hours": 30 * 24,
         "email_subject": "Your full results, and keeping them",
         "email": (
             "Dear {{ first_name }},\n\n"
@@ -195,41 +281,60 @@ PROMPTS: dict[str, dict[str, str]] = {
         "subject": "Time to book your next session",
         "email": (
             "Dear {{ first_name }},\n\nYour next mesotherapy session can now be booked: between "
-            "{{ next_window_start }} and {{ next_window_end }}. Call {{ clinic_phone }} to choose a time." + SIGNATURE
+            "{{ next_window_start }} and {{ next_window_end }}. " + CALL_OR_REPLY + " to choose a time." + SIGNATURE
         ),
         "sms": (
             "{{ clinic_name }}: your next mesotherapy session is due between {{ next_window_start }} and "
-            "{{ next_window_end }}. Call {{ clinic_phone }} to book."
+            "{{ next_window_end }}. " + SMS_CALL_SENTENCE + " to book."
         ),
     },
     "followup_closing": {
         "subject": "Your next session is due by {{ next_window_end }}",
         "email": (
             "Dear {{ first_name }},\n\nTo keep your course on track, your next session should take place by "
-            "{{ next_window_end }}. Call {{ clinic_phone }} to book." + SIGNATURE
+            "{{ next_window_end }}. " + CALL_OR_REPLY + " to book." + SIGNATURE
         ),
-        "sms": "{{ clinic_name }}: your next session is due by {{ next_window_end }}. Call {{ clinic_phone }} to book.",
+        "sms": (
+            "{{ clinic_name }}: your next session is due by {{ next_window_end }}. " + SMS_CALL_SENTENCE + " to book."
+        ),
     },
     "maintenance_due": {
         "subject": "Time for your maintenance session",
         "email": (
             "Dear {{ first_name }},\n\nIt is time for a maintenance session to keep your results: book between "
-            "{{ next_window_start }} and {{ next_window_end }} by calling {{ clinic_phone }}." + SIGNATURE
+            "{{ next_window_start }} and {{ next_window_end }} {% if clinic_phone %}by calling {{ clinic_phone }}"
+            "{% else %}with {{ clinic_name }}{% endif %}{% if reply_to %} or by replying to this email{% endif %}."
+            + SIGNATURE
         ),
         "sms": (
             "{{ clinic_name }}: time for your maintenance session, between {{ next_window_start }} and "
-            "{{ next_window_end }}. Call {{ clinic_phone }}."
+            "{{ next_window_end }}. " + SMS_CALL_SENTENCE + "."
+        ),
+    },
+    "maintenance_closing": {
+        "subject": "Your maintenance session is due by {{ next_window_end }}",
+        "email": (
+            "Dear {{ first_name }},\n\nYour maintenance window closes on {{ next_window_end }}. A session "
+            "before then keeps your results at their best; after it, the effect starts to fade. "
+            + CALL_OR_REPLY
+            + " to book."
+            + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: your maintenance session is due by {{ next_window_end }}. "
+            + SMS_CALL_SENTENCE
+            + " to book."
         ),
     },
     "appointment_reminder": {
         "subject": "Reminder: your appointment on {{ session_date }}",
         "email": (
             "Dear {{ first_name }},\n\nThis is a reminder of your appointment on {{ session_date }}. "
-            "Please come without makeup if you can. To move it, call {{ clinic_phone }}." + SIGNATURE
+            "Please come without makeup if you can. To move it, {% if clinic_phone %}call {{ clinic_phone }}"
+            "{% else %}contact {{ clinic_name }}{% endif %}{% if reply_to %} or reply to this email{% endif %}."
+            + SIGNATURE
         ),
-        "sms": (
-            "{{ clinic_name }}: reminder of your appointment on {{ session_date }}. To move it call {{ clinic_phone }}."
-        ),
+        "sms": ("{{ clinic_name }}: reminder of your appointment on {{ session_date }}. To move it " + SMS_CALL + "."),
     },
     "red_flag_alert": {
         "subject": "Red flag: {{ first_name }} {{ last_name }} reported {{ red_flag_reasons }}",

@@ -116,7 +116,13 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
         _suppress(claim, SuppressionReason.NO_CONTACT, result)
         return
 
-    outgoing = OutgoingMessage(idempotency_key=str(message.pk), to=address, subject=message.subject, body=message.body)
+    outgoing = OutgoingMessage(
+        idempotency_key=str(message.pk),
+        to=address,
+        subject=message.subject,
+        body=message.body,
+        reply_to=message.reply_to,
+    )
     try:
         transport = EmailTransport() if message.channel == Channel.EMAIL else sms_transport()
         provider_id = transport.send(outgoing)

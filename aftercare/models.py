@@ -46,6 +46,7 @@ class MessageKind(models.TextChoices):
     FOLLOWUP_OPEN = "followup_open", "Next session window open"
     FOLLOWUP_CLOSING = "followup_closing", "Next session window closing"
     MAINTENANCE_DUE = "maintenance_due", "Maintenance due"
+    MAINTENANCE_CLOSING = "maintenance_closing", "Maintenance window closing"
     APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
     RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to practitioner"
 
@@ -84,6 +85,21 @@ class AftercareStep(models.Model):
         default=False,
         help_text="The text asks the patient to book the next session (so no separate prompt is sent).",
     )
+    announces_clearance = models.BooleanField(
+        default=False,
+        help_text=(
+            "The text tells the patient that treatments this protocol's conflict rules block (peels, laser…) "
+            "are fine again: it never goes before the booking rules allow them."
+        ),
+    )
+    expires_after_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "How long after its due time the advice stays true. A session recorded so late that the message "
+            "could not go out in time gets it written as suppressed (out of date) instead. Empty: sent however late."
+        ),
+    )
 
     class Meta:
         ordering = ["plan", "order"]
@@ -110,7 +126,8 @@ class MessageTemplate(models.Model):
     body = models.TextField(
         help_text=(
             "Variables: {{ first_name }}, {{ session_date }}, {{ clinic_name }}, {{ clinic_phone }}, "
-            "{{ next_window_start }}, {{ next_window_end }}, {{ sessions_remaining }}."
+            "{{ reply_to }} (empty unless replies reach the clinic), {{ first_session }}, {{ session_number }}, "
+            "{{ next_window_start }}, {{ next_window_end }}, {{ next_session }}, {{ sessions_remaining }}."
         )
     )
 
@@ -157,6 +174,7 @@ class SuppressionReason(models.TextChoices):
     NO_CONTACT = "no_contact", "No contact detail for the channel"
     PATIENT_ERASED = "patient_erased", "Patient erased"
     NO_TEMPLATE = "no_template", "No template for the channel and language"
+    OUT_OF_DATE = "out_of_date", "Out of date: the session was recorded too late for it"
 
 
 class ScheduledMessage(models.Model):
@@ -176,6 +194,9 @@ class ScheduledMessage(models.Model):
     step = models.ForeignKey(AftercareStep, on_delete=models.PROTECT, related_name="messages", null=True, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     to_address = models.CharField(max_length=254, blank=True)
+    reply_to = models.EmailField(
+        blank=True, help_text="Email only: where the patient's replies go (the location's address), if anywhere."
+    )
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     due_at = models.DateTimeField()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from aftercare import timing
 from aftercare.models import (
     AftercareStep,
+    Channel,
     MessageKind,
     MessageStatus,
     PromptTemplate,
@@ -53,13 +54,18 @@ def new_message(
     step: AftercareStep | None = None,
     to_address: str = "",
     defer_quiet: bool = True,
+    suppressed_reason: str = "",
 ) -> tuple[ScheduledMessage, bool]:
     """Create the outbox row for `dedupe_key` unless it exists; return (row, created).
 
     `context` is called only for a new row: the periodic prompt run meets the
     same facts again and again, and rendering them again would be wasted work.
     A missing template writes the row as suppressed, so the gap shows in the
-    outbox instead of the message vanishing.
+    outbox instead of the message vanishing; so does a `suppressed_reason`
+    (its text is kept, for staff to see what the patient did not get).
+    An email to the patient (no `to_address`) takes its Reply-To from the
+    context it was rendered with, so the text invites replies exactly when
+    they can reach the clinic.
     """
     existing = ScheduledMessage.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
@@ -80,9 +86,21 @@ def new_message(
         defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
     else:
         values = context()
-        defaults |= {"subject": render(template.subject, values), "body": render(template.body, values)}
+        defaults |= rendered_fields(template, values, channel=channel, to_address=to_address)
+        if suppressed_reason:
+            defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": suppressed_reason}
     # get_or_create still: two workers may pass the check above together.
     return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
+
+
+def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_address: str = "") -> dict[str, str]:
+    """The subject, body and Reply-To of a message rendered from `template` with `values`."""
+    to_patient_by_email = channel == Channel.EMAIL and not to_address
+    return {
+        "subject": render(template.subject, values),
+        "body": render(template.body, values),
+        "reply_to": values.get("reply_to", "") if to_patient_by_email else "",
+    }
 
 
 def cancel_pending(messages: QuerySet[ScheduledMessage], *, by: Actor = None) -> int:

@@ -3,7 +3,10 @@
 - the next session's window opens (and no aftercare text already asked the
   patient to book): "time to book";
 - the window closes in CLOSING_REMINDER_DAYS days: a second prompt;
-- a course in maintenance comes due: "time for maintenance".
+- a course in maintenance comes due: "time for maintenance";
+- its maintenance window closes in MAINTENANCE_CLOSING_REMINDER_DAYS days:
+  a second prompt (the window is months wide, so it comes earlier than a
+  course session's).
 
 Which courses are waiting, and their windows, come from treatments.followup.
 Prompts go out at PROMPT_LOCAL_TIME in the patient's zone on the day they
@@ -28,6 +31,7 @@ from treatments.models import Course
 
 PROMPT_LOCAL_TIME = time(10, 0)
 CLOSING_REMINDER_DAYS = 3
+MAINTENANCE_CLOSING_REMINDER_DAYS = 14
 
 
 def schedule_followup_prompts(*, now: datetime | None = None) -> int:
@@ -39,7 +43,7 @@ def schedule_followup_prompts(*, now: datetime | None = None) -> int:
         if window is None:
             continue
         if followup.kind == MAINTENANCE:
-            created += _maintenance_prompt(course, window, now)
+            created += _maintenance_prompts(course, window, now)
         else:
             created += _next_session_prompts(course, followup, window, now)
     return created
@@ -58,9 +62,11 @@ def _next_session_prompts(course: Course, followup: FollowUp, window: tuple[date
     if now >= open_at:
         # Booking software hears once that this course needs booking.
         announce_followup_due(course_id=course.pk, fact=f"followup_due:{last}")
+        # Only a text that will reach (or reached) the patient stands in for
+        # the prompt: one written as suppressed (out of date) does not.
         already_prompted = (
             ScheduledMessage.objects.filter(session_id=last, step__prompts_booking=True)
-            .exclude(status=MessageStatus.CANCELLED)
+            .exclude(status__in=(MessageStatus.CANCELLED, MessageStatus.SUPPRESSED))
             .exists()
         )
         if not already_prompted:
@@ -83,18 +89,28 @@ def _next_session_prompts(course: Course, followup: FollowUp, window: tuple[date
     return created
 
 
-def _maintenance_prompt(course: Course, window: tuple[date, date], now: datetime) -> int:
-    """Write the maintenance-due prompt if it is due; return 1 if it is new."""
-    due_at = timing.local_datetime(window[0], PROMPT_LOCAL_TIME, patient_zone(course.patient))
-    if now < due_at:
-        return 0
+def _maintenance_prompts(course: Course, window: tuple[date, date], now: datetime) -> int:
+    """Write the maintenance-due and maintenance-closing prompts that are due; return how many were new."""
+    zone = patient_zone(course.patient)
     earliest = window[0].isoformat()
-    announce_followup_due(course_id=course.pk, fact=f"maintenance_due:{course.pk}:{earliest}")
-    _, created = new_prompt_message(
-        kind=MessageKind.MAINTENANCE_DUE,
-        dedupe_key=f"maintenance:{course.pk}:{earliest}",
-        patient=course.patient,
-        course=course,
-        due_at=now,
-    )
-    return int(created)
+    created = 0
+    if now >= timing.local_datetime(window[0], PROMPT_LOCAL_TIME, zone):
+        announce_followup_due(course_id=course.pk, fact=f"maintenance_due:{course.pk}:{earliest}")
+        created += new_prompt_message(
+            kind=MessageKind.MAINTENANCE_DUE,
+            dedupe_key=f"maintenance:{course.pk}:{earliest}",
+            patient=course.patient,
+            course=course,
+            due_at=now,
+        )[1]
+    closing_day = window[1] - timedelta(days=MAINTENANCE_CLOSING_REMINDER_DAYS)
+    # A window too narrow for a second prompt gets only the first.
+    if closing_day > window[0] and now >= timing.local_datetime(closing_day, PROMPT_LOCAL_TIME, zone):
+        created += new_prompt_message(
+            kind=MessageKind.MAINTENANCE_CLOSING,
+            dedupe_key=f"maintenance_closing:{course.pk}:{earliest}",
+            patient=course.patient,
+            course=course,
+            due_at=now,
+        )[1]
+    return created

@@ -3,7 +3,10 @@
 - booked: pending prompts for the course are no longer true; a reminder is written;
 - rescheduled: the reminder is re-timed;
 - cancelled or missed: the session's pending messages are cancelled;
-- completed: the aftercare plan's messages are written;
+- completed: the aftercare plan's messages are written, timed from the
+  session (its completion time, however late it was recorded), and what is
+  still pending from the course's earlier sessions after that moment gives
+  way to them;
 - course cancelled: nothing pending about the course stays.
 
 Each runs in the transaction of the change, so messages exist exactly when
@@ -17,18 +20,31 @@ from datetime import timedelta
 from django.utils import timezone
 
 from aftercare import timing
-from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, StepCondition
-from aftercare.outbox import cancel_pending, cancel_pending_not_alerts, new_message, new_prompt_message, quiet_hours
-from aftercare.rendering import channel_for, message_context, patient_zone, render, template_for
+from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, StepCondition, SuppressionReason
+from aftercare.outbox import (
+    cancel_pending,
+    cancel_pending_not_alerts,
+    new_message,
+    new_prompt_message,
+    quiet_hours,
+    rendered_fields,
+)
+from aftercare.rendering import channel_for, message_context, patient_zone, template_for
 from treatments import rules
 from treatments.events import CourseCancelled, SessionChange, SessionChanged
 from treatments.followup import course_followup
 from treatments.models import Course, Session, SessionKind
+from treatments.selectors import conflicts_clear_at
 
 # The reminder before a booked session, and the least notice worth reminding.
 REMINDER_BEFORE = timedelta(days=1)
 REMINDER_MIN_NOTICE = timedelta(hours=2)
-PROMPT_KINDS = (MessageKind.FOLLOWUP_OPEN, MessageKind.FOLLOWUP_CLOSING, MessageKind.MAINTENANCE_DUE)
+PROMPT_KINDS = (
+    MessageKind.FOLLOWUP_OPEN,
+    MessageKind.FOLLOWUP_CLOSING,
+    MessageKind.MAINTENANCE_DUE,
+    MessageKind.MAINTENANCE_CLOSING,
+)
 
 
 def on_session_changed(event: SessionChanged) -> None:
@@ -55,14 +71,32 @@ def on_course_cancelled(event: CourseCancelled) -> None:
 
 
 def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
-    """Write the aftercare plan's messages for a just-completed session."""
+    """Write the aftercare plan's messages for a just-completed session.
+
+    Every step is timed from the session's completion, not from when it was
+    recorded. A step whose advice would be out of date by the time it could
+    go (a session recorded days late; `AftercareStep.expires_after_hours`) is
+    written as suppressed, out of date, so the outbox shows what the patient
+    did not get and why. A step that announces the end of the conflict window
+    (peels, laser… fine again) is held until the booking rule allows them.
+    Pending plan messages of the course's earlier sessions due after this
+    completion are cancelled: this session's own timeline replaces them.
+    """
     course = session.course
     plan = getattr(course.protocol, "aftercare_plan", None)
     if plan is None or not plan.is_active or session.completed_at is None:
         return []
     patient = course.patient
     zone = patient_zone(patient)
+    now = timezone.now()
+    quiet = quiet_hours()
+    cancel_pending(
+        ScheduledMessage.objects.filter(course=course, step__isnull=False, due_at__gt=session.completed_at).exclude(
+            session=session
+        )
+    )
     sessions_remain = session.kind == SessionKind.COURSE and course_followup(course).sessions_remaining > 0
+    clear_at = conflicts_clear_at(session=session)
     context = message_context(patient=patient, course=course, session=session)
     messages = []
     for step in plan.steps.prefetch_related("templates"):
@@ -77,6 +111,10 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
             local_send_time=step.local_send_time,
             zone=zone,
         )
+        if step.announces_clearance and clear_at is not None:
+            due_at = max(due_at, clear_at)
+        expires_after = timedelta(hours=step.expires_after_hours) if step.expires_after_hours is not None else None
+        out_of_date = timing.is_out_of_date(due_at=due_at, now=now, expires_after=expires_after, quiet=quiet, zone=zone)
         channel = channel_for(step.channel_rule, patient)
         message, _ = new_message(
             dedupe_key=f"step:{session.pk}:{step.pk}",
@@ -89,6 +127,7 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
             course=course,
             session=session,
             step=step,
+            suppressed_reason=SuppressionReason.OUT_OF_DATE if out_of_date else "",
         )
         messages.append(message)
     return messages
@@ -105,9 +144,10 @@ def refresh_pending_texts(*, course: Course) -> None:
         if template is None:
             continue
         context = message_context(patient=message.patient, course=course, session=message.session)
-        message.subject = render(template.subject, context)
-        message.body = render(template.body, context)
-        message.save(update_fields=["subject", "body", "updated_at"])
+        fields = rendered_fields(template, context, channel=message.channel, to_address=message.to_address)
+        for name, value in fields.items():
+            setattr(message, name, value)
+        message.save(update_fields=[*fields, "updated_at"])
 
 
 def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | None:

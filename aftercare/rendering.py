@@ -2,11 +2,15 @@
 
 Messages are rendered when written to the outbox (and re-rendered while
 pending if their words depend on bookings), so the outbox holds exactly the
-text that will be sent.
+text that will be sent, and the address replies go to (`reply_to`).
+
+Templates may leave a clause out (`{% if clinic_phone %}`…); rendering then
+tidies what is left, so a missing value never leaves an empty paragraph.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +22,7 @@ from django.utils import timezone
 
 from aftercare.models import ChannelRule
 from patients.models import Patient
-from treatments.followup import course_followup
+from treatments.followup import course_followup, course_session_number
 from treatments.models import Course, Session, SessionStatus
 
 
@@ -42,9 +46,16 @@ def channel_for(rule: str, patient: Patient) -> str:
 
 
 def render(source: str, context: dict[str, Any]) -> str:
-    """Render a template's source; raise TemplateSyntaxError for a broken one."""
+    """Render a template's source; raise TemplateSyntaxError for a broken one.
+
+    A clause the template left out leaves no trace: runs of spaces become one,
+    lines lose trailing spaces, and blank lines between paragraphs never stack
+    up into an empty paragraph.
+    """
     # Autoescape off: these are plain-text emails and SMS, not HTML.
-    return Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context)).strip()
+    text = Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context))
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def template_for(templates: Iterable[Any], channel: str, language: str) -> Any | None:
@@ -54,14 +65,26 @@ def template_for(templates: Iterable[Any], channel: str, language: str) -> Any |
 
 
 def message_context(*, patient: Patient, course: Course | None, session: Session | None) -> dict[str, Any]:
-    """What a template knows about the patient, the course and the session (dates in the patient's zone)."""
+    """What a template knows about the patient, the course and the session (dates in the patient's zone).
+
+    `clinic_phone` is the course's location's number, else the clinic's
+    (CLINIC_PHONE). `reply_to` is the location's email address, else empty:
+    a text may invite replies only when it is set, and the email then carries
+    it as Reply-To. `session_number` is the session's place in its course
+    (empty for a maintenance session); `first_session` is true after a
+    course's first session only.
+    """
     zone = patient_zone(patient)
+    session_number = course_session_number(session) if session is not None else None
     context: dict[str, Any] = {
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "clinic_name": settings.CLINIC_NAME,
-        "clinic_phone": "",
+        "clinic_phone": settings.CLINIC_PHONE,
+        "reply_to": "",
         "session_date": format_moment(session.starts_at, zone) if session else "",
+        "session_number": session_number or "",
+        "first_session": session_number == 1,
         "sessions_remaining": 0,
         "next_window_start": "",
         "next_window_end": "",
@@ -69,7 +92,8 @@ def message_context(*, patient: Patient, course: Course | None, session: Session
     }
     if course is not None:
         context["clinic_name"] = course.location.name
-        context["clinic_phone"] = str(course.location.phone or "")
+        context["clinic_phone"] = str(course.location.phone or "") or settings.CLINIC_PHONE
+        context["reply_to"] = course.location.email
         followup = course_followup(course)
         context["sessions_remaining"] = followup.sessions_remaining
         if followup.window is not None:

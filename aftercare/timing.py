@@ -79,6 +79,22 @@ def defer_for_quiet_hours(due_at: datetime, *, quiet: QuietHours, zone: ZoneInfo
     return local_datetime(day, quiet.end, zone)
 
 
+def is_out_of_date(
+    *, due_at: datetime, now: datetime, expires_after: timedelta | None, quiet: QuietHours, zone: ZoneInfo
+) -> bool:
+    """Return True if a message due at `due_at` could no longer go out while its advice is true.
+
+    The earliest it could go is now (if it is already due) or its due time,
+    held past the patient's quiet hours; it is out of date when that is more
+    than `expires_after` after its due time. A session recorded days late
+    makes its early steps out of date. `expires_after` None: never.
+    """
+    if expires_after is None:
+        return False
+    earliest = defer_for_quiet_hours(max(due_at, now), quiet=quiet, zone=zone)
+    return earliest > due_at + expires_after
+
+
 # --- side effects --------------------------------------------------------------
 
 # Always a reason to call the clinic (product spec §1 red flags).

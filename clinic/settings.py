@@ -8,6 +8,7 @@ throwaway secret) are supplied by `python -m devenv`, never here.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from pathlib import Path
 from urllib.parse import unquote
@@ -305,6 +306,10 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 CLINIC_NAME = env.str("CLINIC_NAME", default="the clinic")
+# The number messages give patients when their course's location has none of its own.
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="")
+if CLINIC_PHONE and not re.fullmatch(r"\+[1-9]\d{6,14}", CLINIC_PHONE):
+    raise ImproperlyConfigured(f"CLINIC_PHONE={CLINIC_PHONE!r} must be an E.164 number, such as +442079460000")
 
 # --- Security (production values unless DEBUG) ------------------------------
 

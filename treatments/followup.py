@@ -17,6 +17,8 @@ read them from this module, so they cannot disagree.
   any other course (planned, cancelled, nothing completed yet): none.
 - **awaiting booking**: the window has opened by the location's own today
   and nothing is booked.
+- **session number**: a completed course session's place among its course's
+  completed course sessions, in order of completion (1 for the first).
 """
 
 from __future__ import annotations
@@ -149,6 +151,22 @@ def course_followups(course_ids: Iterable[Any]) -> dict[Any, FollowUp]:
     """The follow-up states of many courses, in one query, by course id."""
     courses = with_followup(Course.objects.filter(pk__in=list(course_ids)).select_related("protocol", "location"))
     return {course.pk: followup_of(course) for course in courses}
+
+
+def course_session_number(session: Session) -> int | None:
+    """Which course session of its course `session` was: 1 for the first completed, and so on.
+
+    Counted in order of completion, so a session recorded late still takes its
+    real place. None for a maintenance session or one not completed.
+    """
+    if session.kind != SessionKind.COURSE or session.completed_at is None:
+        return None
+    return Session.objects.filter(
+        course_id=session.course_id,
+        kind=SessionKind.COURSE,
+        status=SessionStatus.COMPLETED,
+        completed_at__lte=session.completed_at,
+    ).count()
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Location(models.Model):
     name = models.CharField(max_length=200, unique=True)
     address = models.TextField(blank=True)
     phone = PhoneNumberField(blank=True)
+    email = models.EmailField(
+        blank=True, help_text="Patients' replies to messages come here; without it, messages ask for none."
+    )
     time_zone = TimeZoneField(default=settings.CLINIC_DEFAULT_TIME_ZONE, use_pytz=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

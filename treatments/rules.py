@@ -183,6 +183,15 @@ class OtherTreatment:
     label: str = "another treatment"
 
 
+def conflict_window_end(*, anchor: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """The first instant a treatment blocked for `days` days after `anchor` is allowed again.
+
+    The booking rule (`check_conflicts`) and the text that tells the patient
+    "peels are fine again" both read it here, so the text never runs ahead of the rule.
+    """
+    return add_local_days(anchor, days, zone)
+
+
 def check_conflicts(
     *,
     start: datetime,
@@ -201,7 +210,7 @@ def check_conflicts(
         for other in others:
             # The new session is the blocked treatment, after an earlier one.
             if rule.blocked_category == category and other.protocol_id == rule.after_protocol_id:
-                window_end = add_local_days(other.anchor, rule.days, zone)
+                window_end = conflict_window_end(anchor=other.anchor, days=rule.days, zone=zone)
                 if other.anchor <= start < window_end:
                     return Decision.refuse(
                         Rule.CONFLICT,
@@ -211,7 +220,7 @@ def check_conflicts(
                     )
             # The new session opens a window that an existing treatment falls in.
             if rule.after_protocol_id == protocol_id and other.category == rule.blocked_category:
-                window_end = add_local_days(start, rule.days, zone)
+                window_end = conflict_window_end(anchor=start, days=rule.days, zone=zone)
                 if start <= other.anchor < window_end:
                     return Decision.refuse(
                         Rule.CONFLICT,

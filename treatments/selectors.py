@@ -1,4 +1,5 @@
-"""Reads of treatments data: lists, availability, lot recipients, "today" at a location."""
+"""Reads of treatments data: lists, availability, lot recipients, "today" at a location,
+when a session's conflicts clear."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from django.utils import timezone
 
 from patients.models import Consent, ConsentKind
 from patients.selectors import patient_has_consent
+from treatments import rules
 from treatments.followup import with_followup
 from treatments.models import (
     LIVE_SESSION_STATUSES,
+    ConflictRule,
     Course,
     Location,
     MedicalClearance,
@@ -243,4 +246,18 @@ def courses_needing_treatment_consent(course_ids: Iterable[Any]) -> set[Any]:
         .annotate(consented=Exists(_consent_in_force(patient="patient_id", protocol="protocol")))
         .filter(consented=False)
         .values_list("pk", flat=True)
+    )
+
+
+def conflicts_clear_at(*, session: Session) -> datetime | None:
+    """When every treatment that `session`'s protocol blocks (peels, laser… after mesotherapy) is allowed again.
+
+    The conflict rules' own arithmetic (`rules.conflict_window_end`), from the
+    session's completion (else its start) in its location's zone, as a booking
+    at that location is judged. None when the protocol blocks nothing.
+    """
+    days = ConflictRule.objects.filter(protocol_id=session.course.protocol_id).values_list("days", flat=True)
+    zone = session.location.time_zone
+    return max(
+        (rules.conflict_window_end(anchor=session.spacing_anchor, days=d, zone=zone) for d in days), default=None
     )

@@ -21,9 +21,14 @@ class PermanentError(DeliveryError):
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """What a transport needs; `idempotency_key` is the outbox row id."""
+    """What a transport needs; `idempotency_key` is the outbox row id.
+
+    `reply_to`, for email, is where the patient's replies go (empty: no
+    Reply-To, and the text asked for no reply).
+    """
 
     idempotency_key: str
     to: str
     subject: str
     body: str
+    reply_to: str = ""

@@ -25,6 +25,7 @@ class EmailTransport:
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.to],
+            reply_to=[message.reply_to] if message.reply_to else None,
             headers={"Message-ID": message_id, "X-Clinic-Message-Id": message.idempotency_key},
             connection=get_connection(fail_silently=False),
         )

@@ -1,8 +1,12 @@
-"""Load the default facial-mesotherapy aftercare plan and the prompt templates."""
+"""Load the default facial-mesotherapy aftercare plan and the prompt templates, as first shipped.
+
+The texts are frozen in _plan_v1 (0006 brings them up to date), so this migration
+does on a fresh database exactly what it did when it was written.
+"""
 
 from django.db import migrations
 
-from aftercare.default_plan import PROMPTS, STEPS
+from aftercare.migrations._plan_v1 import PROMPTS, STEPS
 
 
 def load(apps, schema_editor):

@@ -130,6 +130,7 @@ def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) 
         ("aftercare", "day-3-early-recovery"),
         ("aftercare", "day-7-sun-and-actives"),
         ("aftercare", "day-14-first-results"),
+        ("aftercare", "day-21-collagen"),
     ]
     assert set(rows[0]) == MESSAGE_FIELDS
     day_3 = rows[3]
@@ -154,7 +155,7 @@ def test_a_message_is_read_back_by_id(desk, treated) -> None:
         "day-1-check-in",
         "email",
     )
-    assert body["subject"] == "How is your skin today?"
+    assert body["subject"] == "How is your skin doing?"
     assert_client_error(desk.get(f"{MESSAGES_URL}{uuid.uuid4()}/"), 404, "not_found")
 
 

@@ -78,6 +78,23 @@ def test_an_email_goes_out_through_the_configured_django_backend(locmem_email) -
     assert email.message()["X-Clinic-Message-Id"] == DAY_THREE.idempotency_key
 
 
+def test_an_email_sends_replies_where_it_is_told_and_nowhere_without_an_address(locmem_email) -> None:
+    replies_to_the_desk = OutgoingMessage(
+        idempotency_key="0c2d6f1a-51a4-4d0c-9a55-3a1b7c0e8f33",
+        to="amelia.hart@example.com",
+        subject="How is your skin doing?",
+        body="Please reply to this email or call us.",
+        reply_to="marylebone@clinic.example",
+    )
+
+    EmailTransport().send(replies_to_the_desk)
+    EmailTransport().send(DAY_THREE)
+
+    with_address, without = mail.outbox
+    assert with_address.message()["Reply-To"] == "marylebone@clinic.example"
+    assert without.message()["Reply-To"] is None
+
+
 def test_a_retried_email_carries_the_same_message_id_so_servers_can_drop_the_duplicate(locmem_email) -> None:
     first = EmailTransport().send(DAY_THREE)
     second = EmailTransport().send(DAY_THREE)

@@ -32,6 +32,7 @@ from aftercare.models import (
 from aftercare.prompts import schedule_followup_prompts
 from aftercare.reactions import PROMPT_KINDS
 from aftercare.side_effects import side_effect_report_create
+from clinic.errors import RuleViolation
 from patients.models import Consent, ConsentKind, ContactChannel, Patient
 from patients.services import consent_revoke
 from tests.aftercare.conftest import (
@@ -45,6 +46,7 @@ from tests.aftercare.conftest import (
     local,
 )
 from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory
+from tests.treatments.api_helpers import peel_protocol
 from treatments import services
 from treatments.models import Course, CourseStatus, Practitioner, Room, Session, SessionKind
 
@@ -55,6 +57,7 @@ DAY_1 = "day-1-check-in"
 DAY_3 = "day-3-early-recovery"
 DAY_7 = "day-7-sun-and-actives"
 DAY_14 = "day-14-first-results"
+DAY_21 = "day-21-collagen"
 WEEK_6 = "week-6-full-results"
 REMINDER = MessageKind.APPOINTMENT_REMINDER.value
 MAINTENANCE = MessageKind.MAINTENANCE_DUE.value
@@ -69,7 +72,7 @@ def messages_of(patient: Patient) -> list[ScheduledMessage]:
         ScheduledMessage.objects.filter(patient=patient)
         .exclude(kind=MessageKind.RED_FLAG_ALERT)
         .select_related("step")
-        .order_by("due_at")
+        .order_by("due_at", "created_at")
     )
 
 
@@ -94,39 +97,50 @@ def beat(clock: time_machine.Traveller, moment: datetime) -> int:
 # - reminders: the session's start, one local day earlier (or at booking if later);
 # - immediate advice: at completion (the session's end), unless quiet hours
 #   (20:00–09:00 local) hold it until 09:00;
-# - +1/+3/+7/+14 days: 10:00 local on that local date, GMT or BST as it falls;
+# - +1/+3/+7/+21 days: 10:00 local on that local date, GMT or BST as it falls;
+# - +14 days says peels are fine again, so it waits until the conflict rule
+#   allows them: the completion's wall-clock time 14 local days later (and
+#   past quiet hours: session 4 ended at 20:30);
+# - +21 days (weeks 3–6) gives way to the next session when that one is
+#   completed first (sessions 1 and 2); session 3's went that morning;
 # - +42 days: only after the final (4th) session;
 # - maintenance: 10:00 local on the first day of the window, 90 days after the
 #   last session (30 April + 90 days = 29 July), once the beat sees it is due.
-# Columns: session number (None: about the course), step code or kind, local due time.
+# Columns: session number (None: about the course), step code or kind, local due time, status.
+P, C = MessageStatus.PENDING.value, MessageStatus.CANCELLED.value
 GOLDEN_SCHEDULE = [
-    (1, REMINDER, "2026-03-02 10:00 GMT"),
-    (1, IMMEDIATE, "2026-03-03 10:45 GMT"),
-    (1, DAY_1, "2026-03-04 10:00 GMT"),
-    (1, DAY_3, "2026-03-06 10:00 GMT"),
-    (1, DAY_7, "2026-03-10 10:00 GMT"),
-    (1, DAY_14, "2026-03-17 10:00 GMT"),
-    (2, REMINDER, "2026-03-19 11:00 GMT"),
-    (2, IMMEDIATE, "2026-03-20 11:45 GMT"),
-    (2, DAY_1, "2026-03-21 10:00 GMT"),
-    (2, DAY_3, "2026-03-23 10:00 GMT"),
-    (2, DAY_7, "2026-03-27 10:00 GMT"),
-    (2, DAY_14, "2026-04-03 10:00 BST"),
-    (3, REMINDER, "2026-04-08 19:05 BST"),
-    (3, IMMEDIATE, "2026-04-09 19:50 BST"),
-    (3, DAY_1, "2026-04-10 10:00 BST"),
-    (3, DAY_3, "2026-04-12 10:00 BST"),
-    (3, DAY_7, "2026-04-16 10:00 BST"),
-    (3, DAY_14, "2026-04-23 10:00 BST"),
-    (4, REMINDER, "2026-04-29 19:45 BST"),
-    (4, IMMEDIATE, "2026-05-01 09:00 BST"),
-    (4, DAY_1, "2026-05-01 10:00 BST"),
-    (4, DAY_3, "2026-05-03 10:00 BST"),
-    (4, DAY_7, "2026-05-07 10:00 BST"),
-    (4, DAY_14, "2026-05-14 10:00 BST"),
-    (4, WEEK_6, "2026-06-11 10:00 BST"),
-    (None, MAINTENANCE, "2026-07-29 10:00 BST"),
+    (1, REMINDER, "2026-03-02 10:00 GMT", P),
+    (1, IMMEDIATE, "2026-03-03 10:45 GMT", P),
+    (1, DAY_1, "2026-03-04 10:00 GMT", P),
+    (1, DAY_3, "2026-03-06 10:00 GMT", P),
+    (1, DAY_7, "2026-03-10 10:00 GMT", P),
+    (1, DAY_14, "2026-03-17 10:45 GMT", P),
+    (2, REMINDER, "2026-03-19 11:00 GMT", P),
+    (2, IMMEDIATE, "2026-03-20 11:45 GMT", P),
+    (2, DAY_1, "2026-03-21 10:00 GMT", P),
+    (2, DAY_3, "2026-03-23 10:00 GMT", P),
+    (1, DAY_21, "2026-03-24 10:00 GMT", C),
+    (2, DAY_7, "2026-03-27 10:00 GMT", P),
+    (2, DAY_14, "2026-04-03 11:45 BST", P),
+    (3, REMINDER, "2026-04-08 19:05 BST", P),
+    (3, IMMEDIATE, "2026-04-09 19:50 BST", P),
+    (2, DAY_21, "2026-04-10 10:00 BST", C),
+    (3, DAY_1, "2026-04-10 10:00 BST", P),
+    (3, DAY_3, "2026-04-12 10:00 BST", P),
+    (3, DAY_7, "2026-04-16 10:00 BST", P),
+    (3, DAY_14, "2026-04-23 19:50 BST", P),
+    (4, REMINDER, "2026-04-29 19:45 BST", P),
+    (3, DAY_21, "2026-04-30 10:00 BST", P),
+    (4, IMMEDIATE, "2026-05-01 09:00 BST", P),
+    (4, DAY_1, "2026-05-01 10:00 BST", P),
+    (4, DAY_3, "2026-05-03 10:00 BST", P),
+    (4, DAY_7, "2026-05-07 10:00 BST", P),
+    (4, DAY_14, "2026-05-15 09:00 BST", P),
+    (4, DAY_21, "2026-05-21 10:00 BST", P),
+    (4, WEEK_6, "2026-06-11 10:00 BST", P),
+    (None, MAINTENANCE, "2026-07-29 10:00 BST", P),
 ]
+SENT_IN_THE_GOLDEN_COURSE = [row for row in GOLDEN_SCHEDULE if row[3] == P]
 
 
 def run_four_session_course(
@@ -200,13 +214,13 @@ def test_a_four_session_course_produces_exactly_the_golden_schedule(clock, cours
 
     number = {session.pk: index for index, session in enumerate(sessions, start=1)}
     schedule = [
-        (number.get(m.session_id), what(m), m.due_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M %Z"))
+        (number.get(m.session_id), what(m), m.due_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M %Z"), m.status)
         for m in messages_of(course.patient)
     ]
     assert schedule == GOLDEN_SCHEDULE
     # The beat found nothing to add until maintenance fell due, then one prompt, once.
     assert created == [0, 0, 0, 0, 0, 0, 1, 0]
-    assert {(m.status, m.channel) for m in messages_of(course.patient)} == {(MessageStatus.PENDING, Channel.EMAIL)}
+    assert {m.channel for m in messages_of(course.patient)} == {Channel.EMAIL}
     course.refresh_from_db()
     assert course.status == CourseStatus.MAINTENANCE
     assert (course.next_maintenance_earliest, course.next_maintenance_latest) == (
@@ -223,7 +237,11 @@ def test_quiet_hours_hold_the_advice_after_a_late_session_until_morning(clock, c
 
     # Ends 19:50: sent at once. Ends 20:30: held until 09:00 the next morning.
     assert step_message(before_quiet, IMMEDIATE).due_at == london(3, 3, 19, 50)
-    assert step_message(inside_quiet, IMMEDIATE).due_at == london(3, 21, 9, 0)
+    held = step_message(inside_quiet, IMMEDIATE)
+    assert held.due_at == london(3, 21, 9, 0)
+    # Arriving the next day, it must not speak of "today's" session; it names the day.
+    assert "today" not in (held.subject + held.body).lower()
+    assert "Friday 20 March 2026 at 19:45" in held.body
 
 
 # --- every fact reaches the patient ---------------------------------------------------
@@ -263,6 +281,14 @@ SPEC_FACTS = [
     ("what shortens results", ["smoking", "sun exposure", "poor skincare", "shorten"]),
     ("dry or sun-damaged skin may need more sessions", ["dry or sun-damaged skin may need more sessions"]),
     ("sessions 14 to 28 days apart", ["14 to 28 days apart"]),
+    ("hands off the treated area", ["do not touch, rub, massage or pick", "treated area"]),
+    (
+        "gentle cleansing",
+        ["mild", "fragrance-free", "ph-balanced", "cleanser", "lukewarm water", "pat dry"],
+    ),
+    ("soothe with cooling gel or aloe", ["cooling gel", "aloe"]),
+    ("cool showers", ["cool showers"]),
+    ("sun beyond sunscreen", ["hat", "shade", "sunscreen", "indoors near windows", "cloudy days"]),
     # The recovery timeline.
     ("first 24–48 h: immediate care", ["first 24–48 hours"]),
     ("days 3–7: early recovery, dryness, tightness", ["days 3 to 7", "early recovery", "dry", "tight"]),
@@ -279,8 +305,8 @@ def test_every_spec_fact_reaches_the_patient_over_a_full_course(clock, course, p
     run_four_session_course(clock, course, practitioner, room, deliver=True)
 
     received = [normalised(email.body) for email in mail.outbox if email.to == [course.patient.email]]
-    assert len(received) == len(GOLDEN_SCHEDULE)
-    assert {m.status for m in messages_of(course.patient)} == {MessageStatus.SENT}
+    assert len(received) == len(SENT_IN_THE_GOLDEN_COURSE)
+    assert {m.status for m in messages_of(course.patient)} == {MessageStatus.SENT, MessageStatus.CANCELLED}
     missing = [
         fact for fact, phrases in SPEC_FACTS if not any(all(p.lower() in body for p in phrases) for body in received)
     ]
@@ -309,6 +335,193 @@ def test_the_spec_fact_list_is_not_satisfied_by_a_course_missing_its_final_advic
     } <= missing
 
 
+# The pauses and the care the first message must carry together (SPEC §1), as the email says them.
+FIRST_MESSAGE_EMAIL = [
+    "no makeup for at least 24 hours",
+    "no exfoliants, retinoids or alcohol-based products for 24 hours minimum",
+    "no actives such as retinol and aha/bha acids for 3–5 days",
+    "no vitamin c serums and exfoliants for 5–7 days",
+    "do not touch, rub, massage or pick at the treated area",
+    "mild, fragrance-free, ph-balanced cleanser and lukewarm water, then pat dry",
+    "cooling gel or aloe",
+    "cool showers",
+]
+# The SMS says the same, shorter.
+FIRST_MESSAGE_SMS = [
+    "pause makeup and alcohol-based products 24 h",
+    "retinoids and aha/bha 3-5 days",
+    "vitamin c and exfoliants 5-7 days",
+    "don't touch, rub, massage or pick",
+    "mild fragrance-free cleanser, lukewarm water, pat dry",
+    "aloe or cooling gel",
+    "cool showers",
+]
+
+
+def test_the_message_after_a_session_carries_every_pause_and_the_gentle_care_at_once(
+    clock, outside_world, course, practitioner, room
+) -> None:
+    by_sms = CourseFactory(
+        patient=consenting_patient(preferred_channel=ContactChannel.SMS, phone="+447700900123"),
+        location=course.location,
+    )
+    emailed = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
+    texted = complete(book(by_sms, practitioner, room, london(3, 3, 11)), clock)
+    deliver_until(clock, london(3, 3, 12))
+
+    email = step_message(emailed, IMMEDIATE)
+    assert email.status == MessageStatus.SENT
+    assert [phrase for phrase in FIRST_MESSAGE_EMAIL if phrase not in normalised(email.body)] == []
+    sms = step_message(texted, IMMEDIATE)
+    assert sms.status == MessageStatus.SENT
+    sent = [json.loads(line)["body"] for line in (outside_world / "sms.jsonl").read_text().splitlines()]
+    assert sms.body in sent
+    assert [phrase for phrase in FIRST_MESSAGE_SMS if phrase not in normalised(sms.body)] == []
+    # Shorter must not mean contradicting: exfoliants are never said to be fine after a day.
+    assert not re.search(r"exfoliants[^.;]*24 h", sms.body)
+
+
+# --- timing follows the session, not the moment it was recorded ----------------------------
+
+OUT_OF_DATE = (MessageStatus.SUPPRESSED, "out_of_date")
+
+
+def plan_outcome(session: Session) -> dict[str, tuple[str, str, datetime]]:
+    return {
+        what(m): (m.status, m.suppressed_reason, m.due_at)
+        for m in ScheduledMessage.objects.filter(session=session, step__isnull=False).select_related("step")
+    }
+
+
+def test_a_session_recorded_days_late_gets_only_the_advice_that_is_still_true(
+    clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 3, 10))
+    # The practitioner records Tuesday's session on Friday afternoon, with its real end time.
+    clock.move_to(london(3, 6, 14))
+    session = services.session_complete(
+        session=session, completed_at=london(3, 3, 10, 45), actor=session.practitioner.user
+    )
+
+    # Every step is timed from the session; the first two are past their time and written as out of date.
+    assert plan_outcome(session) == {
+        IMMEDIATE: (*OUT_OF_DATE, london(3, 3, 10, 45)),
+        DAY_1: (*OUT_OF_DATE, london(3, 4, 10)),
+        DAY_3: (MessageStatus.PENDING, "", london(3, 6, 10)),
+        DAY_7: (MessageStatus.PENDING, "", london(3, 10, 10)),
+        DAY_14: (MessageStatus.PENDING, "", london(3, 17, 10, 45)),
+        DAY_21: (MessageStatus.PENDING, "", london(3, 24, 10)),
+    }
+    # The outbox keeps what was not sent, for staff to see.
+    assert step_message(session, IMMEDIATE).body.startswith("Dear Amelia,")
+
+    deliver_until(clock, london(3, 6, 14, 5))
+
+    assert [email.subject for email in mail.outbox if not email.subject.startswith("Reminder")] == [
+        "Days 3 to 7: early recovery"
+    ]
+    assert plan_outcome(session)[IMMEDIATE][:2] == OUT_OF_DATE
+
+
+def test_a_session_recorded_the_next_morning_still_gets_its_first_advice_without_saying_today(
+    clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 3, 19, 5))
+    clock.move_to(london(3, 4, 9, 30))
+    session = services.session_complete(
+        session=session, completed_at=london(3, 3, 19, 50), actor=session.practitioner.user
+    )
+
+    deliver_until(clock, london(3, 4, 10, 5))
+
+    immediate, check_in = step_message(session, IMMEDIATE), step_message(session, DAY_1)
+    assert (immediate.status, immediate.sent_at) == (MessageStatus.SENT, london(3, 4, 9, 30))
+    assert (check_in.status, check_in.sent_at) == (MessageStatus.SENT, london(3, 4, 10))
+    for message in (immediate, check_in):
+        assert "today" not in (message.subject + message.body).lower()
+    assert "Tuesday 3 March 2026 at 19:05" in immediate.body
+
+
+def test_when_the_day_14_text_is_out_of_date_the_window_open_prompt_asks_for_the_booking(
+    clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 3, 10))
+    clock.move_to(london(3, 25, 12))  # recorded three weeks late
+    session = services.session_complete(
+        session=session, completed_at=london(3, 3, 10, 45), actor=session.practitioner.user
+    )
+    assert plan_outcome(session)[DAY_14][:2] == OUT_OF_DATE
+
+    assert beat(clock, london(3, 25, 12, 15)) == 1
+
+    prompt = ScheduledMessage.objects.get(course=course, kind=MessageKind.FOLLOWUP_OPEN)
+    assert "between Tuesday 17 March 2026 and Tuesday 31 March 2026" in prompt.body
+
+
+@pytest.mark.parametrize(
+    ("patient_zone", "location_zone"),
+    [
+        ("Europe/London", "Europe/London"),
+        # 10:00 in London is 06:00 in New York, hours before the clinic's rule allows a peel.
+        ("Europe/London", "America/New_York"),
+    ],
+)
+def test_peels_are_said_to_be_fine_again_no_earlier_than_the_booking_rule_allows_them(
+    clock, patient_zone: str, location_zone: str
+) -> None:
+    location = LocationFactory(time_zone=location_zone)
+    room = RoomFactory(location=location)
+    practitioner = PractitionerFactory(locations=[location])
+    patient = consenting_patient(time_zone=patient_zone)
+    course = CourseFactory(patient=patient, location=location)
+    starts_at = datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo(location_zone))
+    session = complete(book(course, practitioner, room, starts_at), clock)
+
+    clearance = step_message(session, DAY_14)
+    assert "microdermabrasion are fine again" in clearance.body
+    peels = CourseFactory(patient=patient, location=location, protocol=peel_protocol(), planned_sessions=1)
+    with pytest.raises(RuleViolation) as refused:
+        book(peels, practitioner, room, clearance.due_at - timedelta(minutes=5))
+
+    assert (refused.value.rule, refused.value.earliest_start) == ("conflict", clearance.due_at)
+    assert book(peels, practitioner, room, clearance.due_at).starts_at == clearance.due_at
+
+
+def test_first_results_are_announced_after_the_first_session_only(clock, course, practitioner, room) -> None:
+    first = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
+    second = complete(book(course, practitioner, room, london(3, 20, 11)), clock)
+
+    for code in (DAY_7, DAY_14):
+        assert "first results" in step_message(first, code).body.lower(), code
+        assert "first results" not in step_message(second, code).body.lower(), code
+    assert step_message(first, DAY_14).subject == "Two weeks on: your first results"
+    assert step_message(second, DAY_14).subject == "Two weeks on"
+    assert "keeps improving" in step_message(second, DAY_14).body
+
+
+def test_weeks_3_to_6_have_a_message_of_their_own_which_a_sooner_next_session_replaces(
+    clock, course, practitioner, room
+) -> None:
+    first = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
+
+    weeks_3_to_6 = step_message(first, DAY_21)
+    assert (weeks_3_to_6.status, weeks_3_to_6.due_at) == (MessageStatus.PENDING, london(3, 24, 10))
+    assert all(p in normalised(weeks_3_to_6.body) for p in ("weeks 3 to 6", "collagen", "improving"))
+    assert "weeks 3 to 6" not in normalised(step_message(first, DAY_14).body)
+
+    # The next session comes first (20 March): its own timeline takes over from the 24th.
+    second = complete(book(course, practitioner, room, london(3, 20, 11)), clock)
+
+    weeks_3_to_6.refresh_from_db()
+    assert (weeks_3_to_6.status, weeks_3_to_6.cancelled_at, weeks_3_to_6.cancelled_by) == (
+        MessageStatus.CANCELLED,
+        london(3, 20, 11, 45),
+        None,
+    )
+    assert step_message(first, DAY_14).status == MessageStatus.PENDING, "what fell due before stands"
+    assert step_message(second, DAY_21).due_at == london(4, 10, 10)
+
+
 # --- daylight saving -------------------------------------------------------------------
 
 
@@ -319,25 +532,25 @@ def test_the_spec_fact_list_is_not_satisfied_by_a_course_missing_its_final_advic
         (
             "Europe/London",
             datetime(2026, 3, 26, 11, 0, tzinfo=LONDON),
-            {DAY_1: (3, 27, 10), DAY_3: (3, 29, 9), DAY_7: (4, 2, 9), DAY_14: (4, 9, 9)},
+            {DAY_1: (3, 27, 10), DAY_3: (3, 29, 9), DAY_7: (4, 2, 9), DAY_21: (4, 16, 9)},
         ),
         # London: completed in BST on Thursday 22 October; GMT from Sunday 25 October.
         (
             "Europe/London",
             datetime(2026, 10, 22, 11, 0, tzinfo=LONDON),
-            {DAY_1: (10, 23, 9), DAY_3: (10, 25, 10), DAY_7: (10, 29, 10), DAY_14: (11, 5, 10)},
+            {DAY_1: (10, 23, 9), DAY_3: (10, 25, 10), DAY_7: (10, 29, 10), DAY_21: (11, 12, 10)},
         ),
         # New York: completed in EST on Thursday 5 March; EDT from Sunday 8 March.
         (
             "America/New_York",
             datetime(2026, 3, 5, 11, 0, tzinfo=NEW_YORK),
-            {DAY_1: (3, 6, 15), DAY_3: (3, 8, 14), DAY_7: (3, 12, 14), DAY_14: (3, 19, 14)},
+            {DAY_1: (3, 6, 15), DAY_3: (3, 8, 14), DAY_7: (3, 12, 14), DAY_21: (3, 26, 14)},
         ),
         # New York: completed in EDT on Thursday 29 October; EST from Sunday 1 November.
         (
             "America/New_York",
             datetime(2026, 10, 29, 11, 0, tzinfo=NEW_YORK),
-            {DAY_1: (10, 30, 14), DAY_3: (11, 1, 15), DAY_7: (11, 5, 15), DAY_14: (11, 12, 15)},
+            {DAY_1: (10, 30, 14), DAY_3: (11, 1, 15), DAY_7: (11, 5, 15), DAY_21: (11, 19, 15)},
         ),
     ],
 )
@@ -359,6 +572,9 @@ def test_day_messages_keep_ten_oclock_local_across_the_clock_change(
         assert due == datetime(2026, month, day, hour, 0, tzinfo=UTC), code
         assert due.astimezone(zone).strftime("%H:%M") == "10:00", code
     assert step_message(session, IMMEDIATE).due_at == session.completed_at
+    # "Peels are fine again" waits for the conflict rule: the session's end (11:45), 14 local days on.
+    day_14 = step_message(session, DAY_14).due_at.astimezone(zone)
+    assert (day_14.date(), day_14.strftime("%H:%M")) == (starts_at.date() + timedelta(days=14), "11:45")
 
 
 def test_messages_follow_the_patients_zone_not_the_clinics(clock, location, practitioner, room) -> None:
@@ -400,6 +616,7 @@ def test_revoking_consent_mid_course_suppresses_every_later_message(
         (first.pk, DAY_3): sent,
         (first.pk, DAY_7): no_consent,
         (first.pk, DAY_14): no_consent,
+        (first.pk, DAY_21): (MessageStatus.PENDING, ""),  # due on 24 March
         (second.pk, REMINDER): no_consent,
     }
     texts = [json.loads(line) for line in (outside_world / "sms.jsonl").read_text().splitlines()]
@@ -531,7 +748,8 @@ def test_the_day_14_text_after_the_final_session_asks_for_no_booking(clock, loca
     sessions = finish_course(clock, course, practitioner, room)
 
     body = step_message(sessions[-1], DAY_14).body
-    assert "first results" in body
+    assert "keeps improving" in body
+    assert "first results" not in body, "only the first session's day-14 text speaks of first results"
     assert "book" not in body.lower()
     assert "sessions left" not in body
     assert ScheduledMessage.objects.filter(session=sessions[-1], step__code=WEEK_6).count() == 1
@@ -635,6 +853,28 @@ def test_maintenance_is_prompted_once_when_it_falls_due_and_a_booking_cancels_th
     assert maintenance.kind == SessionKind.MAINTENANCE
     prompt.refresh_from_db()
     assert (prompt.status, prompt.cancelled_at) == (MessageStatus.CANCELLED, london(7, 20, 10))
+
+
+def test_maintenance_gets_a_second_prompt_two_weeks_before_its_window_closes(
+    clock, location, practitioner, room
+) -> None:
+    course = CourseFactory(patient=consenting_patient(first_name="Iris"), location=location, planned_sessions=3)
+    finish_course(clock, course, practitioner, room)
+    # The window runs from Wednesday 1 July to Tuesday 29 September: the second prompt is due on 15 September.
+    assert beat(clock, london(7, 1, 10)) == 1
+    assert beat(clock, london(9, 15, 9, 59)) == 0
+    assert beat(clock, london(9, 15, 10)) == 1
+    assert beat(clock, london(9, 20, 10)) == 0
+
+    prompt = ScheduledMessage.objects.get(course=course, kind=MessageKind.MAINTENANCE_CLOSING)
+    assert (prompt.status, prompt.due_at) == (MessageStatus.PENDING, london(9, 15, 10))
+    assert prompt.subject == "Your maintenance session is due by Tuesday 29 September 2026"
+    assert prompt.body.startswith("Dear Iris,")
+
+    book(course, practitioner, room, london(9, 22, 10))
+
+    prompt.refresh_from_db()
+    assert prompt.status == MessageStatus.CANCELLED
 
 
 # --- contact details and red flags --------------------------------------------------------

@@ -54,6 +54,14 @@ def test_deploy_check_fails_when_debug_is_left_on() -> None:
     assert "security.W018" in result.stderr
 
 
+def test_a_malformed_clinic_phone_stops_startup_naming_it() -> None:
+    result = manage("check", environ=production_environ(CLINIC_PHONE="020 7946 0000"))
+    assert result.returncode != 0
+    assert "CLINIC_PHONE='020 7946 0000' must be an E.164 number" in result.stderr
+
+    assert manage("check", environ=production_environ(CLINIC_PHONE="+442079460000")).returncode == 0
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
 def test_missing_required_variable_stops_startup_naming_it(missing: str) -> None:
     environ = production_environ()

@@ -24,6 +24,7 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert not reception.has_perm("treatments.view_all_clinical_notes")
     assert authenticate(username="dr.evans", password="first-demo-password").has_perm("treatments.complete_session")
     assert Location.objects.count() == 1
+    assert Location.objects.get().email == "hello@marylebone-skin.example", "replies to messages reach the clinic"
     assert Room.objects.count() == 2
     assert Practitioner.objects.count() == 2
     assert Patient.objects.count() == 5

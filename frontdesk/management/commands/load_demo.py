@@ -100,6 +100,10 @@ class Command(BaseCommand):
             name="Marylebone Skin Clinic",
             defaults={"address": "12 Harley Street, London W1G 9PG", "phone": "+442079460000"},
         )
+        if not location.email:
+            # Patients' replies to their messages come here (a demo clinic loaded before it had one gets it now).
+            location.email = "hello@marylebone-skin.example"
+            location.save(update_fields=["email", "updated_at"])
         for weekday in (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY):
             OpeningHours.objects.get_or_create(
                 location=location, weekday=weekday, opens_at=time(9), defaults={"closes_at": time(18)}
