@@ -24,7 +24,7 @@ from aftercare.models import (
     SideEffectReport,
     Symptom,
 )
-from aftercare.rendering import message_context, render
+from aftercare.rendering import message_context, render, render_subject
 from clinic.admin_actions import apply_to_each
 from clinic.admin_forms import ServiceForm
 from treatments.models import Session
@@ -100,7 +100,7 @@ class AftercareStepAdmin(admin.ModelAdmin):
                     rendered.append(
                         (
                             template,
-                            render(template.subject, context),
+                            render_subject(template.subject, context),
                             render(template.body, context),
                         )
                     )
@@ -146,6 +146,14 @@ class SessionMessageInline(ScheduledMessageReadOnly):
 
 class PatientMessageInline(ScheduledMessageReadOnly):
     fk_name = "patient"
+
+
+class ReportMessageInline(ScheduledMessageReadOnly):
+    """A red-flag report's alerts to clinicians and reply to the patient, and whether they went."""
+
+    fk_name = "report"
+    fields = ("kind", "channel", "to_address", "status", "sent_at", "suppressed_reason", "attempts", "last_error")
+    readonly_fields = fields
 
 
 @admin.register(ScheduledMessage)
@@ -200,6 +208,11 @@ class SideEffectReportAdmin(SimpleHistoryAdmin):
     list_select_related = ["patient"]
     autocomplete_fields = ["patient"]
     actions = ["resolve_selected"]
+    inlines = [ReportMessageInline]
+
+    def get_inlines(self, request: HttpRequest, obj: SideEffectReport | None) -> list[type]:
+        # The messages exist once the report does.
+        return self.inlines if obj is not None else []
 
     @admin.display(description="symptoms")
     def symptom_list(self, report: SideEffectReport) -> str:

@@ -24,9 +24,10 @@ from aftercare.models import (
     MessageStatus,
     PromptTemplate,
     ScheduledMessage,
+    SideEffectReport,
     SuppressionReason,
 )
-from aftercare.rendering import message_context, patient_zone, render, template_for
+from aftercare.rendering import message_context, patient_zone, render, render_subject, template_for
 from clinic.actors import Actor, staff_user
 from clinic.queue import wake_after_commit
 from patients.models import Patient
@@ -51,6 +52,7 @@ def new_message(
     course: Course | None = None,
     session: Session | None = None,
     step: AftercareStep | None = None,
+    report: SideEffectReport | None = None,
     to_address: str = "",
     defer_quiet: bool = True,
 ) -> tuple[ScheduledMessage, bool]:
@@ -72,6 +74,7 @@ def new_message(
         "course": course,
         "session": session,
         "step": step,
+        "report": report,
         "channel": channel,
         "to_address": to_address,
         "due_at": due_at,
@@ -80,7 +83,7 @@ def new_message(
         defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
     else:
         values = context()
-        defaults |= {"subject": render(template.subject, values), "body": render(template.body, values)}
+        defaults |= {"subject": render_subject(template.subject, values), "body": render(template.body, values)}
     # get_or_create still: two workers may pass the check above together.
     return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
 
@@ -94,9 +97,13 @@ def cancel_pending(messages: QuerySet[ScheduledMessage], *, by: Actor = None) ->
     )
 
 
+# About a red flag: they stand whatever happens to bookings.
+RED_FLAG_KINDS = (MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY)
+
+
 def cancel_pending_not_alerts(messages: QuerySet[ScheduledMessage]) -> int:
-    """Like cancel_pending, but red-flag alerts to practitioners stand whatever happens to bookings."""
-    return cancel_pending(messages.exclude(kind=MessageKind.RED_FLAG_ALERT))
+    """Like cancel_pending, but red-flag alerts to clinicians and replies to the patient are kept."""
+    return cancel_pending(messages.exclude(kind__in=RED_FLAG_KINDS))
 
 
 @transaction.atomic
@@ -131,7 +138,8 @@ def patient_messages_erase(*, patient: Patient) -> int:
     suppressed = messages.filter(status=MessageStatus.PENDING).update(
         status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.PATIENT_ERASED, updated_at=now
     )
-    messages.update(to_address="", subject="", body="", updated_at=now)
+    # last_error too: a provider's refusal may quote the address or the text.
+    messages.update(to_address="", subject="", body="", last_error="", updated_at=now)
     return suppressed
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from aftercare import timing
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, StepCondition
 from aftercare.outbox import cancel_pending, cancel_pending_not_alerts, new_message, new_prompt_message, quiet_hours
-from aftercare.rendering import channel_for, message_context, patient_zone, render, template_for
+from aftercare.rendering import channel_for, message_context, patient_zone, render, render_subject, template_for
 from treatments import rules
 from treatments.events import CourseCancelled, SessionChange, SessionChanged
 from treatments.followup import course_followup
@@ -105,7 +105,7 @@ def refresh_pending_texts(*, course: Course) -> None:
         if template is None:
             continue
         context = message_context(patient=message.patient, course=course, session=message.session)
-        message.subject = render(template.subject, context)
+        message.subject = render_subject(template.subject, context)
         message.body = render(template.body, context)
         message.save(update_fields=["subject", "body", "updated_at"])
 

@@ -7,6 +7,7 @@ text that will be sent.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -47,6 +48,25 @@ def render(source: str, context: dict[str, Any]) -> str:
     return Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context)).strip()
 
 
+# ScheduledMessage.subject's column: a longer subject would fail the insert, and the change that wrote it.
+SUBJECT_MAX_LENGTH = 200
+
+
+def render_subject(source: str, context: dict[str, Any]) -> str:
+    """Render an email subject as one line that fits the outbox: raise TemplateSyntaxError for a broken one.
+
+    Every run of whitespace, line breaks included, becomes one space and
+    other control characters go. Names are refused with line breaks at input
+    (patients.validators); this is the second line of defence, because mail
+    libraries refuse a header with a line break and the message would never go.
+    """
+    text = " ".join(render(source, context).split())
+    text = "".join(character for character in text if unicodedata.category(character) != "Cc")
+    if len(text) > SUBJECT_MAX_LENGTH:
+        text = text[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
+    return text
+
+
 def template_for(templates: Iterable[Any], channel: str, language: str) -> Any | None:
     """The template for `channel` in the patient's language, else in English, else None."""
     by_key = {(t.channel, t.language): t for t in templates}
@@ -60,7 +80,7 @@ def message_context(*, patient: Patient, course: Course | None, session: Session
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "clinic_name": settings.CLINIC_NAME,
-        "clinic_phone": "",
+        "clinic_phone": settings.CLINIC_PHONE,
         "session_date": format_moment(session.starts_at, zone) if session else "",
         "sessions_remaining": 0,
         "next_window_start": "",
@@ -69,7 +89,7 @@ def message_context(*, patient: Patient, course: Course | None, session: Session
     }
     if course is not None:
         context["clinic_name"] = course.location.name
-        context["clinic_phone"] = str(course.location.phone or "")
+        context["clinic_phone"] = str(course.location.phone or "") or settings.CLINIC_PHONE
         followup = course_followup(course)
         context["sessions_remaining"] = followup.sessions_remaining
         if followup.window is not None:

@@ -272,6 +272,20 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 CLINIC_NAME = env.str("CLINIC_NAME", default="the clinic")
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="")
+
+# --- Red flags ----------------------------------------------------------------
+
+# Besides the treating practitioner, every red flag is emailed to the
+# location's clinical contact; this address stands in where none is known.
+# Both are checked by system checks (aftercare.checks).
+CLINIC_CLINICAL_ALERT_EMAIL = env.str("CLINIC_CLINICAL_ALERT_EMAIL", default="")
+# Told to a patient who reports a severe red flag.
+CLINIC_EMERGENCY_NUMBER = env.str("CLINIC_EMERGENCY_NUMBER", default="999")
+# Where staff open this site: alerts link to the report's admin page under it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute URL, e.g. https://clinic.example.com")
 
 # --- Security (production values unless DEBUG) ------------------------------
 
