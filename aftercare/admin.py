@@ -25,7 +25,7 @@ from aftercare.models import (
     SideEffectReport,
     Symptom,
 )
-from aftercare.rendering import message_context, render
+from aftercare.rendering import message_context, render, render_subject
 from clinic.admin_forms import ServiceAdminMixin, ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
 from patients.admin_clinical import ClinicalRecordAdminMixin
@@ -115,7 +115,7 @@ class AftercareStepAdmin(admin.ModelAdmin):
                     rendered.append(
                         (
                             template,
-                            render(template.subject, context),
+                            render_subject(template.subject, context),
                             render(template.body, context),
                         )
                     )
@@ -174,6 +174,14 @@ class SessionMessageInline(ScheduledMessageReadOnly):
 
 class PatientMessageInline(ScheduledMessageReadOnly):
     fk_name = "patient"
+
+
+class ReportMessageInline(ScheduledMessageReadOnly):
+    """A red-flag report's alerts to clinicians and reply to the patient, and whether they went."""
+
+    fk_name = "report"
+    fields = ("kind", "channel", "to_address", "status", "sent_at", "suppressed_reason", "attempts", "last_error")
+    readonly_fields = fields
 
 
 @admin.register(ScheduledMessage)
@@ -242,9 +250,14 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
     autocomplete_fields = ["patient"]
     clinical_fields = ("notes", "resolution_note")
     change_form_template = "admin/aftercare/sideeffectreport/change_form.html"
+    inlines = [ReportMessageInline]
 
     def patient_id_of(self, obj: SideEffectReport) -> Any:
         return obj.patient_id
+
+    def get_inlines(self, request: HttpRequest, obj: SideEffectReport | None) -> list[type]:
+        # The messages exist once the report does.
+        return self.inlines if obj is not None else []
 
     @admin.display(description="symptoms")
     def symptom_list(self, report: SideEffectReport) -> str:

@@ -339,11 +339,42 @@ PROMPTS: dict[str, dict[str, str]] = {
     "red_flag_alert": {
         "subject": "Red flag: {{ first_name }} {{ last_name }} reported {{ red_flag_reasons }}",
         "email": (
-            "A side-effect report for {{ first_name }} {{ last_name }} (session on {{ session_date }}) needs your "
-            "review today: {{ red_flag_reasons }}.\n\nReported symptoms: {{ symptoms }} ({{ severity }}), since "
-            "{{ onset_on }}.\nNotes: {{ notes|default:'none' }}\n\nResolve it in the admin once the patient has "
-            "been seen or called."
+            "A side-effect report for {{ first_name }} {{ last_name }}{% if session_date %} (session on "
+            "{{ session_date }}{% if practitioner_name %} with {{ practitioner_name }}{% endif %}){% endif %} needs "
+            "a clinician's review today: {{ red_flag_reasons }}.\n\n"
+            "Reported symptoms: {{ symptoms }} ({{ severity }}), since {{ onset_on }}.\n"
+            "Notes: {{ notes|default:'none' }}\n"
+            "Patient's phone: {{ patient_phone|default:'none on file' }}\n\n"
+            "{{ patient_reply }}\n\n"
+            "Open the report: {{ report_url }}\n"
+            "Resolve it there once the patient has been seen or called.\n\n"
+            "This alert went to {{ alert_recipients }}."
         ),
-        "sms": "Red flag for {{ first_name }} {{ last_name }}: {{ red_flag_reasons }}. See the admin.",
+        "sms": "Red flag for {{ first_name }} {{ last_name }}: {{ red_flag_reasons }}. {{ report_url }}",
+    },
+    # To the patient who reported a red flag, at once and at any hour. The SMS
+    # stays within two GSM-7 segments (306 characters) in its longest form.
+    "red_flag_reply": {
+        "subject": "We have your report: what to do now",
+        "email": (
+            "Dear {{ first_name }},\n\n"
+            "Thank you for telling us how your skin is. What you describe needs a closer look, so we have "
+            "passed your report to your practitioner at {{ clinic_name }}, and we will contact you.\n\n"
+            "Until we have spoken:\n"
+            "- Leave the treated area alone: do not touch, rub, massage or pick it.\n"
+            "- Keep it clean with lukewarm water and a mild, fragrance-free cleanser, and pat it dry.\n"
+            "- Put no makeup, active skincare (retinol, acids, vitamin C) or new products on it.\n"
+            "- Keep away from heat, the sun and strenuous exercise.\n\n"
+            "If it gets worse, or you are worried, do not wait for us: call {{ clinic_phone }} now."
+            "{% if severe %}\n\nIf you have difficulty breathing, swelling of your lips, tongue or throat, a high "
+            "fever, or you feel very unwell, call {{ emergency_number }} for emergency services straight away."
+            "{% endif %}" + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: thank you. Your practitioner has your report; we will contact you. Until then "
+            "leave the area alone: no touching, makeup, products, heat or sun. Worse or worried? Call "
+            "{{ clinic_phone }} now.{% if severe %} Trouble breathing, swollen lips or throat, or very unwell: "
+            "call {{ emergency_number }}.{% endif %}"
+        ),
     },
 }

@@ -6,12 +6,19 @@ outcome written only while the claim still holds. A dispatcher that dies
 mid-batch leaves rows in `sending`; after the lease they are put back, so a
 crash costs at most one duplicate per row that was in flight. Each claim
 spends one attempt; a deferral for quiet hours gives it back.
+
+Every way a send can go wrong ends within AFTERCARE_MAX_ATTEMPTS: a
+transient error and an unexpected exception are retried with back-off until
+then, a permanent error fails at once. Logs name rows by id and errors by
+class and place, never by message: an error's text often quotes the
+address, the subject or the body, which is patient data.
 """
 
 from __future__ import annotations
 
 import logging
 import time as monotonic_time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -75,11 +82,32 @@ def claim_due(*, now: datetime, limit: int) -> list[Claim]:
     return MESSAGE_OUTBOX.claim(now=now, limit=limit, attempts=F("attempts") + 1)
 
 
+# To clinicians, at the address on the row: the patient's consent and quiet hours do not apply.
+STAFF_KINDS = frozenset({MessageKind.RED_FLAG_ALERT})
+# To the patient, under their consent, but at any hour: advice after reporting a red flag cannot wait for morning.
+ANY_HOUR_KINDS = frozenset({MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY})
+
+
 def _address(message: ScheduledMessage) -> str:
-    if message.kind == MessageKind.RED_FLAG_ALERT:
-        return message.to_address
+    if message.kind in STAFF_KINDS:
+        return message.to_address.strip()
     patient = message.patient
     return (patient.email if message.channel == Channel.EMAIL else str(patient.phone or "")).strip()
+
+
+def undeliverable_reason(message: ScheduledMessage, *, now: datetime) -> str:
+    """Return the SuppressionReason that stops `message` from going at `now`, or "" if nothing does.
+
+    Quiet hours only delay a message, so they are not a reason here.
+    """
+    if message.kind not in STAFF_KINDS:
+        if message.patient.erased_at is not None:
+            return SuppressionReason.PATIENT_ERASED
+        if not patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now):
+            return SuppressionReason.NO_CONSENT
+    if not _address(message):
+        return SuppressionReason.NO_CONTACT
+    return ""
 
 
 def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> None:
@@ -88,15 +116,12 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
     message = ScheduledMessage.objects.select_related("patient").get(pk=message_id)
     now = timezone.now()
     patient = message.patient
-    to_staff = message.kind == MessageKind.RED_FLAG_ALERT
 
-    if not to_staff:
-        if getattr(patient, "erased_at", None):
-            _suppress(claim, SuppressionReason.PATIENT_ERASED, result)
-            return
-        if not patient_has_consent(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, at=now):
-            _suppress(claim, SuppressionReason.NO_CONSENT, result)
-            return
+    reason = undeliverable_reason(message, now=now)
+    if reason:
+        _suppress(claim, reason, result)
+        return
+    if message.kind not in ANY_HOUR_KINDS:
         zone = ZoneInfo(str(patient.time_zone))
         quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
         later = timing.defer_for_quiet_hours(now, quiet=quiet, zone=zone)
@@ -112,9 +137,6 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
                 result.deferred += 1
             return
     address = _address(message)
-    if not address:
-        _suppress(claim, SuppressionReason.NO_CONTACT, result)
-        return
 
     outgoing = OutgoingMessage(
         idempotency_key=str(message.pk),
@@ -127,21 +149,10 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
         transport = EmailTransport() if message.channel == Channel.EMAIL else sms_transport()
         provider_id = transport.send(outgoing)
     except TransientError as exc:
-        if message.attempts >= settings.AFTERCARE_MAX_ATTEMPTS:
-            if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
-                result.failed += 1
-        elif MESSAGE_OUTBOX.finish(
-            claim,
-            status=MessageStatus.PENDING,
-            due_at=now + retry_delay(message.attempts),
-            claimed_at=None,
-            last_error=str(exc)[:2000],
-        ):
-            result.retried += 1
+        _retry_or_fail(claim, attempts=message.attempts, error=str(exc), result=result)
         return
     except PermanentError as exc:
-        if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=str(exc)[:2000]):
-            result.failed += 1
+        _fail(claim, error=str(exc), result=result)
         return
     if MESSAGE_OUTBOX.finish(
         claim,
@@ -162,6 +173,54 @@ def _suppress(claim: Claim, reason: str, result: DispatchResult) -> None:
         result.suppressed += 1
 
 
+def _fail(claim: Claim, *, error: str, result: DispatchResult) -> None:
+    if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=error[:2000]):
+        result.failed += 1
+        # The id only: the error is on the row, for staff who may read it.
+        logger.warning("outbox row %s failed and will not be retried", claim.pk)
+
+
+def _retry_or_fail(claim: Claim, *, attempts: int, error: str, result: DispatchResult) -> None:
+    """Put the row back with back-off, or fail it once it has had AFTERCARE_MAX_ATTEMPTS attempts."""
+    if attempts >= settings.AFTERCARE_MAX_ATTEMPTS:
+        _fail(claim, error=error, result=result)
+    elif MESSAGE_OUTBOX.finish(
+        claim,
+        status=MessageStatus.PENDING,
+        due_at=timezone.now() + retry_delay(attempts),
+        claimed_at=None,
+        last_error=error[:2000],
+    ):
+        result.retried += 1
+
+
+def exception_origin(exc: BaseException) -> str:
+    """Name `exc` by its class and the innermost frames it came through, never by its message.
+
+    A message may quote what failed (an address, a subject, a body); where
+    it was raised is enough to find the bug, and holds no patient data.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " < ".join(f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+    return f"{exc.__class__.__module__}.{exc.__class__.__qualname__}" + (f" at {where}" if where else "")
+
+
+def _after_unexpected_error(claim: Claim, exc: Exception, result: DispatchResult) -> None:
+    """A bug or a surprise while delivering one row: an attempt spent, like a transient error."""
+    attempts = ScheduledMessage.objects.filter(pk=claim.pk).values_list("attempts", flat=True).first() or 1
+    origin = exception_origin(exc)
+    logger.error(
+        "delivering outbox row %s failed on attempt %d of %d: %s",
+        claim.pk,
+        attempts,
+        settings.AFTERCARE_MAX_ATTEMPTS,
+        origin,
+    )
+    result.errors.append(f"{claim.pk}: {origin}")
+    # The row keeps the message for staff who may read it anyway; it is wiped on erasure.
+    _retry_or_fail(claim, attempts=attempts, error=f"{exc.__class__.__name__}: {exc}", result=result)
+
+
 def dispatch_due(*, batch_size: int | None = None, time_budget_seconds: float = 50.0) -> DispatchResult:
     """Send due messages in batches until none are due or the time budget is spent.
 
@@ -180,13 +239,5 @@ def dispatch_due(*, batch_size: int | None = None, time_budget_seconds: float = 
             try:
                 deliver(claim.pk, claim.claimed_at, result)
             except Exception as exc:  # one bad row must not stop the batch
-                logger.exception("delivering outbox row %s failed", claim.pk)
-                result.errors.append(f"{claim.pk}: {exc}")
-                MESSAGE_OUTBOX.finish(
-                    claim,
-                    status=MessageStatus.PENDING,
-                    due_at=timezone.now() + retry_delay(1),
-                    claimed_at=None,
-                    last_error=f"{exc.__class__.__name__}: {exc}"[:2000],
-                )
+                _after_unexpected_error(claim, exc, result)
     return result

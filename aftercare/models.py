@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from clinic.audit import audited
 from clinic.local_time import local_datetime_text
+from patients.validators import validate_one_line
 
 
 class Channel(models.TextChoices):
@@ -48,7 +49,8 @@ class MessageKind(models.TextChoices):
     MAINTENANCE_DUE = "maintenance_due", "Maintenance due"
     MAINTENANCE_CLOSING = "maintenance_closing", "Maintenance window closing"
     APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
-    RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to practitioner"
+    RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to clinicians"
+    RED_FLAG_REPLY = "red_flag_reply", "Red-flag reply to the patient"
 
 
 class AftercarePlan(models.Model):
@@ -122,7 +124,7 @@ class MessageTemplate(models.Model):
     step = models.ForeignKey(AftercareStep, on_delete=models.CASCADE, related_name="templates")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     language = models.CharField(max_length=10, default="en")
-    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    subject = models.CharField(max_length=200, blank=True, validators=[validate_one_line], help_text="Email only.")
     body = models.TextField(
         help_text=(
             "Variables: {{ first_name }}, {{ session_date }}, {{ clinic_name }}, {{ clinic_phone }}, "
@@ -147,7 +149,7 @@ class PromptTemplate(models.Model):
     kind = models.CharField(max_length=30, choices=MessageKind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     language = models.CharField(max_length=10, default="en")
-    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    subject = models.CharField(max_length=200, blank=True, validators=[validate_one_line], help_text="Email only.")
     body = models.TextField()
 
     class Meta:
@@ -192,6 +194,14 @@ class ScheduledMessage(models.Model):
         "treatments.Session", on_delete=models.PROTECT, related_name="messages", null=True, blank=True
     )
     step = models.ForeignKey(AftercareStep, on_delete=models.PROTECT, related_name="messages", null=True, blank=True)
+    report = models.ForeignKey(
+        "SideEffectReport",
+        on_delete=models.PROTECT,
+        related_name="messages",
+        null=True,
+        blank=True,
+        help_text="The side-effect report a red-flag alert or reply is about.",
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     to_address = models.CharField(max_length=254, blank=True)
     reply_to = models.EmailField(
@@ -246,6 +256,7 @@ class Symptom(models.TextChoices):
     PAIN = "pain", "Pain"
     SWELLING = "swelling", "Swelling"
     REDNESS = "redness", "Redness"
+    IRRITATION = "irritation", "Irritation (stinging, burning, soreness of the skin)"
     BRUISING = "bruising", "Bruising"
     ITCHING = "itching", "Itching"
     RASH = "rash", "Rash"

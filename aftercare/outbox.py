@@ -25,9 +25,10 @@ from aftercare.models import (
     MessageStatus,
     PromptTemplate,
     ScheduledMessage,
+    SideEffectReport,
     SuppressionReason,
 )
-from aftercare.rendering import message_context, patient_zone, render, template_for
+from aftercare.rendering import message_context, patient_zone, render, render_subject, template_for
 from clinic.actors import Actor, staff_user
 from clinic.queue import wake_after_commit
 from patients.models import Patient
@@ -52,6 +53,7 @@ def new_message(
     course: Course | None = None,
     session: Session | None = None,
     step: AftercareStep | None = None,
+    report: SideEffectReport | None = None,
     to_address: str = "",
     defer_quiet: bool = True,
     suppressed_reason: str = "",
@@ -78,6 +80,7 @@ def new_message(
         "course": course,
         "session": session,
         "step": step,
+        "report": report,
         "channel": channel,
         "to_address": to_address,
         "due_at": due_at,
@@ -97,7 +100,7 @@ def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_a
     """The subject, body and Reply-To of a message rendered from `template` with `values`."""
     to_patient_by_email = channel == Channel.EMAIL and not to_address
     return {
-        "subject": render(template.subject, values),
+        "subject": render_subject(template.subject, values),
         "body": render(template.body, values),
         "reply_to": values.get("reply_to", "") if to_patient_by_email else "",
     }
@@ -112,9 +115,13 @@ def cancel_pending(messages: QuerySet[ScheduledMessage], *, by: Actor = None) ->
     )
 
 
+# About a red flag: they stand whatever happens to bookings.
+RED_FLAG_KINDS = (MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY)
+
+
 def cancel_pending_not_alerts(messages: QuerySet[ScheduledMessage]) -> int:
-    """Like cancel_pending, but red-flag alerts to practitioners stand whatever happens to bookings."""
-    return cancel_pending(messages.exclude(kind=MessageKind.RED_FLAG_ALERT))
+    """Like cancel_pending, but red-flag alerts to clinicians and replies to the patient are kept."""
+    return cancel_pending(messages.exclude(kind__in=RED_FLAG_KINDS))
 
 
 @transaction.atomic
@@ -149,7 +156,8 @@ def patient_messages_erase(*, patient: Patient) -> int:
     suppressed = messages.filter(status=MessageStatus.PENDING).update(
         status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.PATIENT_ERASED, updated_at=now
     )
-    messages.update(to_address="", subject="", body="", updated_at=now)
+    # last_error too: a provider's refusal may quote the address or the text.
+    messages.update(to_address="", subject="", body="", last_error="", updated_at=now)
     return suppressed
 
 

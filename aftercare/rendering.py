@@ -11,6 +11,7 @@ tidies what is left, so a missing value never leaves an empty paragraph.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -56,6 +57,25 @@ def render(source: str, context: dict[str, Any]) -> str:
     text = Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context))
     lines = [re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# ScheduledMessage.subject's column: a longer subject would fail the insert, and the change that wrote it.
+SUBJECT_MAX_LENGTH = 200
+
+
+def render_subject(source: str, context: dict[str, Any]) -> str:
+    """Render an email subject as one line that fits the outbox: raise TemplateSyntaxError for a broken one.
+
+    Every run of whitespace, line breaks included, becomes one space and
+    other control characters go. Names are refused with line breaks at input
+    (patients.validators); this is the second line of defence, because mail
+    libraries refuse a header with a line break and the message would never go.
+    """
+    text = " ".join(render(source, context).split())
+    text = "".join(character for character in text if unicodedata.category(character) != "Cc")
+    if len(text) > SUBJECT_MAX_LENGTH:
+        text = text[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
+    return text
 
 
 def template_for(templates: Iterable[Any], channel: str, language: str) -> Any | None:

@@ -97,27 +97,50 @@ def is_out_of_date(
 
 # --- side effects --------------------------------------------------------------
 
-# Always a reason to call the clinic (product spec §1 red flags).
+# Red flags whenever they appear (product spec §1): itching, a rash, and
+# signs of infection.
 ALARM_SYMPTOMS = {"itching": "itching", "rash": "a rash", "pus": "pus (sign of infection)", "fever": "fever"}
-# Normal at first; a red flag when severe or when they last too long.
-EXPECTED_DAYS = {"pain": 2, "swelling": 2, "redness": 2, "bumps": 2, "bruising": 7}
+# Red flags as soon as they are severe, on any day.
+RED_FLAG_WHEN_SEVERE = ("pain", "swelling")
+# Normal after-effects settle within these many days (spec §1: redness,
+# swelling, pinpoint bleeding and tiny bumps 1–2 days; bruising fades within
+# a week). Lasting longer, at any severity, they are red flags, named as
+# the spec names them.
+SETTLES_WITHIN_DAYS = {"pain": 2, "swelling": 2, "redness": 2, "bumps": 2, "irritation": 2, "bruising": 7}
+PERSISTING = {
+    "pain": "persistent pain",
+    "swelling": "prolonged swelling",
+    "redness": "persistent redness",
+    "bumps": "persistent bumps",
+    "irritation": "persistent irritation",
+    "bruising": "bruising that has not faded",
+}
 
 
 def red_flag_reasons(*, symptoms: Iterable[str], severity: str, onset_on: date, today: date) -> list[str]:
-    """Return why a side-effect report is a red flag; empty if it is not.
+    """Return why a side-effect report is a red flag, one reason per alarming symptom; empty if it is not.
 
-    Redness, swelling, pinpoint bleeding and small bumps are normal for a day
-    or two and bruising fades within a week. Pain or swelling that is severe
-    or persists, bruising that does not fade, itching, rash and signs of
-    infection are red flags.
+    - itching, a rash, pus or fever: always;
+    - pain or swelling: when severe, from the first day;
+    - pain, swelling, redness, bumps or irritation still there more than 2
+      days after they began, or bruising more than 7 days after: persistent,
+      whatever the severity. A report records no trend, so the rule cannot
+      tell "still there but settling" from "not settling" past those days;
+      it errs towards a practitioner's call.
+
+    Within those days, mild or moderate redness, swelling, bumps, irritation,
+    pain and bruising are the expected after-effects and not red flags.
+    `onset_on` is the day the symptoms began; `today` the patient's date.
     """
     reasons = []
     days = (today - onset_on).days
     for symptom in symptoms:
         if symptom in ALARM_SYMPTOMS:
             reasons.append(ALARM_SYMPTOMS[symptom])
-        elif symptom in ("pain", "swelling") and severity == "severe":
+        elif symptom in RED_FLAG_WHEN_SEVERE and severity == "severe":
             reasons.append(f"severe {symptom}")
-        elif symptom in EXPECTED_DAYS and days > EXPECTED_DAYS[symptom]:
-            reasons.append(f"{symptom} lasting {days} days (expected to settle within {EXPECTED_DAYS[symptom]})")
+        elif symptom in SETTLES_WITHIN_DAYS and days > SETTLES_WITHIN_DAYS[symptom]:
+            reasons.append(
+                f"{PERSISTING[symptom]} ({days} days; expected to settle within {SETTLES_WITHIN_DAYS[symptom]})"
+            )
     return reasons

@@ -311,6 +311,19 @@ CLINIC_PHONE = env.str("CLINIC_PHONE", default="")
 if CLINIC_PHONE and not re.fullmatch(r"\+[1-9]\d{6,14}", CLINIC_PHONE):
     raise ImproperlyConfigured(f"CLINIC_PHONE={CLINIC_PHONE!r} must be an E.164 number, such as +442079460000")
 
+# --- Red flags ----------------------------------------------------------------
+
+# Besides the treating practitioner, every red flag is emailed to the
+# location's clinical contact; this address stands in where none is known.
+# Both are checked by system checks (aftercare.checks).
+CLINIC_CLINICAL_ALERT_EMAIL = env.str("CLINIC_CLINICAL_ALERT_EMAIL", default="")
+# Told to a patient who reports a severe red flag.
+CLINIC_EMERGENCY_NUMBER = env.str("CLINIC_EMERGENCY_NUMBER", default="999")
+# Where staff open this site: alerts link to the report's admin page under it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute URL, e.g. https://clinic.example.com")
+
 # --- Security (production values unless DEBUG) ------------------------------
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

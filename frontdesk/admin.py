@@ -35,6 +35,8 @@ class PatientCardAdmin(PatientAdmin):
 
     inlines = [*PatientAdmin.inlines, SideEffectReportInline, PatientMessageInline]
     actions = ["export_selected", "erase_selected"]
+    # A red banner while a red flag is open.
+    change_form_template = "frontdesk/patient_change_form.html"
 
     @admin.action(description="Export selected patients' data (JSON)", permissions=["export"])
     def export_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse:

@@ -11,7 +11,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
 from clinic.audit import audited
-from patients.validators import validate_birth_date
+from patients.validators import validate_birth_date, validate_one_line
 
 
 class ContactChannel(models.TextChoices):
@@ -42,8 +42,8 @@ class MedicalFlag(models.TextChoices):
 
 class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=100, validators=[validate_one_line])
+    last_name = models.CharField(max_length=100, validators=[validate_one_line])
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(
         blank=True, help_text="As dialled in the clinic's country, or with + and the country code; saved in E.164."

@@ -114,7 +114,7 @@ def scene(clock):  # type: ignore[no-untyped-def]
         "done": done,
         "booked": booked,
         "report": report,
-        "alert": ScheduledMessage.objects.get(kind=MessageKind.RED_FLAG_ALERT),
+        "alert": ScheduledMessage.objects.get(kind=MessageKind.RED_FLAG_ALERT, dedupe_key__endswith=":practitioner"),
         "lot": ProductLotFactory(),
     }
 

@@ -20,6 +20,7 @@ from timezone_field import TimeZoneField
 
 from clinic.audit import audited
 from clinic.local_time import date_text, local_datetime_text, local_time_text
+from patients.validators import validate_one_line
 
 
 def new_calendar_token() -> str:
@@ -45,11 +46,18 @@ class Weekday(models.IntegerChoices):
 
 class Location(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[validate_one_line])
     address = models.TextField(blank=True)
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(
         blank=True, help_text="Patients' replies to messages come here; without it, messages ask for none."
+    )
+    clinical_alert_email = models.EmailField(
+        blank=True,
+        help_text=(
+            "Told of every red flag here, besides the treating practitioner: the clinical lead or a "
+            "monitored clinical inbox. Empty: CLINIC_CLINICAL_ALERT_EMAIL is told instead."
+        ),
     )
     time_zone = TimeZoneField(default=settings.CLINIC_DEFAULT_TIME_ZONE, use_pytz=False)
     is_active = models.BooleanField(default=True)

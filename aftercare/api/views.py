@@ -52,7 +52,10 @@ class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     @extend_schema(
         summary="Report side effects",
-        description="A red-flag symptom alerts the session's practitioner at once by email.",
+        description=(
+            "A red-flag symptom alerts the treating practitioner and the location's clinical contact at once "
+            "by email, and sends the patient advice on their preferred channel (with their consent)."
+        ),
         request=SideEffectReportInputSerializer,
         responses={201: SideEffectReportOutputSerializer},
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import smtplib
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 
@@ -31,6 +31,11 @@ class EmailTransport:
         )
         try:
             email.send()
+        except BadHeaderError as exc:
+            # A line break in a header (the subject, say): the message itself is
+            # wrong and no retry will mend it. The exception quotes the header,
+            # often a patient's name, so its text is not kept.
+            raise PermanentError("BadHeaderError: an email header contains a line break") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             # 4xx replies (mailbox busy, greylisting) pass later; 5xx never will.
             codes = [code for code, _reason in exc.recipients.values()]

@@ -277,7 +277,7 @@ def test_a_red_flag_report_filed_in_the_admin_alerts_the_practitioner(clinic_adm
     assert response.status_code == 302, form_errors(response)
     report = SideEffectReport.objects.get()
     assert (report.is_red_flag, report.red_flag_reasons, report.reported_by) == (True, "itching", admin_user)
-    alert = ScheduledMessage.objects.get(kind=MessageKind.RED_FLAG_ALERT)
+    alert = ScheduledMessage.objects.get(kind=MessageKind.RED_FLAG_ALERT, to_address="dr.evans@clinic.example")
     assert (alert.to_address, alert.due_at, alert.status) == (
         "dr.evans@clinic.example",
         london(3, 4, 21),

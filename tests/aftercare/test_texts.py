@@ -108,7 +108,7 @@ def test_no_template_leaves_a_gap_in_any_state_or_set_up(clock, settings, course
     location = course.location
     plan_templates = list(MessageTemplate.objects.select_related("step").order_by("step__order", "channel"))
     prompts = list(PromptTemplate.objects.exclude(kind=MessageKind.RED_FLAG_ALERT))
-    assert len(plan_templates) == 2 * AftercareStep.objects.count() and len(prompts) == 2 * 5
+    assert len(plan_templates) == 2 * AftercareStep.objects.count() and len(prompts) == 2 * 6
     problems = []
     segments: dict[str, int] = {}
     rendered = 0

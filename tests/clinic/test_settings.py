@@ -25,6 +25,8 @@ def production_environ(**overrides: str) -> dict[str, str]:
         ALLOWED_HOSTS="clinic.example.com",
         DJANGO_DEBUG="false",
         CSRF_TRUSTED_ORIGINS="https://clinic.example.com",
+        SITE_URL="https://clinic.example.com",
+        CLINIC_CLINICAL_ALERT_EMAIL="clinical@clinic.example.com",
     )
     environ.update(overrides)
     return environ
@@ -123,3 +125,44 @@ def test_malformed_quiet_hours_fail_the_system_check_naming_the_variable() -> No
     assert "aftercare.E001" in result.stderr
     assert "AFTERCARE_QUIET_HOURS='8pm-9am'" in result.stderr
     assert manage("check", environ=production_environ(AFTERCARE_QUIET_HOURS="21:00-08:30")).returncode == 0
+
+
+# --- red flags must reach someone, with a link that opens --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unset", "warning"),
+    [
+        ({"SITE_URL": None}, "aftercare.W002"),  # the development default, http://127.0.0.1:8000
+        ({"SITE_URL": "http://localhost:8000"}, "aftercare.W002"),
+        ({"CLINIC_CLINICAL_ALERT_EMAIL": None}, "aftercare.W001"),
+    ],
+    ids=["site-url-default", "site-url-localhost", "no-clinical-inbox"],
+)
+def test_the_deploy_check_warns_when_red_flag_alerts_would_reach_nobody_or_link_nowhere(
+    unset: dict[str, str | None], warning: str
+) -> None:
+    environ = production_environ()
+    for name, value in unset.items():
+        if value is None:
+            environ.pop(name)
+        else:
+            environ[name] = value
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", environ=environ)
+
+    assert result.returncode != 0
+    assert warning in result.stderr
+
+
+def test_a_site_url_that_is_not_absolute_stops_startup() -> None:
+    result = manage("check", environ=production_environ(SITE_URL="clinic.example.com"))
+    assert result.returncode != 0
+    assert "SITE_URL='clinic.example.com' must be an absolute URL" in result.stderr
+
+
+def test_a_malformed_clinical_alert_email_fails_the_system_check_naming_the_variable() -> None:
+    result = manage("check", environ=production_environ(CLINIC_CLINICAL_ALERT_EMAIL="clinical lead"))
+    assert result.returncode != 0
+    assert "aftercare.E002" in result.stderr
+    assert "CLINIC_CLINICAL_ALERT_EMAIL='clinical lead'" in result.stderr

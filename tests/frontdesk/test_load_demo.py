@@ -25,6 +25,8 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert authenticate(username="dr.evans", password="first-demo-password").has_perm("treatments.complete_session")
     assert Location.objects.count() == 1
     assert Location.objects.get().email == "hello@marylebone-skin.example", "replies to messages reach the clinic"
+    # Red flags reach a clinical inbox as well as the treating practitioner.
+    assert Location.objects.get().clinical_alert_email == "clinical.lead@example.com"
     assert Room.objects.count() == 2
     assert Practitioner.objects.count() == 2
     assert Patient.objects.count() == 5

@@ -132,6 +132,25 @@ def test_the_add_form_shows_the_reachable_channel_rule_as_a_form_error(clinic_ad
     assert not Patient.objects.exists()
 
 
+def test_a_name_with_a_line_break_is_a_form_error_on_add_and_on_change(clinic_admin) -> None:
+    response = clinic_admin.post(f"{PATIENTS_ADMIN}add/", patient_form(first_name="Amelia\nJane"))
+
+    assert response.status_code == 200
+    assert "line breaks" in str(response.context["adminform"].form.errors["first_name"])
+    assert not Patient.objects.exists()
+
+    patient = PatientFactory(first_name="Grace", last_name="Hopper")
+    response = clinic_admin.post(
+        f"{PATIENTS_ADMIN}{patient.pk}/change/",
+        patient_form(first_name="Grace", last_name="Hopper\r\nBcc: someone@example.com", email=patient.email),
+    )
+
+    assert response.status_code == 200
+    assert "last_name" in response.context["adminform"].form.errors
+    patient.refresh_from_db()
+    assert patient.last_name == "Hopper"
+
+
 def test_the_change_form_loads_and_saves_a_change(clinic_admin) -> None:
     patient = PatientFactory(first_name="Grace", last_name="Hopper", phone="+447911000111", medical_flags=[])
     change_url = f"{PATIENTS_ADMIN}{patient.pk}/change/"

@@ -50,6 +50,33 @@ def test_a_birth_date_in_the_future_is_refused_and_nothing_is_saved() -> None:
     assert not Patient.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Amelia\nJane", "Amelia\r\n", "Amelia\tJane", "Amelia\x00", "Amelia\u2028Jane", "Amelia\x85Jane"],
+    ids=["line-feed", "crlf", "tab", "nul", "line-separator", "next-line"],
+)
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_a_name_with_a_line_break_or_control_character_is_refused(field: str, name: str) -> None:
+    """Names are printed in email subjects; a line break there made every red-flag alert fail."""
+    with pytest.raises(ValidationError) as excinfo:
+        services.patient_create(actor=None, data=valid_patient_data(**{field: name}))
+
+    assert [error.code for error in excinfo.value.error_dict[field]] == ["control_characters"]
+    assert not Patient.objects.exists()
+    patient = services.patient_create(actor=None, data=valid_patient_data())
+    with pytest.raises(ValidationError):
+        services.patient_update(patient=patient, actor=None, data={field: name})
+    patient.refresh_from_db()
+    assert (patient.first_name, patient.last_name) == ("Amelia", "Hart")
+
+
+@pytest.mark.parametrize("name", ["Chloé", "O'Brien-Smith", "Zoë Anne", "김민준", "محمد"])
+def test_names_in_any_script_with_spaces_hyphens_and_apostrophes_are_accepted(name: str) -> None:
+    patient = services.patient_create(actor=None, data=valid_patient_data(first_name=name))
+
+    assert Patient.objects.get(pk=patient.pk).first_name == name
+
+
 def test_a_phone_number_must_be_a_valid_number() -> None:
     # A national number ("07911 123456") is read in the clinic's region; one too short for it is refused.
     with pytest.raises(ValidationError) as excinfo:

@@ -25,7 +25,7 @@ class RoomInline(admin.TabularInline):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "phone", "email", "is_active"]
+    list_display = ["name", "time_zone", "phone", "email", "clinical_alert_email", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "address"]
     inlines = [OpeningHoursInline, RoomInline]

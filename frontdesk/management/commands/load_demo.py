@@ -81,6 +81,7 @@ DEMO_PATIENTS: list[dict[str, Any]] = [
 ]
 
 CONSENT_VERSION = "2026-01"
+DEMO_CLINICAL_ALERT_EMAIL = "clinical.lead@example.com"
 
 
 class Command(BaseCommand):
@@ -104,6 +105,10 @@ class Command(BaseCommand):
             # Patients' replies to their messages come here (a demo clinic loaded before it had one gets it now).
             location.email = "hello@marylebone-skin.example"
             location.save(update_fields=["email", "updated_at"])
+        if not location.clinical_alert_email:
+            # Red flags reach a clinical inbox as well as the treating practitioner.
+            location.clinical_alert_email = DEMO_CLINICAL_ALERT_EMAIL
+            location.save(update_fields=["clinical_alert_email", "updated_at"])
         for weekday in (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY):
             OpeningHours.objects.get_or_create(
                 location=location, weekday=weekday, opens_at=time(9), defaults={"closes_at": time(18)}
