@@ -68,6 +68,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("treatments", "medicalclearance"),
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add"),
+        *_crud("frontdesk", "contactattempt", "view add"),
     ],
     PRACTITIONER: [
         *REFERENCE,
@@ -84,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "treatments.view_clinical_notes",
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add change"),
+        *_crud("frontdesk", "contactattempt"),
     ],
     CLINICAL_ADMIN: [
         *REFERENCE,

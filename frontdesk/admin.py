@@ -10,20 +10,26 @@ class is extended and registered again in its place.
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from simple_history.admin import SimpleHistoryAdmin
 
 from aftercare.admin import PatientMessageInline, SessionMessageInline, SideEffectReportInline
 from clinic.admin_actions import apply_to_each
-from frontdesk import data_rights
+from clinic.admin_forms import ServiceAdminMixin, ServiceForm
+from frontdesk import data_rights, services
+from frontdesk.models import ContactAttempt
 from patients.admin import PatientAdmin
 from patients.models import Patient
 from treatments.admin.sessions import SessionAdmin
-from treatments.models import Session
+from treatments.models import Course, CourseStatus, Session
+from treatments.selectors import courses_needing_treatment_consent
 
 admin.site.unregister(Patient)
 admin.site.unregister(Session)
@@ -35,8 +41,26 @@ class PatientCardAdmin(PatientAdmin):
 
     inlines = [*PatientAdmin.inlines, SideEffectReportInline, PatientMessageInline]
     actions = ["export_selected", "erase_selected"]
-    # A red banner while a red flag is open.
+    # A red banner while a red flag is open; a notice while a course lacks its treatment consent.
     change_form_template = "frontdesk/patient_change_form.html"
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        patient = context.get("original")
+        if patient is not None:
+            open_courses = Course.objects.filter(
+                patient=patient, status__in=[CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE]
+            ).select_related("protocol")
+            lacking = courses_needing_treatment_consent(course.pk for course in open_courses)
+            context["consent_needed"] = [course for course in open_courses if course.pk in lacking]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Export selected patients' data (JSON)", permissions=["export"])
     def export_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> HttpResponse:
@@ -81,3 +105,43 @@ class SessionWithMessagesAdmin(SessionAdmin):
     """The session page, with the messages the session caused."""
 
     inlines = [*SessionAdmin.inlines, SessionMessageInline]
+
+
+class ContactAttemptForm(ServiceForm):
+    class Meta:
+        model = ContactAttempt
+        fields = ["course", "outcome", "call_back_on", "note"]
+
+    def perform(self, cleaned_data: dict[str, Any]) -> ContactAttempt:
+        return services.contact_attempt_record(actor=self.actor, **cleaned_data)
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+    """Calls about booking: recorded from the worklist's "Log a call", read afterwards."""
+
+    form = ContactAttemptForm
+    list_display = ["made_at", "course", "outcome", "call_back_on", "made_by_label"]
+    list_filter = ["outcome", "made_at"]
+    search_fields = ["course__patient__last_name", "course__patient__first_name", "note"]
+    list_select_related = ["course__patient", "course__protocol"]
+    autocomplete_fields = ["course"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ContactAttempt | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["course", "outcome", "call_back_on", "note", "made_by_label", "made_at"]
+
+    def get_fields(self, request: HttpRequest, obj: ContactAttempt | None = None) -> Any:
+        return ["course", "outcome", "call_back_on", "note"] if obj is None else self.get_readonly_fields(request, obj)
+
+    def response_add(self, request: HttpRequest, obj: ContactAttempt, post_url_continue: str | None = None) -> Any:
+        # Back to the worklist the call was made from.
+        self.message_user(request, f"Logged: {obj.get_outcome_display()} ({obj.course.patient}).", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("frontdesk:worklist"))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a call happened; it is not edited
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -28,6 +28,7 @@ READ = frozenset(
         "treatments.view_productlot",
         "aftercare.view_scheduledmessage",
         "aftercare.view_sideeffectreport",
+        "frontdesk.view_contactattempt",
     }
 )
 BOOK = READ | {
@@ -39,6 +40,7 @@ BOOK = READ | {
     "treatments.change_session",
     "treatments.book_for_any_practitioner",
     "aftercare.add_sideeffectreport",
+    "frontdesk.add_contactattempt",
 }
 MANAGE = BOOK | {
     "patients.change_consent",

@@ -15,6 +15,11 @@ read them from this module, so they cannot disagree.
   protocol's minimum to its maximum spacing after the last session;
   a course in maintenance: the maintenance window set when it last advanced;
   any other course (planned, cancelled, nothing completed yet): none.
+- **first session**: a course started (planned, or active with nothing
+  completed) and nothing booked is waiting for its first session from the
+  day it was started; its window has no end.
+- **last booking**: the course's latest session by start, whatever became of
+  it; a cancelled or missed one says why the course is waiting again.
 - **awaiting booking**: the window has opened by the location's own today
   and nothing is booked.
 - **session number**: a completed course session's place among its course's
@@ -39,11 +44,12 @@ from treatments.models import Course, CourseStatus, Session, SessionKind, Sessio
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
+FIRST_SESSION = "first_session"
 NEXT_SESSION = "next_session"
 MAINTENANCE = "maintenance"
 
 # Courses that can be waiting for a booking at all.
-FOLLOWED_UP_STATUSES = (CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
+FOLLOWED_UP_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class FollowUp:
     window_start: date | None
     window_end: date | None
     is_booked: bool
+    last_booking_status: str | None = None
+    last_booking_cancel_reason: str = ""
+    last_booking_at: datetime | None = None
 
     @property
     def window(self) -> tuple[date, date] | None:
@@ -84,6 +93,9 @@ class FollowupAnnotations(TypedDict):
     followup_last_completed_at: datetime | None
     followup_last_practitioner_id: UUID | None
     followup_booked: bool
+    followup_last_booking_status: str | None
+    followup_last_booking_cancel_reason: str | None
+    followup_last_booking_at: datetime | None
 
 
 CourseWithFollowup: TypeAlias = "WithAnnotations[Course, FollowupAnnotations]"
@@ -93,7 +105,11 @@ def with_followup(courses: QuerySet[Course]) -> QuerySet[CourseWithFollowup]:
     """`courses` annotated with what `followup_of()` needs, in the same query (one subquery per fact)."""
     completed = Session.objects.filter(course=OuterRef("pk"), status=SessionStatus.COMPLETED)
     latest = completed.order_by("-completed_at", "-pk")
+    last_booking = Session.objects.filter(course=OuterRef("pk")).order_by("-starts_at", "-pk")
     return courses.annotate(
+        followup_last_booking_status=Subquery(last_booking.values("status")[:1]),
+        followup_last_booking_cancel_reason=Subquery(last_booking.values("cancel_reason")[:1]),
+        followup_last_booking_at=Subquery(last_booking.values("starts_at")[:1]),
         followup_sessions_done=_count(completed.filter(kind=SessionKind.COURSE)),
         followup_maintenance_done=_count(completed.filter(kind=SessionKind.MAINTENANCE)),
         followup_last_session_id=Subquery(latest.values("pk")[:1]),
@@ -125,6 +141,11 @@ def followup_of(course: Course) -> FollowUp:
             max_days=protocol.max_spacing_days,
             zone=course.location.time_zone,
         )
+    first_waiting_since: date | None = None
+    waiting = not annotated.followup_booked
+    if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE) and last_completed_at is None and waiting:
+        kind = FIRST_SESSION
+        first_waiting_since = course.location.today(now=course.created_at)
     in_course = course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
     return FollowUp(
         kind=kind,
@@ -135,9 +156,12 @@ def followup_of(course: Course) -> FollowUp:
         last_session_id=annotated.followup_last_session_id,
         last_practitioner_id=annotated.followup_last_practitioner_id,
         last_completed_at=last_completed_at,
-        window_start=window[0] if window else None,
+        window_start=window[0] if window else first_waiting_since,
         window_end=window[1] if window else None,
         is_booked=annotated.followup_booked,
+        last_booking_status=annotated.followup_last_booking_status,
+        last_booking_cancel_reason=annotated.followup_last_booking_cancel_reason or "",
+        last_booking_at=annotated.followup_last_booking_at,
     )
 
 
@@ -184,7 +208,8 @@ class AwaitingBooking:
 
 
 def open_followups(*, location_id: Any = None, practitioner_id: Any = None) -> Iterator[tuple[Course, FollowUp]]:
-    """Every course with a next window and nothing booked, whether or not the window has opened.
+    """Every course waiting for a session (first, next or maintenance) with nothing booked, whether or not
+    its window has opened.
 
     Courses come with their patient, protocol and location; `practitioner_id`
     narrows to courses whose last session that practitioner gave.
@@ -198,7 +223,7 @@ def open_followups(*, location_id: Any = None, practitioner_id: Any = None) -> I
         courses = courses.filter(followup_last_practitioner_id=practitioner_id)
     for course in courses.order_by("pk"):
         followup = followup_of(course)
-        if followup.window is not None:
+        if followup.kind is not None:
             yield course, followup
 
 

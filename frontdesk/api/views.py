@@ -1,14 +1,22 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api.pagination import PagePagination
-from frontdesk import data_rights
-from frontdesk.api.serializers import WorklistQuerySerializer, WorklistRowSerializer
+from frontdesk import data_rights, services
+from frontdesk.api.serializers import (
+    ContactAttemptInputSerializer,
+    ContactAttemptOutputSerializer,
+    WorklistQuerySerializer,
+    WorklistRowSerializer,
+)
+from frontdesk.models import ContactAttempt
 from frontdesk.worklist import worklist
 from patients import selectors as patient_selectors
 from patients.api.serializers import PatientOutputSerializer
@@ -80,3 +88,34 @@ class PatientEraseView(APIView):
         patient = get_object_or_404(patient_selectors.patient_list(), pk=pk)
         patient = data_rights.patient_erase(patient=patient, actor=request.user)
         return Response(PatientOutputSerializer(patient, context={"request": request}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List contact attempts", description="Calls about booking, newest first."),
+    retrieve=extend_schema(summary="Get a contact attempt"),
+)
+class ContactAttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = ContactAttempt.objects.none()
+    serializer_class = ContactAttemptOutputSerializer
+    filterset_fields = ["course", "outcome"]
+    ordering_fields = ["made_at"]
+    ordering = ["-made_at", "id"]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self) -> QuerySet[ContactAttempt]:
+        return ContactAttempt.objects.all()
+
+    @extend_schema(
+        summary="Record a contact attempt",
+        description=(
+            "An attempt to reach the patient about booking a course: reached, no answer, left a message, call back "
+            "on a date (the course leaves the worklist until then), or declined (the course is cancelled)."
+        ),
+        request=ContactAttemptInputSerializer,
+        responses={201: ContactAttemptOutputSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = ContactAttemptInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attempt = services.contact_attempt_record(actor=request.user, **serializer.validated_data)
+        return Response(ContactAttemptOutputSerializer(attempt).data, status=status.HTTP_201_CREATED)

@@ -12,7 +12,9 @@ from rest_framework.test import APIClient
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
 from aftercare.side_effects import side_effect_report_create
+from frontdesk import services as frontdesk_services
 from frontdesk.worklist import worklist
+from integrations.services import api_key_create
 from tests.factories import CourseFactory, PatientFactory, ScheduledMessageFactory, UserFactory
 from tests.treatments.conftest import LONDON
 from treatments import services
@@ -167,7 +169,8 @@ def test_the_worklist_page_costs_the_same_queries_for_one_row_or_five(
         assert len(client.get(reverse("frontdesk:worklist")).context["entries"]) == 5
 
 
-def test_a_book_link_for_a_course_without_an_open_window_is_404(client, admin_user, clock, course) -> None:
+def test_a_book_link_for_a_course_waiting_for_nothing_is_404(client, admin_user, clock, course) -> None:
+    services.course_cancel(course=course, reason="Moved away", actor=None)
     client.force_login(admin_user)
     response = client.get(reverse("frontdesk:worklist-book", args=[course.pk]))
     assert response.status_code == 404
@@ -217,3 +220,164 @@ def test_the_worklist_page_offers_book_links_only_to_those_who_may_book(
     [entry] = page.context["entries"]
     assert entry["book_url"] is None
     assert "book-link" not in page.content.decode()
+
+
+# --- nobody falls off the list ----------------------------------------------------------
+
+
+def test_a_course_started_and_never_booked_is_listed_as_waiting_for_its_first_session(
+    client, admin_user, clock, course
+) -> None:
+    [row] = worklist(now=on(date(2026, 3, 9)))
+
+    assert (row.kind, row.course_id, row.window_start, row.window_end) == (
+        "first_session",
+        course.pk,
+        date(2026, 3, 2),
+        None,
+    )
+    assert row.reason == "not booked since it was started on Mon 2 Mar 2026"
+    client.force_login(admin_user)
+    booking_form = client.get(reverse("frontdesk:worklist-book", args=[course.pk]), follow=True)
+    assert str(booking_form.context["adminform"].form.initial["course"]) == str(course.pk)
+
+
+def test_a_course_whose_first_booking_was_cancelled_is_back_saying_why(clock, course, practitioner, room) -> None:
+    booked = services.session_book(course=course, practitioner=practitioner, room=room, starts_at=local(3), actor=None)
+    assert worklist(now=on(date(2026, 3, 2))) == [], "booked: nothing to do"
+    services.session_cancel(session=booked, reason="patient_unwell", actor=None)
+
+    [row] = worklist(now=on(date(2026, 3, 2)))
+
+    assert row.kind == "first_session"
+    assert "last booking (Tue 3 Mar 2026 10:00) was cancelled: patient unwell" in row.reason
+
+
+def test_a_missed_next_session_puts_the_course_back_saying_the_patient_did_not_come(
+    clock, course, practitioner, room
+) -> None:
+    done = completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(17, 9))
+    missed = services.session_book(
+        course=course,
+        practitioner=practitioner,
+        room=room,
+        starts_at=done.completed_at + timedelta(days=15),
+        actor=None,
+    )
+    clock.move_to(missed.starts_at + timedelta(minutes=30))
+    services.session_mark_no_show(session=missed, actor=None)
+
+    [row] = worklist(now=on(date(2026, 3, 18)))
+
+    assert (row.kind, row.sessions_done) == ("next_session", 1)
+    assert "the patient did not come to the last booking (Wed 18 Mar 2026 10:45)" in row.reason
+
+
+def test_a_window_closing_in_two_days_comes_before_long_overdue_maintenance(
+    clock, location, practitioner, room, protocol
+) -> None:
+    maintenance = CourseFactory(location=location, planned_sessions=3, patient=PatientFactory(last_name="Kept"))
+    start = local(3)
+    for _ in range(3):
+        start = completed_session(maintenance, practitioner, room, clock, start).completed_at + timedelta(days=14)
+    maintenance.refresh_from_db()
+    closing = CourseFactory(location=location, patient=PatientFactory(last_name="Closing"))
+    now = on(maintenance.next_maintenance_latest + timedelta(days=60))
+    completed_session(closing, practitioner, room, clock, now - timedelta(days=26))
+
+    rows = worklist(now=now)
+
+    assert [(row.kind, row.patient_name.split()[-1]) for row in rows] == [
+        ("next_session", "Closing"),
+        ("maintenance", "Kept"),
+    ]
+    assert rows[1].reason.startswith("maintenance overdue by 60 days")
+
+
+# --- contact attempts ------------------------------------------------------------------
+
+
+def test_a_call_back_date_hides_the_row_until_that_day(clock, course, practitioner, room) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(18, 9))
+    desk = UserFactory(username="desk.calls", permissions=["frontdesk.add_contactattempt"])
+
+    frontdesk_services.contact_attempt_record(
+        course=course, outcome="call_back", call_back_on=date(2026, 3, 21), note="Back from holiday", actor=desk
+    )
+
+    assert worklist(now=on(date(2026, 3, 20))) == []
+    [row] = worklist(now=on(date(2026, 3, 21)))
+    assert (row.last_attempt.outcome, row.last_attempt.made_by, row.last_attempt.note) == (
+        "call_back",
+        "desk.calls",
+        "Back from holiday",
+    )
+
+
+def test_a_patient_who_declines_ends_the_course_with_the_reason(clock, course, practitioner, room) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(18, 9))
+
+    frontdesk_services.contact_attempt_record(course=course, outcome="declined", note="Moving abroad", actor=None)
+
+    course.refresh_from_db()
+    assert (course.status, course.cancel_reason) == (
+        "cancelled",
+        "The patient declined further sessions when called. Moving abroad",
+    )
+    assert worklist(now=on(date(2026, 3, 18))) == []
+
+
+def test_contact_attempts_through_the_api_with_a_booking_key(clock, course, practitioner, room) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(18, 9))
+    _, raw_key = api_key_create(name="Call centre", scopes=["book"], actor=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+    no_date = client.post(
+        "/api/v1/contact-attempts/", {"course": str(course.pk), "outcome": "call_back"}, format="json"
+    )
+    logged = client.post("/api/v1/contact-attempts/", {"course": str(course.pk), "outcome": "no_answer"}, format="json")
+
+    assert no_date.status_code == 400 and no_date.json()["errors"][0]["attr"] == "call_back_on"
+    assert logged.status_code == 201, logged.content
+    assert logged.json()["made_by"] == "integration:Call centre"
+    [row] = client.get("/api/v1/worklist/").json()["results"]
+    assert (row["last_attempt"]["outcome"], row["last_attempt"]["made_by"]) == ("no_answer", "integration:Call centre")
+
+
+def test_the_worklist_page_logs_a_call_and_comes_back(client, clock, course, practitioner, room) -> None:
+    completed_session(course, practitioner, room, clock, local(3))
+    clock.move_to(local(18, 9))
+    desk = UserFactory(
+        username="desk.page",
+        permissions=["treatments.view_course", "frontdesk.add_contactattempt", "frontdesk.view_contactattempt"],
+    )
+    client.force_login(desk)
+    [entry] = client.get(reverse("frontdesk:worklist")).context["entries"]
+
+    response = client.post(
+        entry["log_call_url"], {"course": str(course.pk), "outcome": "left_message", "note": "Voicemail"}
+    )
+
+    assert response.status_code == 302 and response["Location"] == reverse("frontdesk:worklist")
+    page = client.get(reverse("frontdesk:worklist")).content.decode()
+    assert "Called: left a message" in page and "Voicemail" in page
+
+
+# --- treatment consent ---------------------------------------------------------------------
+
+
+def test_the_row_and_the_patients_page_say_treatment_consent_is_needed(client, admin_user, clock, location) -> None:
+    course = CourseFactory(location=location, consented=False)
+
+    [row] = worklist(now=on(date(2026, 3, 2)))
+
+    assert row.treatment_consent_needed is True
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:patients_patient_change", args=[course.patient_id])).content.decode()
+    assert "Treatment consent needed" in page
+    assert "facial-mesotherapy" in page
