@@ -25,6 +25,7 @@ from django.forms.formsets import BaseFormSet, all_valid
 from django.http import HttpRequest
 
 from clinic.errors import DomainError
+from clinic.local_time import local_datetime_text
 
 
 def domain_error_as_validation_error(error: DomainError, form: forms.BaseForm) -> ValidationError:
@@ -32,7 +33,7 @@ def domain_error_as_validation_error(error: DomainError, form: forms.BaseForm) -
     message = error.message
     earliest = error.details.get("earliest_start")
     if earliest is not None:
-        message += f" Earliest allowed start: {earliest:%Y-%m-%d %H:%M %Z}."
+        message += f" Earliest allowed start: {local_datetime_text(earliest, earliest.tzinfo)}."
     return ValidationError({field: message})
 
 

@@ -290,6 +290,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Patients are not messaged in these local hours; messages wait until the end.
 # Validated by a system check (aftercare.checks): settings import no app code.
+# The audit history is read, never restored: a restored version would bypass the services and their rules
+# (patients.admin_clinical refuses the POST as well).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 AFTERCARE_QUIET_HOURS = env.str("AFTERCARE_QUIET_HOURS", default="20:00-09:00")
 AFTERCARE_BATCH_SIZE = env_int("AFTERCARE_BATCH_SIZE", default=100, minimum=1)
 # A row claimed for sending longer ago than this is assumed lost (its worker

@@ -58,6 +58,17 @@ class Decision:
         return cls(rule=rule, allowed=False, reason=reason, earliest_start=earliest_start)
 
 
+def day_text(day: date) -> str:
+    """A date as people here read it, e.g. "Tue 3 Mar 2026" (the admin's DATE_FORMAT, without Django)."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def moment_text(moment: datetime, zone: ZoneInfo) -> str:
+    """An instant on the wall clock of `zone`, e.g. "Tue 3 Mar 2026 10:00"."""
+    local = moment.astimezone(zone)
+    return f"{day_text(local.date())} {local:%H:%M}"
+
+
 def add_local_days(instant: datetime, days: int, zone: ZoneInfo) -> datetime:
     """Return `instant` moved by `days` calendar days, keeping its wall-clock time in `zone`.
 
@@ -131,7 +142,7 @@ def check_spacing(
             return Decision.refuse(
                 Rule.SPACING,
                 f"Sessions of this protocol must be at least {min_days} days apart; "
-                f"{previous.label} was on {previous.anchor.astimezone(zone):%Y-%m-%d %H:%M}.",
+                f"{previous.label} was on {moment_text(previous.anchor, zone)}.",
                 earliest_start=earliest,
             )
     if following is not None:
@@ -140,7 +151,7 @@ def check_spacing(
             return Decision.refuse(
                 Rule.SPACING,
                 f"Sessions of this protocol must be at least {min_days} days apart; "
-                f"{following.label} is on {following.anchor.astimezone(zone):%Y-%m-%d %H:%M}.",
+                f"{following.label} is on {moment_text(following.anchor, zone)}.",
                 earliest_start=None,
             )
     if previous is not None and max_days is not None and start > add_local_days(previous.anchor, max_days, zone):
@@ -215,16 +226,17 @@ def check_conflicts(
                     return Decision.refuse(
                         Rule.CONFLICT,
                         f"No {category.replace('_', ' ')} within {rule.days} days after "
-                        f"{other.label} on {other.anchor.astimezone(zone):%Y-%m-%d}.",
+                        f"{other.label} on {day_text(other.anchor.astimezone(zone).date())}.",
                         earliest_start=window_end,
                     )
             # The new session opens a window that an existing treatment falls in.
             if rule.after_protocol_id == protocol_id and other.category == rule.blocked_category:
                 window_end = conflict_window_end(anchor=start, days=rule.days, zone=zone)
                 if start <= other.anchor < window_end:
+                    on = day_text(other.anchor.astimezone(zone).date())
                     return Decision.refuse(
                         Rule.CONFLICT,
-                        f"{other.label[:1].upper()}{other.label[1:]} on {other.anchor.astimezone(zone):%Y-%m-%d} "
+                        f"{other.label[:1].upper()}{other.label[1:]} on {on} "
                         f"would fall within {rule.days} days after this session.",
                     )
     return Decision.ok(Rule.CONFLICT)
@@ -257,7 +269,7 @@ def check_opening_hours(
     hours = ", ".join(f"{i.opens_at:%H:%M}–{i.closes_at:%H:%M}" for i in sorted(day, key=lambda i: i.opens_at))
     return Decision.refuse(
         Rule.OPENING_HOURS,
-        f"{local_start:%A %Y-%m-%d %H:%M}–{local_end:%H:%M} is outside opening hours ({hours or 'closed that day'}).",
+        f"{moment_text(local_start, zone)}–{local_end:%H:%M} is outside opening hours ({hours or 'closed that day'}).",
     )
 
 
@@ -301,4 +313,4 @@ def check_lot_usable(*, lot_number: str, expires_on: date, used_on: date) -> Dec
     """A product lot may be used up to and including its expiry date."""
     if used_on <= expires_on:
         return Decision.ok(Rule.LOT_EXPIRED)
-    return Decision.refuse(Rule.LOT_EXPIRED, f"Lot {lot_number} expired on {expires_on:%Y-%m-%d}.")
+    return Decision.refuse(Rule.LOT_EXPIRED, f"Lot {lot_number} expired on {day_text(expires_on)}.")

@@ -158,7 +158,7 @@ def test_a_spacing_violation_is_a_form_error_with_the_earliest_start(
     assert response.status_code == 200
     message = errors_of(response)
     assert "at least 14 days apart" in message
-    assert "Earliest allowed start: 2026-03-17 10:00" in message
+    assert "Earliest allowed start: Tue 17 Mar 2026 10:00" in message
     assert list(Session.objects.filter(course=course)) == [first]
 
 
@@ -323,7 +323,7 @@ def test_an_expired_lot_is_refused_on_the_completion_page(
     )
 
     assert response.status_code == 200
-    assert "Lot OLD-1 expired on 2026-03-01" in response.content.decode()
+    assert "Lot OLD-1 expired on Sun 1 Mar 2026" in response.content.decode()
     session.refresh_from_db()
     assert session.status == SessionStatus.BOOKED
     assert not SessionProductUse.objects.exists()

@@ -296,7 +296,7 @@ def test_an_expired_lot_is_refused_at_completion_and_nothing_is_recorded(
     body = assert_rule_violation(response, "lot_expired", earliest_start=None)
     assert body["errors"][0]["attr"] == "product_uses"
     assert "OLD-1" in body["errors"][0]["detail"]
-    assert "2026-03-02" in body["errors"][0]["detail"]
+    assert "Mon 2 Mar 2026" in body["errors"][0]["detail"]
     assert session_row(session) == before_session
     assert course_row(course) == before_course
     assert not SessionProductUse.objects.exists()
