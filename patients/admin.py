@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.safestring import mark_safe
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -132,9 +133,13 @@ class PatientAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
     def patient_id_of(self, obj: Patient) -> Any:
         return obj.pk
 
-    @admin.display(description="medical review needed", boolean=True)
-    def needs_medical_review(self, patient: Patient) -> bool:
-        return bool(patient.medical_flags)
+    @admin.display(description="medical review")
+    def needs_medical_review(self, patient: Patient) -> str:
+        if not patient.medical_flags:
+            return "Not needed: no medical flags on file."
+        return mark_safe(  # a constant, no user data
+            '<strong style="color:#ba2121">Needed</strong>: a practitioner reviews the medical flags before treatment.'
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

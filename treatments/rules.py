@@ -290,7 +290,7 @@ def check_medical_review(*, medical_flags: Sequence[str], cleared_flags: Iterabl
     return Decision.refuse(
         Rule.MEDICAL_REVIEW,
         "The patient needs a practitioner's medical review before this treatment: a practitioner may record a "
-        "clearance, or book the session themself with a reason.",
+        "clearance for it.",
     )
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from patients.models import Consent, Patient
-from treatments.models import Course, Location, Practitioner, ProductLot, Room, Session
+from treatments.models import Course, Location, Practitioner, ProductLot, Protocol, Room, Session
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +23,9 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert reception.has_perm("treatments.add_session")
     assert not reception.has_perm("treatments.view_all_clinical_notes")
     assert authenticate(username="dr.evans", password="first-demo-password").has_perm("treatments.complete_session")
+    clinical_lead = authenticate(username="clinical.lead", password="first-demo-password")
+    assert clinical_lead is not None
+    assert clinical_lead.groups.get().name == "Clinical admin"
     assert Location.objects.count() == 1
     assert Location.objects.get().email == "hello@marylebone-skin.example", "replies to messages reach the clinic"
     # Red flags reach a clinical inbox as well as the treating practitioner.
@@ -43,3 +46,14 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert Location.objects.get().opening_hours.count() == 6
     assert authenticate(username="admin", password="second-demo-password") is not None
     assert authenticate(username="admin", password="first-demo-password") is None
+
+
+def test_a_second_run_gives_demo_patients_a_changed_treatment_consent_form() -> None:
+    call_command("load_demo", admin_password="demo-password", stdout=StringIO())
+    Protocol.objects.filter(name="Facial mesotherapy").update(treatment_consent_version="2027-1")
+
+    call_command("load_demo", admin_password="demo-password", stdout=StringIO())
+
+    signed = Consent.objects.filter(kind="treatment", version="2027-1", revoked_at__isnull=True)
+    assert signed.count() == Patient.objects.count() == 5
+    assert not Consent.objects.filter(kind="treatment", version="2026-1", revoked_at__isnull=True).exists()

@@ -273,3 +273,16 @@ def test_consents_cannot_be_deleted_in_the_admin(clinic_admin) -> None:
 
     assert response.status_code == 403
     assert Consent.objects.filter(pk=consent.pk).exists()
+
+
+def test_the_patient_page_says_in_words_whether_a_medical_review_is_needed(clinic_admin) -> None:
+    flagged = PatientFactory(last_name="Expecting", medical_flags=[MedicalFlag.PREGNANCY])
+    clear = PatientFactory(last_name="Clear", medical_flags=[])
+
+    flagged_page = clinic_admin.get(f"{PATIENTS_ADMIN}{flagged.pk}/change/").content.decode()
+    clear_page = clinic_admin.get(f"{PATIENTS_ADMIN}{clear.pk}/change/").content.decode()
+
+    # Words, not a green tick that reads as "all good" on the patient who needs the review.
+    assert "a practitioner reviews the medical flags before treatment" in flagged_page
+    assert "Not needed: no medical flags on file." in clear_page
+    assert "Not needed" not in flagged_page

@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PRACTITIONER
+from clinic.roles import CLINIC_ADMIN, CLINICAL_ADMIN, FRONT_DESK, PRACTITIONER
+from patients import selectors as patient_selectors
 from patients import services as patient_services
 from patients.models import ConsentKind, ContactChannel, MedicalFlag, Patient, SkinType
 from treatments import services as treatment_services
@@ -121,7 +122,8 @@ class Command(BaseCommand):
 
         # One fresh password for every demo account, printed below.
         password = options["admin_password"] or secrets.token_urlsafe(12)
-        groups = {name: Group.objects.get(name=name) for name in (CLINIC_ADMIN, FRONT_DESK, PRACTITIONER)}
+        roles = (CLINIC_ADMIN, CLINICAL_ADMIN, FRONT_DESK, PRACTITIONER)
+        groups = {name: Group.objects.get(name=name) for name in roles}
 
         def staff(username: str, group: str, **flags: bool) -> Any:
             user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
@@ -138,24 +140,32 @@ class Command(BaseCommand):
             practitioner, _ = Practitioner.objects.get_or_create(user=user, defaults={"display_name": display_name})
             practitioner.locations.add(location)
         staff("reception", FRONT_DESK)
+        staff("clinical.lead", CLINICAL_ADMIN)
         admin = staff("admin", CLINIC_ADMIN, is_superuser=True)
         admin_password = password
 
+        meso = Protocol.objects.get(name="Facial mesotherapy")
         for data in DEMO_PATIENTS:
-            if Patient.objects.filter(email=data["email"]).exists():
-                continue
-            patient = patient_services.patient_create(actor=admin, data=data)
-            patient_services.consent_give(
-                patient=patient, kind=ConsentKind.SERVICE_MESSAGES, version=CONSENT_VERSION, actor=admin
-            )
-            meso = Protocol.objects.get(name="Facial mesotherapy")
-            patient_services.consent_give(
+            patient = Patient.objects.filter(email=data["email"]).first()
+            if patient is None:
+                patient = patient_services.patient_create(actor=admin, data=data)
+                patient_services.consent_give(
+                    patient=patient, kind=ConsentKind.SERVICE_MESSAGES, version=CONSENT_VERSION, actor=admin
+                )
+            # Every demo patient has signed the mesotherapy form's current version (also after it changed).
+            if not patient_selectors.patient_has_consent(
                 patient=patient,
                 kind=ConsentKind.TREATMENT,
                 scope=meso.treatment_consent_form,
                 version=meso.treatment_consent_version,
-                actor=admin,
-            )
+            ):
+                patient_services.consent_give(
+                    patient=patient,
+                    kind=ConsentKind.TREATMENT,
+                    scope=meso.treatment_consent_form,
+                    version=meso.treatment_consent_version,
+                    actor=admin,
+                )
 
         self._load_products(admin=admin)
         self._load_courses(location=location, admin=admin)
@@ -166,7 +176,8 @@ class Command(BaseCommand):
                 "  Admin:    /admin/\n"
                 "  API docs: /api/docs/\n"
                 f"  Login:    admin / {admin_password}\n"
-                f"  Also:     reception (front desk), dr.evans and nurse.patel (practitioners), same password"
+                f"  Also:     reception (front desk), dr.evans and nurse.patel (practitioners), "
+                f"clinical.lead (clinical admin), same password"
             )
         )
 
