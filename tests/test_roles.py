@@ -418,3 +418,124 @@ def test_a_past_version_is_never_restored(scene) -> None:
     assert response.status_code == 403
     session.refresh_from_db()
     assert session.status == "cancelled"
+
+
+# --- every endpoint and every admin page, crawled --------------------------------------------
+# The tables above name the places a clinical field is meant to be. These crawl every GET the
+# API documents and every page the admin registers, so a new endpoint or page that leaks the
+# clinical record fails here before anyone has thought to list it.
+
+# The scene object a path parameter stands for, by the path's first segment.
+PATH_OBJECTS = {
+    "patients": lambda s: s["patient"],
+    "sessions": lambda s: s["done"],
+    "side-effect-reports": lambda s: s["report"],
+    "messages": lambda s: s["alert"],
+    "courses": lambda s: s["course"],
+    "medical-clearances": lambda s: s["patient"].medical_clearances.get(),
+    "lots": lambda s: s["lot"],
+    "products": lambda s: s["lot"].product,
+    "locations": lambda s: s["location"],
+    "rooms": lambda s: s["room"],
+    "practitioners": lambda s: s["practitioner"],
+    "protocols": lambda s: s["course"].protocol,
+    "contact-attempts": lambda s: s["course"].contact_attempts.get(),
+}
+# Paths that need query parameters to answer, with the scene's values.
+PATH_QUERIES = {
+    "/api/v1/availability/": lambda s: {
+        "practitioner": str(s["practitioner"].pk),
+        "location": str(s["location"].pk),
+        "protocol": str(s["course"].protocol_id),
+        "date_from": "2026-03-05",
+        "date_to": "2026-03-06",
+    },
+}
+
+
+def documented_reads(scene: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """Every GET path in the generated API schema, filled in with the scene's objects."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    reads = []
+    for path, operations in schema["paths"].items():
+        if "get" not in operations:
+            continue
+        segment = path.split("/")[3]
+        url = path
+        if "{" in path:
+            assert segment in PATH_OBJECTS, f"{path}: say which scene object the crawl opens"
+            obj = PATH_OBJECTS[segment](scene)
+            url = path.replace("{id}", str(obj.pk)).replace("{patient_pk}", str(obj.pk))
+            assert "{" not in url, f"{path}: unknown path parameter"
+        reads.append((url, PATH_QUERIES.get(path, lambda s: {})(scene)))
+    return reads
+
+
+@pytest.fixture
+def crawl_scene(scene):  # type: ignore[no-untyped-def]
+    from frontdesk.services import contact_attempt_record
+
+    contact_attempt_record(course=scene["course"], outcome="no_answer", note="", actor=scene["users"]["front_desk"])
+    return scene
+
+
+@pytest.mark.parametrize("role", [*STAFF, *KEYS])
+def test_no_documented_endpoint_shows_the_clinical_record_to_those_who_may_not_read_it(crawl_scene, role) -> None:
+    client = client_as(role, crawl_scene)
+    statuses = {}
+    leaks = {}
+    for url, query in documented_reads(crawl_scene):
+        response = client.get(url, query)
+        statuses[url] = response.status_code
+        assert response.status_code in (200, 403), (url, response.status_code, response.content[:300])
+        shown = [fragment for fragment in CLINICAL_TEXT if fragment in response.content.decode()]
+        if shown:
+            leaks[url] = shown
+
+    assert len(statuses) >= len(READS), "the crawl reaches at least the endpoints the table names"
+    if role in CLINICAL_READERS:
+        assert leaks, f"{role} reads the clinical record somewhere"
+    else:
+        assert leaks == {}, f"{role} reads clinical text: {leaks}"
+
+
+def admin_pages(scene: dict[str, Any]) -> list[str]:
+    """Every registered model's list, and the change and history page of each of its objects in the scene."""
+    from django.contrib import admin
+
+    pages = ["/admin/", "/frontdesk/worklist/"]
+    for model in admin.site._registry:
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        pages.append(base)
+        for pk in model._default_manager.values_list("pk", flat=True)[:20]:
+            pages += [f"{base}{pk}/change/", f"{base}{pk}/history/"]
+        history = getattr(model, "history", None)
+        if history is not None:
+            for row in history.all()[:20]:
+                pages.append(f"{base}{row.id}/history/{row.history_id}/")
+    return pages
+
+
+@pytest.mark.parametrize("role", STAFF)
+def test_no_admin_page_shows_the_clinical_record_to_those_who_may_not_read_it(crawl_scene, role: str) -> None:
+    client = Client()
+    client.force_login(crawl_scene["users"][role])
+    leaks = {}
+    opened = 0
+    for page in admin_pages(crawl_scene):
+        response = client.get(page)
+        assert response.status_code in (200, 302, 403, 404), (page, response.status_code)
+        if response.status_code != 200:
+            continue
+        opened += 1
+        shown = [fragment for fragment in CLINICAL_TEXT if fragment in response.content.decode()]
+        if shown:
+            leaks[page] = shown
+
+    assert opened > 10, "the crawl opened the pages the role may use"
+    if role in CLINICAL_READERS:
+        assert leaks, f"{role} reads the clinical record somewhere in the admin"
+    else:
+        assert leaks == {}, f"{role} reads clinical text: {leaks}"
