@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -13,14 +14,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from frontdesk.worklist import KIND_LABELS, KINDS, worklist
+from frontdesk.worklist import KIND_LABELS, KINDS, worklist_rows
 from treatments import selectors
 from treatments.followup import FIRST_SESSION, course_followup
 from treatments.models import Course, Practitioner
 
+PAGE_SIZE = 100
+
 
 def worklist_page(request: HttpRequest) -> HttpResponse:
-    """The follow-up worklist; each Book link finds a slot only when clicked."""
+    """The follow-up worklist, a page of the most urgent at a time; each Book link finds a slot only when clicked."""
     if not request.user.has_perm("treatments.view_course"):
         raise PermissionDenied
     kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else None
@@ -28,6 +31,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     may_book = request.user.has_perm("treatments.add_session")
     may_log = request.user.has_perm("frontdesk.add_contactattempt")
     log_call = reverse("admin:frontdesk_contactattempt_add")
+    page = Paginator(worklist_rows(kind=kind), PAGE_SIZE).get_page(request.GET.get("page"))
     entries = [
         {
             "row": row,
@@ -38,12 +42,13 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             if may_log and row.course_id
             else None,
         }
-        for row in worklist(kind=kind)
+        for row in page.object_list
     ]
     context = {
         **admin.site.each_context(request),
         "title": "Follow-up worklist",
         "entries": entries,
+        "page": page,
         "kinds": KIND_LABELS,
         "kind": kind,
     }

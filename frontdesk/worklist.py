@@ -24,12 +24,13 @@ until that day; each row shows the last attempt to reach the patient.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
-from django.db.models import Max
+from django.db.models import Case, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
@@ -41,9 +42,11 @@ from treatments.followup import (
     NEXT_SESSION,
     AwaitingBooking,
     course_followups,
-    courses_awaiting_booking,
+    location_todays,
+    open_states,
+    state_followup,
 )
-from treatments.models import CancelReason, SessionStatus
+from treatments.models import CancelReason, FollowupState, SessionStatus
 from treatments.selectors import courses_needing_treatment_consent
 
 RED_FLAG = "red_flag"
@@ -93,6 +96,111 @@ class WorklistRow:
         return (TIER[self.kind], self.window_end or date.max, self.window_start or date.max)
 
 
+class Worklist(Sequence[WorklistRow]):
+    """The worklist, most urgent first, read a page at a time.
+
+    Red-flag rows (few) come first; the course rows are an indexed read of
+    the stored follow-up states (treatments.followup), ordered by urgency in
+    SQL, so a slice reads only its own rows and `len()` is one COUNT: the
+    cost grows with the page, not with the courses stored.
+    """
+
+    def __init__(self, *, now: datetime, location_id: Any, practitioner_id: Any, kind: str | None) -> None:
+        self.now = now
+        self.todays = location_todays(now)
+        self.red_flags: list[WorklistRow] = []
+        if kind in (None, RED_FLAG):
+            self.red_flags = [
+                row
+                for row in _red_flag_rows()
+                if (location_id is None or str(row.location_id) == str(location_id))
+                and (practitioner_id is None or str(row.practitioner_id) == str(practitioner_id))
+            ]
+        self.states: QuerySet[FollowupState] | None = None
+        if kind != RED_FLAG:
+            self.states = _course_states(
+                self.todays, location_id=location_id, practitioner_id=practitioner_id, kind=kind
+            )
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = len(self.red_flags) + (self.states.count() if self.states is not None else 0)
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> WorklistRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[WorklistRow]: ...
+
+    def __getitem__(self, index: int | slice) -> WorklistRow | list[WorklistRow]:
+        if isinstance(index, int):
+            rows = self[index : index + 1] if index >= 0 else list(self)[index : index + 1 or None]
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        start, stop, step = index.indices(len(self))
+        if step != 1:
+            return list(self)[index]
+        flagged = len(self.red_flags)
+        rows = self.red_flags[start:stop]
+        if self.states is not None and stop > flagged:
+            states = list(self.states[max(start - flagged, 0) : stop - flagged])
+            rows += self._course_rows(states)
+        return _with_last_contacts(rows)
+
+    def __iter__(self) -> Iterator[WorklistRow]:
+        return iter(self[0 : len(self)])
+
+    def _course_rows(self, states: list[FollowupState]) -> list[WorklistRow]:
+        course_ids = [state.course_id for state in states]
+        attempts = _last_attempts(course_ids)
+        no_consent = courses_needing_treatment_consent(course_ids)
+        rows = []
+        for state in states:
+            course = state.course
+            entry = AwaitingBooking(course=course, followup=state_followup(state), today=self.todays[state.location_id])
+            followup = entry.followup
+            rows.append(
+                WorklistRow(
+                    kind=followup.kind or NEXT_SESSION,
+                    patient_id=course.patient_id,
+                    patient_name=course.patient.full_name,
+                    patient_phone=str(course.patient.phone or ""),
+                    course_id=course.pk,
+                    protocol=course.protocol.name,
+                    location_id=course.location_id,
+                    practitioner_id=followup.last_practitioner_id,
+                    sessions_done=followup.sessions_done,
+                    sessions_planned=followup.sessions_planned,
+                    window_start=followup.window_start,
+                    window_end=followup.window_end,
+                    days_overdue=entry.days_overdue,
+                    last_contact_at=None,
+                    reason=_reason(entry),
+                    treatment_consent_needed=course.pk in no_consent,
+                    last_attempt=attempts.get(course.pk),
+                )
+            )
+        return rows
+
+
+def worklist_rows(
+    *,
+    now: datetime | None = None,
+    location_id: Any = None,
+    practitioner_id: Any = None,
+    kind: str | None = None,
+) -> Worklist:
+    """The worklist at `now` (default: now), optionally narrowed, most urgent first; slice it to read a page.
+
+    `practitioner_id` keeps the rows whose last session (or reported
+    session) that practitioner gave.
+    """
+    return Worklist(now=now or timezone.now(), location_id=location_id, practitioner_id=practitioner_id, kind=kind)
+
+
 def worklist(
     *,
     now: datetime | None = None,
@@ -100,36 +208,47 @@ def worklist(
     practitioner_id: Any = None,
     kind: str | None = None,
 ) -> list[WorklistRow]:
-    """The worklist at `now` (default: now), optionally narrowed, most urgent first.
+    """The whole worklist as a list (`worklist_rows` reads a page at a time)."""
+    return list(worklist_rows(now=now, location_id=location_id, practitioner_id=practitioner_id, kind=kind))
 
-    `practitioner_id` keeps the rows whose last session (or reported
-    session) that practitioner gave.
-    """
-    now = now or timezone.now()
-    last_contact = _last_contacts()
-    rows: list[WorklistRow] = []
-    if kind != RED_FLAG:
-        rows += _course_rows(now, last_contact, location_id=location_id, practitioner_id=practitioner_id)
-    if kind in (None, RED_FLAG):
-        rows += _red_flag_rows(last_contact)
-    if kind is not None:
-        rows = [row for row in rows if row.kind == kind]
+
+def _course_states(
+    todays: dict[Any, date], *, location_id: Any, practitioner_id: Any, kind: str | None
+) -> QuerySet[FollowupState]:
+    """Stored states of the courses on the list, most urgent first (README: "The worklist")."""
+    latest_attempt = ContactAttempt.objects.filter(course_id=OuterRef("course_id")).order_by("-made_at")
+    # On the list: the window has opened by the location's today, and no call-back agreed for a later day.
+    due = Q(pk__in=[])
+    for place, today in todays.items():
+        no_call_back_yet = Q(call_back_on__isnull=True) | Q(call_back_on__lte=today)
+        due |= Q(location_id=place, window_start__lte=today) & no_call_back_yet
+    states = open_states().annotate(call_back_on=Subquery(latest_attempt.values("call_back_on")[:1])).filter(due)
     if location_id is not None:
-        rows = [row for row in rows if str(row.location_id) == str(location_id)]
+        states = states.filter(location_id=location_id)
     if practitioner_id is not None:
-        rows = [row for row in rows if str(row.practitioner_id) == str(practitioner_id)]
-    return sorted(rows, key=lambda row: row.urgency)
+        states = states.filter(last_practitioner_id=practitioner_id)
+    if kind is not None:
+        states = states.filter(kind=kind)
+    tier = Case(*(When(kind=name, then=Value(rank)) for name, rank in TIER.items()), output_field=IntegerField())
+    return states.select_related("course__patient", "course__protocol", "course__location").order_by(
+        tier, F("window_end").asc(nulls_last=True), "window_start", "course_id"
+    )
 
 
-def _last_contacts() -> dict[UUID, datetime]:
-    """When a message last reached each patient (alerts about them sent to staff do not count)."""
-    return dict(
-        ScheduledMessage.objects.filter(status=MessageStatus.SENT)
+def _with_last_contacts(rows: list[WorklistRow]) -> list[WorklistRow]:
+    """`rows` with when a message last reached each patient (alerts about them sent to staff do not count)."""
+    patient_ids = {row.patient_id for row in rows}
+    if not patient_ids:
+        return rows
+    last = dict(
+        ScheduledMessage.objects.filter(patient_id__in=patient_ids, status=MessageStatus.SENT)
         .exclude(kind=MessageKind.RED_FLAG_ALERT)
+        .order_by()
         .values_list("patient_id")
         .annotate(last=Max("sent_at"))
         .values_list("patient_id", "last")
     )
+    return [replace(row, last_contact_at=last.get(row.patient_id)) for row in rows]
 
 
 def _last_attempts(course_ids: list[Any]) -> dict[Any, LastAttempt]:
@@ -147,43 +266,6 @@ def _last_attempts(course_ids: list[Any]) -> dict[Any, LastAttempt]:
         )
         for attempt in attempts
     }
-
-
-def _course_rows(
-    now: datetime, last_contact: dict[UUID, datetime], *, location_id: Any, practitioner_id: Any
-) -> list[WorklistRow]:
-    waiting = courses_awaiting_booking(now=now, location_id=location_id, practitioner_id=practitioner_id)
-    course_ids = [entry.course.pk for entry in waiting]
-    attempts = _last_attempts(course_ids)
-    no_consent = courses_needing_treatment_consent(course_ids)
-    rows = []
-    for entry in waiting:
-        course, followup = entry.course, entry.followup
-        attempt = attempts.get(course.pk)
-        if attempt is not None and attempt.call_back_on is not None and attempt.call_back_on > entry.today:
-            continue  # the patient asked to be called back then
-        rows.append(
-            WorklistRow(
-                kind=followup.kind or NEXT_SESSION,
-                patient_id=course.patient_id,
-                patient_name=course.patient.full_name,
-                patient_phone=str(course.patient.phone or ""),
-                course_id=course.pk,
-                protocol=course.protocol.name,
-                location_id=course.location_id,
-                practitioner_id=followup.last_practitioner_id,
-                sessions_done=followup.sessions_done,
-                sessions_planned=followup.sessions_planned,
-                window_start=followup.window_start,
-                window_end=followup.window_end,
-                days_overdue=entry.days_overdue,
-                last_contact_at=last_contact.get(course.patient_id),
-                reason=_reason(entry),
-                treatment_consent_needed=course.pk in no_consent,
-                last_attempt=attempt,
-            )
-        )
-    return rows
 
 
 def _reason(entry: AwaitingBooking) -> str:
@@ -214,7 +296,7 @@ def _last_booking_text(entry: AwaitingBooking) -> str:
     return ""
 
 
-def _red_flag_rows(last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
+def _red_flag_rows() -> list[WorklistRow]:
     reports = list(
         SideEffectReport.objects.filter(is_red_flag=True, resolved_at__isnull=True)
         .select_related("patient", "session__course__protocol")
@@ -244,7 +326,7 @@ def _red_flag_rows(last_contact: dict[UUID, datetime]) -> list[WorklistRow]:
                 window_start=None,
                 window_end=None,
                 days_overdue=0,
-                last_contact_at=last_contact.get(report.patient_id),
+                last_contact_at=None,
                 reason=f"red flag: {report.red_flag_reasons}",
                 last_attempt=attempts.get(course.pk) if course else None,
             )

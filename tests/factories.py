@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from patients.models import Consent, ConsentKind, ContactChannel, Patient
+from treatments.followup import followup_refresh
 from treatments.models import (
     Course,
     Location,
@@ -145,6 +146,12 @@ class CourseFactory(factory.django.DjangoModelFactory):
                 patient=self.patient, kind="treatment", scope=form, version=version, given_at=CONSENTED_LONG_AGO
             )
 
+    @factory.post_generation
+    def followup(self, create: bool, extracted: object, **kwargs: object) -> None:
+        # What course_create does: store the new course's follow-up state.
+        if create:
+            followup_refresh([self.pk])
+
 
 class SessionFactory(factory.django.DjangoModelFactory):
     """A session row made directly, bypassing the booking rules: for setting
@@ -152,6 +159,7 @@ class SessionFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Session
+        skip_postgeneration_save = True
 
     course = factory.SubFactory(CourseFactory)
     location = factory.LazyAttribute(lambda s: s.course.location)
@@ -159,6 +167,12 @@ class SessionFactory(factory.django.DjangoModelFactory):
     practitioner = factory.LazyAttribute(lambda s: PractitionerFactory(locations=[s.location]))
     starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     ends_at = factory.LazyAttribute(lambda s: s.starts_at + timedelta(minutes=45))
+
+    @factory.post_generation
+    def followup(self, create: bool, extracted: object, **kwargs: object) -> None:
+        # As the session-event door does for every session change.
+        if create:
+            followup_refresh([self.course_id])
 
 
 class ProductFactory(factory.django.DjangoModelFactory):

@@ -2,8 +2,11 @@
 
 Every service that changes a session (or cancels a course) ends by calling
 `announce_session_change` (or `announce_course_cancelled`), inside its
-transaction. Treatments imports nothing above it; the apps that react
-subscribe in their `AppConfig.ready()`:
+transaction. The door first stores the course's follow-up state
+(treatments.followup.followup_refresh), in that same transaction, so the
+state the worklist reads commits or rolls back with the change, and every
+subscriber reads it current. Treatments imports nothing above it; the apps
+that react subscribe in their `AppConfig.ready()`:
 
 - aftercare: writes, cancels or re-times the patient's messages
   (aftercare.reactions);
@@ -24,6 +27,7 @@ from typing import Any
 from django.utils import timezone
 
 from clinic import events
+from treatments.followup import followup_refresh
 from treatments.models import Course, Session
 
 
@@ -56,12 +60,14 @@ class CourseCancelled:
 
 
 def announce_session_change(*, session: Session, change: SessionChange, actor: Any) -> None:
+    followup_refresh([session.course_id])
     events.announce(SessionChanged(change=change, session=session, actor=actor))
 
 
 def announce_course_cancelled(
     *, course: Course, cancelled_sessions: tuple[Session, ...], actor: Any, occurred_at: datetime
 ) -> None:
+    followup_refresh([course.pk])
     events.announce(
         CourseCancelled(course=course, cancelled_sessions=cancelled_sessions, actor=actor, occurred_at=occurred_at)
     )

@@ -302,6 +302,61 @@ class Course(models.Model):
         return f"{self.protocol} for {self.patient}"
 
 
+class FollowupKind(models.TextChoices):
+    """What a course waits for next (treatments.followup)."""
+
+    FIRST_SESSION = "first_session", "First session"
+    NEXT_SESSION = "next_session", "Next session"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+class FollowupState(models.Model):
+    """A course's follow-up state, kept on write (treatments.followup owns it).
+
+    Every change to a course's sessions, and every course status change,
+    refreshes this row in the same transaction (treatments.events), so the
+    worklist is an indexed range read instead of a computation over every
+    session. `manage.py followup_check` recomputes it from the sessions and
+    reports (or fixes) any row that drifted.
+    """
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, primary_key=True, related_name="followup_state")
+    # The course's, copied here so the worklist's index covers it.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=FollowupKind.choices, blank=True, help_text="Blank: nothing due.")
+    sessions_done = models.PositiveSmallIntegerField(default=0)
+    maintenance_done = models.PositiveSmallIntegerField(default=0)
+    last_session = models.ForeignKey("Session", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_completed_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True)
+    is_booked = models.BooleanField(default=False)
+    last_booking_status = models.CharField(max_length=20, blank=True)
+    last_booking_cancel_reason = models.CharField(max_length=40, blank=True)
+    last_booking_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The worklist: waiting courses of a location whose window has opened.
+            models.Index(
+                fields=["location", "window_start"],
+                name="followup_open_window_idx",
+                condition=Q(is_booked=False) & ~Q(kind=""),
+            ),
+            models.Index(fields=["last_practitioner"], name="followup_last_practitioner_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["", *FollowupKind.values]), name="followup_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up of course {self.course_id}"
+
+
 class SessionStatus(models.TextChoices):
     BOOKED = "booked", "Booked"
     COMPLETED = "completed", "Completed"

@@ -32,7 +32,7 @@ from patients.selectors import clinical_access
 from treatments import rules
 from treatments.evaluation import Override, UsedOverride, check_resources, enforce, evaluate_booking
 from treatments.events import SessionChange, announce_course_cancelled, announce_session_change
-from treatments.followup import course_followup
+from treatments.followup import computed_followup, followup_refresh
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     CancelReason,
@@ -96,9 +96,11 @@ def course_create(
     )
     if not decision.allowed:
         raise RuleViolation(decision.reason, rule=decision.rule, field="planned_sessions")
-    return Course.objects.create(
+    course = Course.objects.create(
         patient=patient, protocol=protocol, location=location, planned_sessions=planned, notes=notes
     )
+    followup_refresh([course.pk])
+    return course
 
 
 @records_actor
@@ -482,7 +484,7 @@ def _advance_course(session: Session) -> None:
     protocol = course.protocol
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
-    if session.kind == SessionKind.MAINTENANCE or course_followup(course).sessions_done >= course.planned_sessions:
+    if session.kind == SessionKind.MAINTENANCE or computed_followup(course).sessions_done >= course.planned_sessions:
         course.status = CourseStatus.MAINTENANCE
         course.next_maintenance_earliest, course.next_maintenance_latest = rules.followup_window(
             last_anchor=session.spacing_anchor,

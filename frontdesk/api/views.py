@@ -17,7 +17,7 @@ from frontdesk.api.serializers import (
     WorklistRowSerializer,
 )
 from frontdesk.models import ContactAttempt
-from frontdesk.worklist import worklist
+from frontdesk.worklist import worklist_rows
 from patients import selectors as patient_selectors
 from patients.api.serializers import PatientOutputSerializer
 from patients.models import Patient
@@ -43,7 +43,7 @@ class WorklistView(APIView):
         query = WorklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        rows = worklist(
+        rows = worklist_rows(
             location_id=params.get("location"), practitioner_id=params.get("practitioner"), kind=params.get("kind")
         )
         paginator = PagePagination()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -381,3 +382,55 @@ def test_the_row_and_the_patients_page_say_treatment_consent_is_needed(client, a
     page = client.get(reverse("admin:patients_patient_change", args=[course.patient_id])).content.decode()
     assert "Treatment consent needed" in page
     assert "facial-mesotherapy" in page
+
+
+def waiting_courses(location, count: int) -> list:
+    """`count` courses started on different days (each waiting for its first session), oldest first."""
+    courses = []
+    for n in range(count):
+        with time_machine.travel(local(1, 9) - timedelta(days=count - n), tick=False):
+            courses.append(CourseFactory(location=location))
+    return courses
+
+
+def test_the_worklist_api_costs_the_same_queries_for_a_page_of_5_or_50(clock, location) -> None:
+    waiting_courses(location, 60)
+    client = APIClient()
+    client.force_login(UserFactory(username="desk", permissions=["treatments.view_course"]))
+
+    with CaptureQueriesContext(connection) as small:
+        assert len(client.get("/api/v1/worklist/", {"page_size": 5}).json()["results"]) == 5
+    with CaptureQueriesContext(connection) as large:
+        assert len(client.get("/api/v1/worklist/", {"page_size": 50}).json()["results"]) == 50
+
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_worklist_pages_follow_each_other_in_urgency_order(clock, location) -> None:
+    courses = waiting_courses(location, 12)
+    client = APIClient()
+    client.force_login(UserFactory(username="desk", permissions=["treatments.view_course"]))
+
+    first = client.get("/api/v1/worklist/", {"page_size": 5}).json()
+    second = client.get(first["next"]).json()
+    third = client.get(second["next"]).json()
+
+    assert first["count"] == 12
+    listed = [row["course"] for page in (first, second, third) for row in page["results"]]
+    assert listed == [str(course.pk) for course in courses], "first sessions: the longest waiting first"
+    assert third["next"] is None
+
+
+def test_the_worklist_page_shows_100_rows_and_links_to_the_next(client, admin_user, clock, location) -> None:
+    waiting_courses(location, 101)
+    client.force_login(admin_user)
+
+    page = client.get(reverse("frontdesk:worklist"))
+    assert len(page.context["entries"]) == 100
+    html = page.content.decode()
+    assert "Page 1 of 2 (101 to call)" in html
+    assert "less urgent" in html
+
+    last = client.get(reverse("frontdesk:worklist"), {"page": 2})
+    assert len(last.context["entries"]) == 1
+    assert "more urgent" in last.content.decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -9,6 +11,7 @@ from django.urls import reverse
 
 from clinic.admin_actions import apply_to_each
 from treatments import services
+from treatments.followup import followup_refresh_followed
 from treatments.models import Location, OpeningHours, Practitioner, Room
 
 
@@ -29,6 +32,12 @@ class LocationAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "address"]
     inlines = [OpeningHoursInline, RoomInline]
+
+    def save_model(self, request: HttpRequest, obj: Location, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "time_zone" in form.changed_data:
+            # Windows are the location's local dates (same transaction as the edit).
+            followup_refresh_followed(obj.courses.all())
 
 
 @admin.register(Room)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
+
+from treatments.followup import followup_refresh_followed
 from treatments.models import ConflictRule, Protocol, TreatmentCategory
 
 
@@ -30,3 +34,9 @@ class ProtocolAdmin(admin.ModelAdmin):
         ("Spacing (days)", {"fields": ["min_spacing_days", "max_spacing_days"]}),
         ("Maintenance (days)", {"fields": ["maintenance_min_days", "maintenance_max_days"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: Protocol, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"min_spacing_days", "max_spacing_days"} & set(form.changed_data):
+            # The open courses' next windows move with the spacing (same transaction as the edit).
+            followup_refresh_followed(obj.courses.all())
