@@ -94,7 +94,10 @@ def test_every_kind_of_session_change_keeps_the_stored_state(clock, location, pr
     assert course.status == CourseStatus.MAINTENANCE
     row = assert_in_step(course)
     assert (row["kind"], row["sessions_done"]) == (MAINTENANCE, course.planned_sessions)
-    assert (row["window_start"], row["window_end"]) == (course.next_maintenance_earliest, course.next_maintenance_latest)
+    assert (row["window_start"], row["window_end"]) == (
+        course.next_maintenance_earliest,
+        course.next_maintenance_latest,
+    )
 
     services.course_cancel(course=course, reason="Moved abroad", actor=None)
     row = assert_in_step(course)
