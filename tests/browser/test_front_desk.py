@@ -53,7 +53,7 @@ def test_front_desk_books_the_next_session_from_the_worklist(live_server, monkey
     room = RoomFactory(location=location, name="Room 1")
     practitioner = PractitionerFactory(locations=[location], display_name="Dr Evans")
     patient = PatientFactory(first_name="Amelia", last_name="Hart")
-    course = CourseFactory(patient=patient, location=location)
+    course = CourseFactory(patient=patient, location=location, status="active")
     twenty_days_ago = timezone.now() - timedelta(days=20)
     SessionFactory(
         course=course,
@@ -63,8 +63,6 @@ def test_front_desk_books_the_next_session_from_the_worklist(live_server, monkey
         status=SessionStatus.COMPLETED,
         completed_at=twenty_days_ago + timedelta(minutes=45),
     )
-    course.status = "active"
-    course.save()
     desk = UserFactory(username="reception", password="front-desk-password-1")
     desk.groups.add(Group.objects.get(name=FRONT_DESK))
 
