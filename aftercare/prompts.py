@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from aftercare import timing
@@ -26,8 +28,8 @@ from aftercare.events import announce_followup_due
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
 from aftercare.outbox import new_prompt_message
 from aftercare.rendering import patient_zone
-from treatments.followup import MAINTENANCE, FollowUp, open_followups
-from treatments.models import Course
+from treatments.followup import MAINTENANCE, FollowUp, open_states, state_followup
+from treatments.models import Course, FollowupState
 
 PROMPT_LOCAL_TIME = time(10, 0)
 CLOSING_REMINDER_DAYS = 3
@@ -38,7 +40,8 @@ def schedule_followup_prompts(*, now: datetime | None = None) -> int:
     """Write the prompts that have fallen due; return how many rows were new."""
     now = now or timezone.now()
     created = 0
-    for course, followup in open_followups():
+    for state in _states_to_prompt(now).iterator(chunk_size=1000):
+        course, followup = state.course, state_followup(state)
         window = followup.window
         if window is None:
             continue
@@ -47,6 +50,29 @@ def schedule_followup_prompts(*, now: datetime | None = None) -> int:
         else:
             created += _next_session_prompts(course, followup, window, now)
     return created
+
+
+def _states_to_prompt(now: datetime) -> QuerySet[FollowupState]:
+    """Waiting courses that may have a prompt due: the window has opened (in any zone: UTC+14 is a day
+    ahead at most) and its closing prompt, always the last written, is not written yet."""
+    closing_key = Concat(Value("followup_closing:"), Cast("last_session_id", CharField()), output_field=CharField())
+    maintenance_closing_key = Concat(
+        Value("maintenance_closing:"),
+        Cast("course_id", CharField()),
+        Value(":"),
+        Cast("window_start", CharField()),
+        output_field=CharField(),
+    )
+    return (
+        open_states()
+        .exclude(window_end__isnull=True)
+        .filter(window_start__lte=now.date() + timedelta(days=1))
+        .annotate(closing_key=closing_key, maintenance_closing_key=maintenance_closing_key)
+        .exclude(Exists(ScheduledMessage.objects.filter(dedupe_key=OuterRef("closing_key"))))
+        .exclude(Exists(ScheduledMessage.objects.filter(dedupe_key=OuterRef("maintenance_closing_key"))))
+        .select_related("course__patient", "course__protocol", "course__location")
+        .order_by("pk")
+    )
 
 
 def _next_session_prompts(course: Course, followup: FollowUp, window: tuple[date, date], now: datetime) -> int:

@@ -814,6 +814,20 @@ def test_a_closing_prompt_goes_three_days_before_the_window_closes(clock, course
     assert prompt.subject == "Your next session is due by Tuesday 31 March 2026"
 
 
+def test_a_course_whose_prompts_are_all_written_costs_the_beat_nothing(
+    clock, course, location, practitioner, room, django_assert_num_queries
+) -> None:
+    """Every 15 minutes the beat reads only the courses that may still have a prompt due, in one query."""
+    complete(book(course, practitioner, room, london(3, 3, 10)), clock)
+    other = CourseFactory(location=location, protocol=course.protocol)
+    complete(book(other, practitioner, room, london(3, 3, 12)), clock)
+    assert beat(clock, london(3, 28, 10, 0)) == 2  # both closing prompts
+
+    clock.move_to(london(3, 28, 10, 15))
+    with django_assert_num_queries(1):
+        assert schedule_followup_prompts() == 0
+
+
 def test_a_booking_cancels_the_prompts_it_makes_untrue(clock, course, practitioner, room) -> None:
     complete(book(course, practitioner, room, london(3, 3, 10)), clock)
     # The beat sees the closing window late in the evening: the prompt waits for morning.
