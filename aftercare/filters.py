@@ -1,15 +1,15 @@
 import django_filters
 
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
-from clinic.api.filters import UpdatedSinceFilterSet
+from clinic.api.filters import OffsetDateTimeFilter, UpdatedSinceFilterSet
 
 
 class ScheduledMessageFilter(UpdatedSinceFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices)
     kind = django_filters.MultipleChoiceFilter(choices=MessageKind.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = OffsetDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = OffsetDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = ScheduledMessage

@@ -45,7 +45,7 @@ from aftercare.models import (
 )
 from aftercare.outbox import DISPATCH_TASK, new_message
 from aftercare.rendering import format_day, message_context, patient_zone, template_for
-from clinic.actors import Actor, staff_user
+from clinic.actors import Actor, is_integration, staff_user
 from clinic.audit import records_actor
 from clinic.errors import InvalidState, NotPermitted
 from clinic.queue import wake_after_commit
@@ -66,7 +66,6 @@ def side_effect_report_create(
     actor: Actor,
     session: Session | None = None,
     notes: str = "",
-    source: str = ReportSource.STAFF,
 ) -> SideEffectReport:
     """Record a side-effect report; a red flag alerts the clinicians and answers the patient at once.
 
@@ -90,6 +89,8 @@ def side_effect_report_create(
         raise ValidationError({"onset_on": "Symptoms cannot begin in the future."})
     if session is not None and session.course.patient_id != patient.pk:
         raise ValidationError({"session": "This session belongs to another patient."})
+    if session is not None and session.status != SessionStatus.COMPLETED:
+        raise ValidationError({"session": "Side effects follow a session that took place: this one is not completed."})
     if session is None:
         session = (
             Session.objects.filter(course__patient=patient, status=SessionStatus.COMPLETED)
@@ -104,7 +105,8 @@ def side_effect_report_create(
         severity=severity,
         onset_on=onset_on,
         notes=notes,
-        source=source,
+        # Who took the report: booking software through its key, else the clinic's staff.
+        source=ReportSource.INTEGRATION if is_integration(actor) else ReportSource.STAFF,
         is_red_flag=bool(reasons),
         red_flag_reasons="; ".join(reasons),
         reported_by=staff_user(actor),

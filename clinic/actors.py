@@ -27,3 +27,8 @@ def actor_label(actor: Any) -> str:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return SYSTEM
     return str(actor.get_username())[:150]
+
+
+def is_integration(actor: Any) -> bool:
+    """Whether `actor` is booking software acting through an API key (authenticated, not a user row)."""
+    return actor is not None and getattr(actor, "is_authenticated", False) and not isinstance(actor, User)

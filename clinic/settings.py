@@ -101,6 +101,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "clinic.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,6 +115,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "clinic.urls"
+# Under /api/ a CSRF refusal is JSON like every API error.
+CSRF_FAILURE_VIEW = "clinic.api.views.csrf_failure"
 WSGI_APPLICATION = "clinic.wsgi.application"
 ASGI_APPLICATION = "clinic.asgi.application"
 
@@ -353,9 +356,11 @@ REST_FRAMEWORK = {
     # <key>`. A scheme is a settings change, not a code change in the views.
     "DEFAULT_AUTHENTICATION_CLASSES": env.list(
         "API_AUTHENTICATION_CLASSES",
+        # The key class first: its `WWW-Authenticate: Bearer` makes a request
+        # without credentials (or with an unknown key) a 401, not a 403.
         default=[
-            "rest_framework.authentication.SessionAuthentication",
             "integrations.authentication.ApiKeyAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
         ],
     ),
     "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.ApiKeyRateThrottle"],

@@ -15,23 +15,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from clinic.api.responses import api_error as _error
 from integrations.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
-
-
-def _error(status: int, code: str, detail: str, **headers: str) -> JsonResponse:
-    response = JsonResponse(
-        {"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]}, status=status
-    )
-    for name, value in headers.items():
-        response[name] = value
-    return response
 
 
 def _principal(request: HttpRequest) -> str | None:

@@ -37,3 +37,11 @@ def test_schema_and_docs_are_public_and_describe_the_patient_api(client) -> None
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
+
+
+@pytest.mark.django_db
+def test_fields_a_response_gives_as_null_are_nullable_in_the_schema(client) -> None:
+    """A booking client generating its types from the schema must not crash on a reminder's `step: null`."""
+    components = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]
+    message = components["schemas"]["ScheduledMessageOutput"]["properties"]
+    assert message["step"].get("nullable") is True

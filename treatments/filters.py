@@ -1,6 +1,6 @@
 import django_filters
 
-from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
+from clinic.api.filters import IsoDateFilter, OffsetDateTimeFilter, UpdatedSinceFilterSet
 from treatments.models import (
     Course,
     CourseStatus,
@@ -47,10 +47,10 @@ class SessionFilter(UpdatedSinceFilterSet):
         choices=SessionStatus.choices, help_text="Repeat to match several: ?status=booked&status=completed"
     )
     patient = django_filters.UUIDFilter(field_name="course__patient")
-    starts_after = django_filters.IsoDateTimeFilter(
+    starts_after = OffsetDateTimeFilter(
         field_name="starts_at", lookup_expr="gte", help_text="Sessions starting at or after this instant."
     )
-    starts_before = django_filters.IsoDateTimeFilter(
+    starts_before = OffsetDateTimeFilter(
         field_name="starts_at", lookup_expr="lt", help_text="Sessions starting before this instant."
     )
 

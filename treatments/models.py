@@ -296,6 +296,12 @@ class Course(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=CourseStatus.values), name="course_status_valid"),
             models.CheckConstraint(condition=Q(planned_sessions__gte=1), name="course_planned_sessions_positive"),
+            # One course of a protocol in progress per patient (treatments.services.course_create says why).
+            models.UniqueConstraint(
+                fields=["patient", "protocol"],
+                condition=Q(status__in=["planned", "active"]),
+                name="course_one_in_progress_per_protocol",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,6 +27,7 @@ from simple_history.utils import bulk_update_with_history
 from clinic.actors import Actor, actor_label, staff_user
 from clinic.audit import records_actor
 from clinic.errors import InvalidState, NotPermitted, RuleViolation, SlotTaken
+from clinic.local_time import date_text
 from patients.models import Patient
 from patients.selectors import clinical_access
 from treatments import rules
@@ -96,11 +97,36 @@ def course_create(
     )
     if not decision.allowed:
         raise RuleViolation(decision.reason, rule=decision.rule, field="planned_sessions")
-    course = Course.objects.create(
-        patient=patient, protocol=protocol, location=location, planned_sessions=planned, notes=notes
-    )
+    in_progress = Course.objects.filter(
+        patient=patient, protocol=protocol, status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
+    ).first()
+    if in_progress is not None:
+        raise InvalidState(_already_in_progress(in_progress), field="protocol")
+    try:
+        with transaction.atomic():
+            course = Course.objects.create(
+                patient=patient, protocol=protocol, location=location, planned_sessions=planned, notes=notes
+            )
+    except IntegrityError as exc:
+        # Two requests at once: the constraint lets one through.
+        if "course_one_in_progress_per_protocol" not in str(exc):
+            raise
+        existing = Course.objects.filter(
+            patient=patient, protocol=protocol, status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
+        ).first()
+        raise InvalidState(_already_in_progress(existing), field="protocol") from None
     followup_refresh([course.pk])
     return course
+
+
+def _already_in_progress(course: Course | None) -> str:
+    if course is None:
+        return "This patient already has a course of this protocol in progress."
+    return (
+        f"This patient already has a course of {course.protocol.name} in progress "
+        f"({course.get_status_display().lower()}, started {date_text(course.location.today(now=course.created_at))}): "
+        "book its sessions, or cancel it first."
+    )
 
 
 @records_actor

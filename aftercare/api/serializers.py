@@ -7,7 +7,6 @@ from rest_framework import serializers
 from aftercare.models import (
     AftercareStep,
     MessageKind,
-    ReportSource,
     ScheduledMessage,
     Severity,
     SideEffectReport,
@@ -22,7 +21,12 @@ from treatments.models import Session
 class ScheduledMessageOutputSerializer(serializers.ModelSerializer[ScheduledMessage]):
     """An outbox row. A red-flag alert's subject and body quote the report: null without clinical access."""
 
-    step: serializers.SlugRelatedField[AftercareStep] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    step: serializers.SlugRelatedField[AftercareStep] = serializers.SlugRelatedField(
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text="The aftercare plan step; null for messages outside the plan (reminders, prompts, alerts).",
+    )
     subject = serializers.CharField(read_only=True, allow_null=True)
     body = serializers.CharField(read_only=True, allow_null=True)
 
@@ -103,9 +107,6 @@ class SideEffectReportInputSerializer(StrictInputMixin, serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     onset_on = serializers.DateField(help_text="The day the symptoms began.")
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5_000)
-    # DRF's metaclass moves declared fields off the class, so this input field
-    # does not replace Field.source; mypy sees only the class attribute.
-    source = serializers.ChoiceField(choices=ReportSource.choices, required=False)  # type: ignore[assignment]
 
 
 class SideEffectResolveInputSerializer(StrictInputMixin, serializers.Serializer):

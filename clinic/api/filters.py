@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import django_filters
 from django import forms
 from django.db import models
+from django_filters.fields import IsoDateTimeField
+
+from clinic.api.serializers import checked_instant
 
 
 class IsoDateField(forms.DateField):
@@ -23,6 +29,23 @@ class IsoDateFilter(django_filters.DateFilter):
     field_class = IsoDateField
 
 
+class OffsetDateTimeField(IsoDateTimeField):
+    """A form field for an ISO-8601 instant with its UTC offset; no offset, or one no zone has, is a 400."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        # Django's DateTimeField reads ISO-8601 itself before any input format,
+        # and takes a time without an offset as local: check it first.
+        if isinstance(value, str) and value.strip():
+            checked_instant(value)  # ValidationError names what is wrong
+        return super().to_python(value)
+
+
+class OffsetDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """A date-time filter for the API: ISO-8601 with its UTC offset, nothing else."""
+
+    field_class = OffsetDateTimeField
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     """Base for list filters: `?updated_since=<ISO-8601>` for incremental sync.
 
@@ -37,10 +60,10 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.DateField: {"filter_class": IsoDateFilter},
-        models.DateTimeField: {"filter_class": django_filters.IsoDateTimeFilter},
+        models.DateTimeField: {"filter_class": OffsetDateTimeFilter},
     }
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = OffsetDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Only rows changed at or after this ISO-8601 instant (e.g. 2026-11-01T09:00:00+00:00).",

@@ -6,7 +6,7 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from clinic.api.serializers import OffsetDateTimeField, StrictInputMixin, TimeZoneField
 from clinic.phones import phone_help_text
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
 from patients.selectors import ClinicalAccess, clinical_access
@@ -141,7 +141,7 @@ class ConsentInputSerializer(StrictInputMixin, serializers.Serializer):
         help_text="For a treatment consent: the protocol's consent form (`treatment_consent_form`), required.",
     )
     version = serializers.CharField(max_length=50)
-    given_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    given_at = OffsetDateTimeField(required=False, help_text="Defaults to now.")
 
 
 class MedicalFlagAddSerializer(StrictInputMixin, serializers.Serializer):
@@ -154,4 +154,4 @@ class MedicalFlagRemoveSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ConsentRevokeInputSerializer(StrictInputMixin, serializers.Serializer):
-    revoked_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    revoked_at = OffsetDateTimeField(required=False, help_text="Defaults to now.")

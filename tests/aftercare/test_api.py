@@ -18,9 +18,10 @@ from rest_framework.test import APIClient
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport, SuppressionReason
 from aftercare.side_effects import side_effect_report_create, side_effect_report_resolve
 from clinic.roles import PRACTITIONER
+from integrations.services import api_key_create
 from tests.aftercare.conftest import LONDON, book, complete, consenting_patient
 from tests.api_assertions import listed_ids
-from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, UserFactory
+from tests.factories import CourseFactory, PractitionerFactory, ScheduledMessageFactory, SessionFactory, UserFactory
 from tests.treatments.conftest import in_role
 from treatments import services
 
@@ -109,7 +110,7 @@ def test_the_outbox_is_closed_to_anonymous_visitors_and_to_staff_without_the_per
     no_aftercare = APIClient()
     no_aftercare.force_login(UserFactory(username="patients.only", permissions=["patients.view_patient"]))
 
-    assert_client_error(APIClient().get(MESSAGES_URL), 403, "not_authenticated")
+    assert_client_error(APIClient().get(MESSAGES_URL), 401, "not_authenticated")
     assert_client_error(no_aftercare.get(MESSAGES_URL), 403, "permission_denied")
     assert_client_error(no_aftercare.get(f"{MESSAGES_URL}{message.pk}/"), 403, "permission_denied")
     assert_client_error(no_aftercare.get(REPORTS_URL), 403, "permission_denied")
@@ -256,14 +257,14 @@ def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, 
 
     response = desk.post(
         REPORTS_URL,
-        report_body(treated.course.patient, symptoms=["pus", "fever"], severity="moderate", source="integration"),
+        report_body(treated.course.patient, symptoms=["pus", "fever"], severity="moderate"),
     )
 
     assert response.status_code == 201, response.content
     body = response.json()
     report = SideEffectReport.objects.get()
     assert body["id"] == str(report.pk)
-    assert (body["is_red_flag"], body["session"], body["source"]) == (True, str(treated.pk), "integration")
+    assert (body["is_red_flag"], body["session"], body["source"]) == (True, str(treated.pk), "staff")
     assert "pus" in body["red_flag_reasons"] and "fever" in body["red_flag_reasons"]
     assert body["resolved_at"] is None
     # The other alert is to the clinical inbox, which these tests leave unset (tests/aftercare/test_red_flags.py).
@@ -273,6 +274,29 @@ def test_a_red_flag_report_by_api_alerts_the_sessions_practitioner(clock, desk, 
         london(3, 4, 18),
         treated.pk,
     )
+
+
+def test_a_report_sent_with_an_api_key_is_recorded_as_received_by_api(clock, treated) -> None:
+    clock.move_to(london(3, 4, 12))
+    client = APIClient()
+    _, raw_key = api_key_create(name="Booking app", scopes=["book"], actor=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+    response = client.post(REPORTS_URL, report_body(treated.course.patient), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["source"] == "integration"
+    assert SideEffectReport.objects.get().source == "integration"
+
+
+def test_a_report_about_a_session_that_has_not_taken_place_is_refused(clock, desk, treated) -> None:
+    clock.move_to(london(3, 4, 12))
+    booked = SessionFactory(course=treated.course, starts_at=london(3, 20, 10))
+
+    response = desk.post(REPORTS_URL, report_body(treated.course.patient, session=str(booked.pk)))
+
+    assert_validation_error(response, "session")
+    assert SideEffectReport.objects.count() == 0
 
 
 def test_a_report_of_expected_after_effects_is_stored_without_an_alert(clock, desk, treated) -> None:

@@ -89,7 +89,7 @@ def test_a_revoked_or_unknown_key_is_refused() -> None:
 def test_a_key_in_the_url_is_not_accepted() -> None:
     _, raw_key = api_key_create(name="Widget", scopes=["read"], actor=None)
     response = APIClient().get("/api/v1/patients/", {"api_key": raw_key, "key": raw_key})
-    assert response.status_code == 403
+    assert response.status_code == 401
 
 
 def test_each_key_gets_its_own_request_budget_then_429_with_retry_after(settings) -> None:

@@ -101,8 +101,8 @@ def listed_last_names(response: Any) -> list[str]:
 def test_an_anonymous_visitor_can_neither_list_nor_create_patients(anonymous_client) -> None:
     PatientFactory()
 
-    assert_client_error(anonymous_client.get(PATIENTS_URL), 403, "not_authenticated")
-    assert_client_error(anonymous_client.post(PATIENTS_URL, new_patient_body()), 403, "not_authenticated")
+    assert_client_error(anonymous_client.get(PATIENTS_URL), 401, "not_authenticated")
+    assert_client_error(anonymous_client.post(PATIENTS_URL, new_patient_body()), 401, "not_authenticated")
     assert Patient.objects.count() == 1
 
 

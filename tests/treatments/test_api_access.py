@@ -87,7 +87,8 @@ def test_an_anonymous_visitor_is_refused_on_every_treatments_endpoint(clock, cou
 
     for method, url, body in anonymous_requests(session, lot):
         response = getattr(anonymous, method)(url, body) if method == "post" else anonymous.get(url)
-        assert_client_error(response, 403, "not_authenticated")
+        assert_client_error(response, 401, "not_authenticated")
+        assert response["WWW-Authenticate"] == "Bearer"
 
     assert session_row(session) == before_session
     assert table_counts() == before_counts

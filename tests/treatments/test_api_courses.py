@@ -13,12 +13,17 @@ can come after the start.
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
 
+from integrations.services import api_key_create
 from tests.api_assertions import assert_client_error, assert_validation_error, listed_ids, parse_api_datetime
 from tests.factories import CourseFactory, LocationFactory, PatientFactory, SessionFactory
 from tests.treatments.api_helpers import (
@@ -33,7 +38,7 @@ from tests.treatments.api_helpers import (
 )
 from tests.treatments.conftest import at, book
 from treatments import services
-from treatments.models import Course, CourseStatus, SessionStatus
+from treatments.models import Course, CourseStatus, Protocol, SessionStatus, TreatmentCategory
 
 pytestmark = pytest.mark.django_db
 
@@ -245,3 +250,53 @@ def test_the_course_list_costs_the_same_queries_for_3_or_15_courses(
 
     assert len(response.json()["results"]) == 15
     assert all(len(row["sessions"]) == 2 and row["sessions_done"] == 1 for row in response.json()["results"])
+
+
+def test_a_second_course_of_a_protocol_in_progress_is_a_409_and_starts_nothing(
+    treatments_client, location, protocol
+) -> None:
+    patient = PatientFactory()
+    first = treatments_client.post(COURSES_URL, new_course_body(patient, protocol, location))
+    assert first.status_code == 201, first.content
+
+    second = treatments_client.post(COURSES_URL, new_course_body(patient, protocol, location))
+
+    assert_client_error(second, 409, "invalid_state")
+    assert "already has a course of Facial mesotherapy in progress (planned" in second.json()["errors"][0]["detail"]
+    assert Course.objects.count() == 1
+    # Once that course is over (cancelled here), a new one may start.
+    services.course_cancel(course=Course.objects.get(), reason="Started again", actor=None)
+    assert treatments_client.post(COURSES_URL, new_course_body(patient, protocol, location)).status_code == 201
+
+
+def test_ten_simultaneous_starts_of_one_course_make_exactly_one(live_server) -> None:
+    """Real concurrent requests against the real database: the partial unique constraint lets one through."""
+    category, _ = TreatmentCategory.objects.get_or_create(code="mesotherapy", defaults={"name": "Mesotherapy"})
+    protocol = Protocol.objects.create(
+        name="Race course",
+        category=category,
+        min_sessions=3,
+        max_sessions=6,
+        default_sessions=4,
+        min_spacing_days=14,
+        max_spacing_days=28,
+        maintenance_min_days=90,
+        maintenance_max_days=180,
+        session_duration_minutes=45,
+    )
+    location, patient = LocationFactory(), PatientFactory()
+    _, raw_key = api_key_create(name="Booking app", scopes=["book"], actor=None)
+    headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+    contenders = 10
+    barrier = threading.Barrier(contenders, timeout=30)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        body = json.dumps(new_course_body(patient, protocol, location))
+        return requests.post(f"{live_server.url}{COURSES_URL}", data=body, headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=contenders) as pool:
+        statuses = sorted(pool.map(attempt, range(contenders)))
+
+    assert statuses == [201] + [409] * (contenders - 1)
+    assert Course.objects.filter(patient=patient, protocol=protocol).count() == 1

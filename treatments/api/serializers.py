@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api.serializers import StrictInputMixin, TimeZoneField
+from clinic.api.serializers import OffsetDateTimeField, StrictInputMixin, TimeZoneField
 from patients.api.serializers import response_clinical_access
 from patients.models import Patient
 from treatments import rules
@@ -284,11 +284,11 @@ class SessionBookInputSerializer(OverridableInputSerializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
-    starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
+    starts_at = OffsetDateTimeField(help_text="ISO-8601 with an offset.")
 
 
 class SessionRescheduleInputSerializer(OverridableInputSerializer):
-    starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
+    starts_at = OffsetDateTimeField(help_text="ISO-8601 with an offset.")
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all(), required=False)
     room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all(), required=False)
 
@@ -310,7 +310,7 @@ class SessionCompleteInputSerializer(StrictInputMixin, serializers.Serializer):
     )
     # many=True hands max_length to the ListSerializer; djangorestframework-stubs do not list it.
     product_uses = ProductUseInputSerializer(many=True, required=False, max_length=50)  # type: ignore[call-arg]
-    completed_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    completed_at = OffsetDateTimeField(required=False, help_text="Defaults to now.")
 
 
 class NoShowInputSerializer(StrictInputMixin, serializers.Serializer):
