@@ -83,6 +83,10 @@ class ChainSlots:
         """Free `slot` if it is still ours."""
         self._client().eval(_GIVE_BACK, 1, self._key(slot.number), slot.token)
 
+    def release_all(self) -> None:
+        """Free every slot: for tests, and for an operator after a crash (running chains stop at their next link)."""
+        self._client().delete(*(self._key(number) for number in range(self.size())))
+
     def held(self) -> int:
         """How many slots are held at this moment."""
         return sum(1 for number in range(self.size()) if self._client().exists(self._key(number)))
