@@ -122,6 +122,22 @@ def undeliverable_reason(
     return ""
 
 
+# What delivering a row reads: the message and the patient's contact details, never their clinical record.
+DELIVERY_FIELDS = (
+    "kind",
+    "channel",
+    "to_address",
+    "reply_to",
+    "subject",
+    "body",
+    "attempts",
+    "patient__email",
+    "patient__phone",
+    "patient__time_zone",
+    "patient__erased_at",
+)
+
+
 class Outcome(NamedTuple):
     """What became of one claimed row, to be written if the claim still holds."""
 
@@ -162,7 +178,11 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
     """
     now = timezone.now()
     try:
-        messages = ScheduledMessage.objects.select_related("patient").in_bulk([claim.pk for claim in claims])
+        messages = (
+            ScheduledMessage.objects.select_related("patient")
+            .only(*DELIVERY_FIELDS)
+            .in_bulk([claim.pk for claim in claims])
+        )
         consenting = patient_ids_with_consent(
             patient_ids={message.patient_id for message in messages.values() if message.kind not in STAFF_KINDS},
             kind=ConsentKind.SERVICE_MESSAGES,
