@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import time as monotonic_time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -31,11 +33,11 @@ from django.utils import timezone
 from aftercare import timing
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
-from aftercare.channels.sms import sms_transport
+from aftercare.channels.sms import SmsTransport, sms_transport
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
-from patients.selectors import patient_has_consent
+from patients.selectors import patient_has_consent, patient_ids_with_consent
 
 logger = logging.getLogger(__name__)
 
@@ -92,52 +94,148 @@ def _address(message: ScheduledMessage) -> str:
     if message.kind in STAFF_KINDS:
         return message.to_address.strip()
     patient = message.patient
-    return (patient.email if message.channel == Channel.EMAIL else str(patient.phone or "")).strip()
+    if message.channel == Channel.EMAIL:
+        return patient.email.strip()
+    # Formatting a phone number validates it, which is costly: once per row, not once per test of it.
+    return str(patient.phone).strip() if patient.phone is not None else ""
 
 
-def undeliverable_reason(message: ScheduledMessage, *, now: datetime) -> str:
+def undeliverable_reason(
+    message: ScheduledMessage, *, now: datetime, consented: bool | None = None, address: str | None = None
+) -> str:
     """Return the SuppressionReason that stops `message` from going at `now`, or "" if nothing does.
 
-    Quiet hours only delay a message, so they are not a reason here.
+    `consented` says whether the patient's service-message consent was in
+    force at `now`, and `address` where the message would go, when the
+    caller knows them already (None: found here). Quiet hours only delay a
+    message, so they are not a reason here.
     """
     if message.kind not in STAFF_KINDS:
         if message.patient.erased_at is not None:
             return SuppressionReason.PATIENT_ERASED
-        if not patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now):
+        if consented is None:
+            consented = patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now)
+        if not consented:
             return SuppressionReason.NO_CONSENT
-    if not _address(message):
+    if not (_address(message) if address is None else address):
         return SuppressionReason.NO_CONTACT
     return ""
 
 
+# What delivering a row reads: the message and the patient's contact details, never their clinical record.
+DELIVERY_FIELDS = (
+    "kind",
+    "channel",
+    "to_address",
+    "reply_to",
+    "subject",
+    "body",
+    "attempts",
+    "patient__email",
+    "patient__phone",
+    "patient__time_zone",
+    "patient__erased_at",
+)
+
+
+class Outcome(NamedTuple):
+    """What became of one claimed row, to be written if the claim still holds."""
+
+    claim: Claim
+    tally: str  # the DispatchResult counter it adds to once written
+    changes: dict[str, Any]
+
+
+class _Transports:
+    """One transport per channel for a batch: a provider's client is built once, not once per row.
+
+    A transport that cannot be built (a provider not configured) fails each
+    row that needs it, as its send would.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, EmailTransport | SmsTransport] = {}
+
+    def send(self, channel: str, outgoing: OutgoingMessage) -> str:
+        if channel not in self._built:
+            self._built[channel] = EmailTransport() if channel == Channel.EMAIL else sms_transport()
+        return self._built[channel].send(outgoing)
+
+
 def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> None:
     """Send one claimed row, or suppress or defer it, and record the outcome if the claim still holds."""
-    claim = Claim(message_id, claimed_at)
-    message = ScheduledMessage.objects.select_related("patient").get(pk=message_id)
-    now = timezone.now()
-    patient = message.patient
+    deliver_batch([Claim(message_id, claimed_at)], result)
 
-    reason = undeliverable_reason(message, now=now)
-    if reason:
-        _suppress(claim, reason, result)
-        return
-    if message.kind not in ANY_HOUR_KINDS:
-        zone = ZoneInfo(str(patient.time_zone))
+
+def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
+    """Send, suppress or defer each claimed row, then record the outcomes whose claims still hold.
+
+    The rows, their patients and the patients' consents are read in two
+    queries for the whole batch, and the outcomes written in a few more
+    (`Outbox.finish_many`), whatever the batch size. Sending happens in
+    between, outside any transaction. One bad row never stops the batch:
+    an unexpected exception spends that row's attempt, like a transient error.
+    """
+    now = timezone.now()
+    try:
+        messages = (
+            ScheduledMessage.objects.select_related("patient")
+            .only(*DELIVERY_FIELDS)
+            .in_bulk([claim.pk for claim in claims])
+        )
+        consenting = patient_ids_with_consent(
+            patient_ids={message.patient_id for message in messages.values() if message.kind not in STAFF_KINDS},
+            kind=ConsentKind.SERVICE_MESSAGES,
+            at=now,
+        )
         quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
-        later = timing.defer_for_quiet_hours(now, quiet=quiet, zone=zone)
+    except Exception as exc:  # nothing was sent yet: each row takes the error as one attempt
+        for claim in claims:
+            _after_unexpected_error(claim, exc, result)
+        return
+    transports = _Transports()
+    outcomes = []
+    for claim in claims:
+        message = messages.get(claim.pk)
+        if message is None:
+            continue
+        try:
+            outcome = _outcome(claim, message, now=now, quiet=quiet, consenting=consenting, transports=transports)
+        except Exception as exc:  # one bad row must not stop the batch
+            outcome = _unexpected_outcome(claim, exc, attempts=message.attempts, result=result)
+        outcomes.append(outcome)
+    _record(outcomes, result)
+
+
+def _outcome(
+    claim: Claim,
+    message: ScheduledMessage,
+    *,
+    now: datetime,
+    quiet: timing.QuietHours,
+    consenting: set[Any],
+    transports: _Transports,
+) -> Outcome:
+    """Decide what happens to one row, sending it if it may go now."""
+    address = _address(message)
+    reason = undeliverable_reason(message, now=now, consented=message.patient_id in consenting, address=address)
+    if reason:
+        return Outcome(claim, "suppressed", {"status": MessageStatus.SUPPRESSED, "suppressed_reason": reason})
+    if message.kind not in ANY_HOUR_KINDS:
+        later = timing.defer_for_quiet_hours(now, quiet=quiet, zone=ZoneInfo(str(message.patient.time_zone)))
         if later != now:
             # Not a delivery attempt: give the attempt back and wait for morning.
-            if MESSAGE_OUTBOX.finish(
+            # The row's attempts cannot have moved since it was read: it is ours until finished.
+            return Outcome(
                 claim,
-                status=MessageStatus.PENDING,
-                due_at=later,
-                claimed_at=None,
-                attempts=F("attempts") - 1,
-            ):
-                result.deferred += 1
-            return
-    address = _address(message)
-
+                "deferred",
+                {
+                    "status": MessageStatus.PENDING,
+                    "due_at": later,
+                    "claimed_at": None,
+                    "attempts": message.attempts - 1,
+                },
+            )
     outgoing = OutgoingMessage(
         idempotency_key=str(message.pk),
         to=address,
@@ -146,52 +244,56 @@ def deliver(message_id: UUID, claimed_at: datetime, result: DispatchResult) -> N
         reply_to=message.reply_to,
     )
     try:
-        transport = EmailTransport() if message.channel == Channel.EMAIL else sms_transport()
-        provider_id = transport.send(outgoing)
+        provider_id = transports.send(message.channel, outgoing)
     except TransientError as exc:
-        _retry_or_fail(claim, attempts=message.attempts, error=str(exc), result=result)
-        return
+        return _retry_or_fail(claim, attempts=message.attempts, error=str(exc))
     except PermanentError as exc:
-        _fail(claim, error=str(exc), result=result)
-        return
-    if MESSAGE_OUTBOX.finish(
+        return _fail(claim, error=str(exc))
+    return Outcome(
         claim,
-        status=MessageStatus.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=provider_id[:200],
-        to_address=address,
-        last_error="",
-    ):
-        result.sent += 1
-    else:
-        result.lost_claims += 1
-        logger.warning("outbox row %s was reclaimed while being sent; it may go twice", message_id)
+        "sent",
+        {
+            "status": MessageStatus.SENT,
+            "sent_at": timezone.now(),
+            "provider_message_id": provider_id[:200],
+            "to_address": address,
+            "last_error": "",
+        },
+    )
 
 
-def _suppress(claim: Claim, reason: str, result: DispatchResult) -> None:
-    if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.SUPPRESSED, suppressed_reason=reason):
-        result.suppressed += 1
+def _fail(claim: Claim, *, error: str) -> Outcome:
+    return Outcome(claim, "failed", {"status": MessageStatus.FAILED, "last_error": error[:2000]})
 
 
-def _fail(claim: Claim, *, error: str, result: DispatchResult) -> None:
-    if MESSAGE_OUTBOX.finish(claim, status=MessageStatus.FAILED, last_error=error[:2000]):
-        result.failed += 1
-        # The id only: the error is on the row, for staff who may read it.
-        logger.warning("outbox row %s failed and will not be retried", claim.pk)
-
-
-def _retry_or_fail(claim: Claim, *, attempts: int, error: str, result: DispatchResult) -> None:
+def _retry_or_fail(claim: Claim, *, attempts: int, error: str) -> Outcome:
     """Put the row back with back-off, or fail it once it has had AFTERCARE_MAX_ATTEMPTS attempts."""
     if attempts >= settings.AFTERCARE_MAX_ATTEMPTS:
-        _fail(claim, error=error, result=result)
-    elif MESSAGE_OUTBOX.finish(
+        return _fail(claim, error=error)
+    return Outcome(
         claim,
-        status=MessageStatus.PENDING,
-        due_at=timezone.now() + retry_delay(attempts),
-        claimed_at=None,
-        last_error=error[:2000],
-    ):
-        result.retried += 1
+        "retried",
+        {
+            "status": MessageStatus.PENDING,
+            "due_at": timezone.now() + retry_delay(attempts),
+            "claimed_at": None,
+            "last_error": error[:2000],
+        },
+    )
+
+
+def _record(outcomes: Sequence[Outcome], result: DispatchResult) -> None:
+    """Write the outcomes whose claims still hold, and count them."""
+    written = MESSAGE_OUTBOX.finish_many((outcome.claim, outcome.changes) for outcome in outcomes)
+    for outcome in outcomes:
+        if outcome.claim.pk in written:
+            setattr(result, outcome.tally, getattr(result, outcome.tally) + 1)
+            if outcome.tally == "failed":
+                # The id only: the error is on the row, for staff who may read it.
+                logger.warning("outbox row %s failed and will not be retried", outcome.claim.pk)
+        elif outcome.tally == "sent":
+            result.lost_claims += 1
+            logger.warning("outbox row %s was reclaimed while being sent; it may go twice", outcome.claim.pk)
 
 
 def exception_origin(exc: BaseException) -> str:
@@ -205,9 +307,8 @@ def exception_origin(exc: BaseException) -> str:
     return f"{exc.__class__.__module__}.{exc.__class__.__qualname__}" + (f" at {where}" if where else "")
 
 
-def _after_unexpected_error(claim: Claim, exc: Exception, result: DispatchResult) -> None:
+def _unexpected_outcome(claim: Claim, exc: Exception, *, attempts: int, result: DispatchResult) -> Outcome:
     """A bug or a surprise while delivering one row: an attempt spent, like a transient error."""
-    attempts = ScheduledMessage.objects.filter(pk=claim.pk).values_list("attempts", flat=True).first() or 1
     origin = exception_origin(exc)
     logger.error(
         "delivering outbox row %s failed on attempt %d of %d: %s",
@@ -218,26 +319,31 @@ def _after_unexpected_error(claim: Claim, exc: Exception, result: DispatchResult
     )
     result.errors.append(f"{claim.pk}: {origin}")
     # The row keeps the message for staff who may read it anyway; it is wiped on erasure.
-    _retry_or_fail(claim, attempts=attempts, error=f"{exc.__class__.__name__}: {exc}", result=result)
+    return _retry_or_fail(claim, attempts=attempts, error=f"{exc.__class__.__name__}: {exc}")
+
+
+def _after_unexpected_error(claim: Claim, exc: Exception, result: DispatchResult) -> None:
+    """As `_unexpected_outcome`, for a row whose batch could not even be read: its attempts are read again."""
+    attempts = ScheduledMessage.objects.filter(pk=claim.pk).values_list("attempts", flat=True).first() or 1
+    _record([_unexpected_outcome(claim, exc, attempts=attempts, result=result)], result)
 
 
 def dispatch_due(*, batch_size: int | None = None, time_budget_seconds: float = 50.0) -> DispatchResult:
     """Send due messages in batches until none are due or the time budget is spent.
 
-    The budget keeps one beat tick's run shorter than the beat interval, so
-    runs do not pile up; several dispatchers at once are safe regardless.
+    At least one batch is sent whatever the budget, so every run makes
+    progress. The budget keeps a run short (a chain link's, see
+    aftercare.dispatch_chains); several dispatchers at once are safe regardless.
     """
     batch_size = batch_size or settings.AFTERCARE_BATCH_SIZE
     result = DispatchResult(recovered=recover_stale_claims())
     started = monotonic_time.monotonic()
-    while monotonic_time.monotonic() - started < time_budget_seconds:
+    while True:
         claims = claim_due(now=timezone.now(), limit=batch_size)
         if not claims:
             break
         result.claimed += len(claims)
-        for claim in claims:
-            try:
-                deliver(claim.pk, claim.claimed_at, result)
-            except Exception as exc:  # one bad row must not stop the batch
-                _after_unexpected_error(claim, exc, result)
+        deliver_batch(claims, result)
+        if monotonic_time.monotonic() - started >= time_budget_seconds:
+            break
     return result

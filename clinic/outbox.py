@@ -12,7 +12,8 @@ steps, the same for every outbox:
 - finish: the outcome is written by a conditional UPDATE that matches only
   while the row is still `sending` under this claim's time. A worker that
   stalled past the lease, and whose row was recovered and claimed again,
-  writes nothing, so the new owner's outcome stands.
+  writes nothing, so the new owner's outcome stands. `finish_many` does the
+  same for a whole batch in a constant number of queries.
 - recover: a worker that dies mid-batch leaves rows in `sending`. Once the
   lease has passed they go back to pending, so a crash costs at most one
   duplicate per row that was in flight.
@@ -26,12 +27,14 @@ This module knows field and status names, never the apps that use it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -101,6 +104,99 @@ class Outbox:
             .update(**self._stamped(timezone.now(), changes))
         )
         return updated == 1
+
+    def finish_many(self, outcomes: Iterable[tuple[Claim, dict[str, Any]]]) -> set[Any]:
+        """Write each claim's changes where its row is still held by that claim; return the pks written.
+
+        `finish` for a batch: one short transaction locks the rows still
+        held (one SELECT … FOR UPDATE), then writes them with one UPDATE
+        per set of fields changed (`_write_group`). A pk missing from the answer lost its claim,
+        as when `finish` returns False.
+        """
+        outcomes = list(outcomes)
+        if not outcomes:
+            return set()
+        if not all(changes for _claim, changes in outcomes):
+            raise ValueError("finish_many() needs an outcome to write for every claim")
+        by_claim_time: defaultdict[datetime, list[Any]] = defaultdict(list)
+        for claim, _changes in outcomes:
+            by_claim_time[claim.claimed_at].append(claim.pk)
+        still_ours = Q()
+        for claimed_at, pks in by_claim_time.items():
+            still_ours |= Q(pk__in=pks, **{self.claimed_field: claimed_at})
+        now = timezone.now()
+        with transaction.atomic():
+            # Locked in key order, so two finishers never wait on each other in a circle.
+            held = set(
+                self._rows()
+                .select_for_update()
+                .filter(still_ours, **{self.status_field: self.sending})
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            by_fields: defaultdict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
+            for claim, changes in outcomes:
+                if claim.pk in held:
+                    by_fields[tuple(sorted(changes))].append((claim.pk, changes))
+            for rows in by_fields.values():
+                self._write_group(rows, now)
+        return held
+
+    def _write_group(self, rows: list[tuple[Any, dict[str, Any]]], now: datetime) -> None:
+        """Write rows that change the same fields, in one UPDATE (check constraints see each row whole).
+
+        What every row gets alike goes in as one value; what is each row's
+        own (a provider's id, a send time) as arrays unnested beside the
+        primary keys, so the statement does not grow SQL per row. A query
+        expression that differs from row to row cannot go into an array:
+        such rows, never the dispatcher's, are written one at a time.
+        """
+        pks = [pk for pk, _changes in rows]
+        first = rows[0][1]
+        shared = {name: value for name, value in first.items() if all(changes[name] == value for _pk, changes in rows)}
+        own = [name for name in first if name not in shared]
+        if not own:
+            self._rows().filter(pk__in=pks).update(**self._stamped(now, shared))
+        elif any(hasattr(value, "resolve_expression") for _pk, changes in rows for value in changes.values()):
+            for pk, changes in rows:
+                self._rows().filter(pk=pk).update(**self._stamped(now, changes))
+        else:
+            own_values = {name: [changes[name] for _pk, changes in rows] for name in own}
+            self._update_from_arrays(pks, shared=self._stamped(now, shared), own=own_values)
+
+    def _update_from_arrays(self, pks: list[Any], *, shared: dict[str, Any], own: dict[str, list[Any]]) -> None:
+        """One UPDATE: all rows in `pks` get the `shared` values, row `pks[i]` gets `own[name][i]` for each name."""
+        meta = self.model._meta
+        connection = connections[router.db_for_write(self.model)]
+        quote = connection.ops.quote_name
+
+        def column(name: str) -> models.Field[Any, Any]:
+            field = meta.get_field(name)
+            assert isinstance(field, models.Field)  # noqa: S101 - a concrete column, not a relation's reverse side
+            return field
+
+        def quoted(field: models.Field[Any, Any]) -> str:
+            assert field.column is not None  # noqa: S101 - set on every concrete field
+            return quote(field.column)
+
+        pk_field = meta.pk
+        assert pk_field is not None  # noqa: S101 - every concrete model has one
+        shared_fields = [(column(name), value) for name, value in shared.items()]
+        own_fields = [(column(name), values) for name, values in own.items()]
+        assignments = [f"{quoted(field)} = %s" for field, _value in shared_fields]
+        assignments += [f"{quoted(field)} = given.{quoted(field)}" for field, _values in own_fields]
+        arrays = [pk_field, *(field for field, _values in own_fields)]
+        key = quoted(pk_field)
+        sql = (
+            f"UPDATE {quote(meta.db_table)} AS target SET {', '.join(assignments)} "  # noqa: S608 - names from the model, values as parameters
+            f"FROM unnest({', '.join(f'%s::{field.db_type(connection)}[]' for field in arrays)}) "
+            f"AS given({', '.join(quoted(field) for field in arrays)}) WHERE target.{key} = given.{key}"
+        )
+        params: list[Any] = [field.get_db_prep_value(value, connection) for field, value in shared_fields]
+        params.append([pk_field.get_db_prep_value(pk, connection) for pk in pks])
+        params += [[field.get_db_prep_value(value, connection) for value in values] for field, values in own_fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
     def recover_stale_claims(self, *, now: datetime) -> int:
         """Put rows left `sending` under a claim older than the lease back to pending; return how many.

@@ -8,6 +8,7 @@ importing one from a service would make the two depend on each other.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import transaction
 from kombu.exceptions import OperationalError
@@ -32,3 +33,13 @@ def wake_after_commit(task_name: str) -> None:
             logger.warning("broker unavailable; %s will run at the next beat", task_name)
 
     transaction.on_commit(send)
+
+
+def enqueue_now(task_name: str, *, kwargs: dict[str, Any], queue: str | None = None) -> None:
+    """Send the task `task_name` with `kwargs` to `queue` (the default queue when None) at once.
+
+    For a task that continues its own work (a chain, `clinic.chains`), not
+    for a service inside a transaction: that wakes a task after commit. The
+    broker being down raises kombu's OperationalError for the caller to judge.
+    """
+    app.send_task(task_name, kwargs=kwargs, queue=queue)

@@ -303,6 +303,11 @@ AFTERCARE_BATCH_SIZE = env_int("AFTERCARE_BATCH_SIZE", default=100, minimum=1)
 # died) and is returned to the queue.
 AFTERCARE_SENDING_LEASE_SECONDS = env_int("AFTERCARE_SENDING_LEASE_SECONDS", default=300, minimum=30)
 AFTERCARE_MAX_ATTEMPTS = env_int("AFTERCARE_MAX_ATTEMPTS", default=6, minimum=1)
+# The dispatcher runs as at most this many chains at once (aftercare.dispatch_chains):
+# set it to at least the worker processes that should send (more only queue).
+AFTERCARE_DISPATCH_CHAINS = env_int("AFTERCARE_DISPATCH_CHAINS", default=8, minimum=1)
+# Each link of a chain sends for this long, then passes the chain on.
+AFTERCARE_DISPATCH_RUN_SECONDS = env_int("AFTERCARE_DISPATCH_RUN_SECONDS", default=10, minimum=1)
 # Transient failures wait base × 2^(attempt-1) seconds, at most the cap.
 AFTERCARE_RETRY_BASE_SECONDS = env_int("AFTERCARE_RETRY_BASE_SECONDS", default=60, minimum=1)
 AFTERCARE_RETRY_MAX_SECONDS = env_int("AFTERCARE_RETRY_MAX_SECONDS", default=6 * 3600, minimum=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,14 @@ def consent_list(*, patient: Patient) -> QuerySet[Consent]:
     return Consent.objects.filter(patient=patient).select_related("recorded_by")
 
 
+def _consents_in_force(*, kind: str, at: datetime, scope: str, version: str | None) -> QuerySet[Consent]:
+    """Consents of `kind` (and `scope`, and `version` if given) in force at `at`: given by then, not yet revoked."""
+    consents = Consent.objects.filter(kind=kind, scope=scope, given_at__lte=at)
+    if version is not None:
+        consents = consents.filter(version=version)
+    return consents.exclude(revoked_at__lte=at)
+
+
 def patient_has_consent(
     *, patient: Patient, kind: str, at: datetime | None = None, scope: str = "", version: str | None = None
 ) -> bool:
@@ -49,10 +57,21 @@ def patient_has_consent(
     `at` defaults to now.
     """
     at = at or timezone.now()
-    consents = Consent.objects.filter(patient=patient, kind=kind, scope=scope, given_at__lte=at)
-    if version is not None:
-        consents = consents.filter(version=version)
-    return consents.exclude(revoked_at__lte=at).exists()
+    return _consents_in_force(kind=kind, at=at, scope=scope, version=version).filter(patient=patient).exists()
+
+
+def patient_ids_with_consent(
+    *, patient_ids: Iterable[Any], kind: str, at: datetime | None = None, scope: str = ""
+) -> set[Any]:
+    """Of `patient_ids`, those whose patient had a consent of `kind` (and `scope`) in force at `at`, in one query.
+
+    `patient_has_consent` for many patients at once (the dispatcher's batch). `at` defaults to now.
+    """
+    at = at or timezone.now()
+    consents = _consents_in_force(kind=kind, at=at, scope=scope, version=None)
+    return set(
+        consents.filter(patient_id__in=list(patient_ids)).order_by().values_list("patient_id", flat=True).distinct()
+    )
 
 
 # Who treats whom is recorded above this app, in treatments' sessions. Patients

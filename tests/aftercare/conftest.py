@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,7 @@ from django.utils import timezone
 from aftercare.dispatch import dispatch_due
 from aftercare.models import MessageStatus, ScheduledMessage
 from patients.models import ConsentKind, Patient
+from tests.aftercare.dispatch_helpers import RECORDING_TRANSPORT
 from tests.factories import (
     ConsentFactory,
     CourseFactory,
@@ -39,6 +41,8 @@ LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
 
+# 15:00 in London and 10:00 in New York: outside quiet hours for both.
+AFTERNOON = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 CLINIC_PHONE = "+442079460000"
 # Open every day until 21:00, so a session can end after the 20:00 start of quiet hours.
 LATE_OPENING = [(day, time(8), time(21)) for day in range(7)]
@@ -62,6 +66,28 @@ def outside_world(settings, tmp_path):
     settings.SMS_FILE_PATH = str(tmp_path)
     settings.AFTERCARE_QUIET_HOURS = "20:00-09:00"
     return tmp_path
+
+
+@pytest.fixture
+def dispatch_clock() -> Iterator[time_machine.Traveller]:
+    """A stopped clock at AFTERNOON; `move_to` / `shift` move it."""
+    with time_machine.travel(AFTERNOON, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def provider(db, settings, tmp_path: Path) -> Path:
+    """SMS to the recording transport, email to locmem, quiet hours 20:00–09:00; yields the recording file."""
+    recording = tmp_path / "sms-received.txt"
+    settings.SMS_BACKEND = RECORDING_TRANSPORT
+    settings.SMS_RECORDING_FILE = str(recording)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.AFTERCARE_QUIET_HOURS = "20:00-09:00"
+    settings.AFTERCARE_SENDING_LEASE_SECONDS = 300
+    settings.AFTERCARE_RETRY_BASE_SECONDS = 60
+    settings.AFTERCARE_RETRY_MAX_SECONDS = 6 * 3600
+    settings.AFTERCARE_MAX_ATTEMPTS = 6
+    return recording
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import responses
-import time_machine
 from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
@@ -56,31 +54,7 @@ from tests.factories import PatientFactory, ScheduledMessageFactory
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
-# 15:00 in London and 10:00 in New York: outside quiet hours for both.
-AFTERNOON = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HELPERS = "tests.aftercare.dispatch_helpers"
-
-
-@pytest.fixture
-def dispatch_clock() -> Iterator[time_machine.Traveller]:
-    """A stopped clock at AFTERNOON; `move_to` / `shift` move it."""
-    with time_machine.travel(AFTERNOON, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def provider(db, settings, tmp_path: Path) -> Path:
-    """SMS to the recording transport, email to locmem, quiet hours 20:00–09:00; yields the recording file."""
-    recording = tmp_path / "sms-received.txt"
-    settings.SMS_BACKEND = RECORDING_TRANSPORT
-    settings.SMS_RECORDING_FILE = str(recording)
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.AFTERCARE_QUIET_HOURS = "20:00-09:00"
-    settings.AFTERCARE_SENDING_LEASE_SECONDS = 300
-    settings.AFTERCARE_RETRY_BASE_SECONDS = 60
-    settings.AFTERCARE_RETRY_MAX_SECONDS = 6 * 3600
-    settings.AFTERCARE_MAX_ATTEMPTS = 6
-    return recording
 
 
 def consenting(**fields: object) -> Patient:

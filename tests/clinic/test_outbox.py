@@ -211,3 +211,57 @@ def test_every_outbox_write_stamps_updated_at_where_the_model_has_one() -> None:
 def test_finishing_without_an_outcome_is_a_mistake() -> None:
     with pytest.raises(ValueError, match="outcome"):
         DELIVERY_OUTBOX.finish(Claim("any-id", timezone.now()))
+
+
+@pytest.mark.django_db
+def test_a_batch_of_outcomes_is_written_where_the_claims_hold_each_row_with_its_own_values(scene: Scene) -> None:
+    now = timezone.now()
+    rows = [scene.make_row(due_at=now - timedelta(minutes=minutes)) for minutes in (4, 3, 2, 1)]
+    first, second, lost, put_back = scene.outbox.claim(now=now, limit=4)
+    # Another worker took `lost` over after the lease.
+    type(rows[2])._default_manager.filter(pk=lost.pk).update(claimed_at=now + timedelta(minutes=6))
+    later = now + timedelta(hours=1)
+
+    written = scene.outbox.finish_many(
+        [
+            (first, {"status": scene.finished, "attempts": 7}),
+            (second, {"status": scene.finished, "attempts": 8}),
+            (lost, {"status": scene.finished, "attempts": 9}),
+            (put_back, {"status": "pending", "claimed_at": None, scene.outbox.due_field: later}),
+        ]
+    )
+
+    assert written == {first.pk, second.pk, put_back.pk}
+    assert [(fresh(row).status, fresh(row).attempts) for row in rows[:3]] == [
+        (scene.finished, 7),
+        (scene.finished, 8),
+        ("sending", 0),
+    ]
+    assert (fresh(rows[3]).status, fresh(rows[3]).claimed_at, due_time(scene, rows[3])) == ("pending", None, later)
+
+
+@pytest.mark.django_db
+def test_a_batch_may_write_query_expressions_the_same_or_different_for_each_row(scene: Scene) -> None:
+    now = timezone.now()
+    rows = [scene.make_row(due_at=now - timedelta(minutes=minutes)) for minutes in (3, 2, 1)]
+    claims = scene.outbox.claim(now=now, limit=3)
+
+    written = scene.outbox.finish_many(
+        [
+            (claims[0], {"status": "pending", "claimed_at": None, "attempts": F("attempts") + 1}),
+            (claims[1], {"status": "pending", "claimed_at": None, "attempts": F("attempts") + 2}),
+            (claims[2], {"status": scene.finished, "attempts": F("attempts") + 5}),
+        ]
+    )
+
+    assert written == {claim.pk for claim in claims}
+    assert [(fresh(row).status, fresh(row).attempts) for row in rows] == [
+        ("pending", 1),
+        ("pending", 2),
+        (scene.finished, 5),
+    ]
+
+
+def test_finishing_a_batch_without_an_outcome_for_each_claim_is_a_mistake() -> None:
+    with pytest.raises(ValueError, match="outcome"):
+        DELIVERY_OUTBOX.finish_many([(Claim("any-id", timezone.now()), {})])

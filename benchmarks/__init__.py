@@ -1,0 +1,1 @@
+"""Benchmarks: figures beside their limits (`make bench`); not imported by the product."""
