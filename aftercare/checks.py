@@ -71,3 +71,40 @@ def check_red_flags_reach_someone(app_configs: Any = None, **kwargs: Any) -> lis
             )
         )
     return found
+
+
+# Transports that write messages where no patient reads them: development only.
+DEVELOPMENT_SMS = {"aftercare.channels.sms.ConsoleSmsTransport", "aftercare.channels.sms.FileSmsTransport"}
+DEVELOPMENT_EMAIL = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
+@register()
+def check_messages_reach_patients(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off, aftercare must really be sent: a console or file transport would mark texts sent
+    that no patient received. An error, so `migrate` (and with it the deployment) refuses to go on."""
+    if settings.DEBUG:
+        return []
+    found: list[CheckMessage] = []
+    if settings.SMS_BACKEND in DEVELOPMENT_SMS:
+        found.append(
+            Error(
+                f"SMS_BACKEND={settings.SMS_BACKEND!r} with DEBUG off: aftercare texts would go to a log or a "
+                "file and be marked sent.",
+                hint="Set SMS_BACKEND=aftercare.channels.sms.TwilioSmsTransport and the TWILIO_* settings.",
+                id="aftercare.E003",
+            )
+        )
+    if settings.EMAIL_BACKEND in DEVELOPMENT_EMAIL:
+        found.append(
+            Error(
+                f"EMAIL_BACKEND={settings.EMAIL_BACKEND!r} with DEBUG off: aftercare emails would not be sent.",
+                hint="Use SMTP (the default, django.core.mail.backends.smtp.EmailBackend) with EMAIL_HOST.",
+                id="aftercare.E004",
+            )
+        )
+    return found

@@ -62,3 +62,21 @@ class ApiBodyLimitMiddleware:
     @staticmethod
     def _too_large(limit: int | None) -> HttpResponse:
         return api_error(413, "request_too_large", f"The request body is over the limit of {limit:,} bytes.")
+
+
+class NoStoreMiddleware:
+    """Responses of the API and the front desk's pages carry patient data: no cache may keep them.
+
+    (The admin's own views already send never-cache headers.)
+    """
+
+    PREFIXES = ("/api/v1/", "/frontdesk/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(self.PREFIXES):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -102,6 +102,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.middleware.ApiBodyLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "clinic.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -311,8 +313,13 @@ AFTERCARE_DISPATCH_RUN_SECONDS = env_int("AFTERCARE_DISPATCH_RUN_SECONDS", defau
 # Transient failures wait base × 2^(attempt-1) seconds, at most the cap.
 AFTERCARE_RETRY_BASE_SECONDS = env_int("AFTERCARE_RETRY_BASE_SECONDS", default=60, minimum=1)
 AFTERCARE_RETRY_MAX_SECONDS = env_int("AFTERCARE_RETRY_MAX_SECONDS", default=6 * 3600, minimum=1)
-# The SMS transport is chosen like an email backend, by dotted path.
-SMS_BACKEND = env.str("SMS_BACKEND", default="aftercare.channels.sms.ConsoleSmsTransport")
+# The SMS transport is chosen like an email backend, by dotted path. The
+# console default is for development: with DEBUG off, a system check
+# (aftercare.E003) refuses it, and the file transport, so `migrate` fails.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="aftercare.channels.sms.ConsoleSmsTransport" if DEBUG else "aftercare.channels.sms.TwilioSmsTransport",
+)
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / ".devdata" / "outbox" / "sms"))
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -351,6 +358,24 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): our own scripts only, no inline or
+# third-party script, nothing may frame the pages. Styles allow inline
+# attributes (the admin's and the API docs' own); Redoc runs a worker from a blob.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # A preloaded HSTS list is an irreversible decision for the operator, not a default.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 

@@ -30,21 +30,42 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
+def _default_interrupts() -> None:
+    # In the child, before it runs: a process started in the background
+    # inherits SIGINT ignored, and an ignored signal stays ignored across exec.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_child(command: Sequence[str], environ: dict[str, str]) -> int:
     """Run `command` to completion and return its exit code.
 
     The child gets a session of its own so that Ctrl-C reaches only us; we
     forward SIGINT/SIGTERM once, then wait for it to shut down cleanly. That
     keeps the embedded servers up until the web server and workers are gone.
+    The forwarder is in place before the child starts (a signal arriving in
+    between is passed on as soon as it exists), and the child hears SIGINT
+    even when we were started in the background with it ignored.
     """
-    child = subprocess.Popen(list(command), env=environ, cwd=PROJECT_ROOT, start_new_session=True)
+    child: subprocess.Popen[bytes] | None = None
+    pending: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if child.poll() is None:
+        if child is None:
+            pending.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        child = subprocess.Popen(
+            list(command),
+            env=environ,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            preexec_fn=_default_interrupts,  # safe: no threads run yet in this process
+        )
+        for signum in pending:
+            child.send_signal(signum)
         return child.wait()
     finally:
         for sig, handler in previous.items():

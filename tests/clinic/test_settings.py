@@ -18,7 +18,7 @@ def production_environ(**overrides: str) -> dict[str, str]:
     environ = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_BACKEND"}
+        if key not in {"DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_BACKEND", "SMS_BACKEND"}
     }
     environ.update(
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -54,6 +54,23 @@ def test_deploy_check_fails_when_debug_is_left_on() -> None:
     result = manage("check", "--deploy", "--fail-level", "WARNING", environ=production_environ(DJANGO_DEBUG="true"))
     assert result.returncode != 0
     assert "security.W018" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "code"),
+    [
+        ("SMS_BACKEND", "aftercare.channels.sms.ConsoleSmsTransport", "aftercare.E003"),
+        ("SMS_BACKEND", "aftercare.channels.sms.FileSmsTransport", "aftercare.E003"),
+        ("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend", "aftercare.E004"),
+    ],
+)
+def test_production_refuses_transports_that_send_nothing(setting: str, value: str, code: str) -> None:
+    """Texts written to a log would be marked sent and never reach the patient: migrate refuses to go on."""
+    result = manage("migrate", "--check", environ=production_environ(**{setting: value}))
+    assert result.returncode != 0
+    assert code in result.stderr
+    # Unset, production sends SMS through Twilio (and needs its settings), never to the console.
+    assert manage("check", environ=production_environ()).returncode == 0
 
 
 def test_a_malformed_clinic_phone_stops_startup_naming_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,24 @@ def test_the_server_survives_its_starter_leaving_while_others_use_it(tmp_path: P
     finally:
         ours.stop()
     assert not ping_redis(_port(url))
+
+
+def test_exec_started_in_the_background_still_stops_on_ctrl_c() -> None:
+    """A shell's background job starts with SIGINT ignored; `devenv exec` must still pass Ctrl-C on."""
+    command = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"]
+    starter = subprocess.Popen(
+        [sys.executable, "-m", "devenv", "exec", "--", *command],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `cmd &` does
+    )
+    try:
+        assert starter.stdout is not None
+        assert starter.stdout.readline().strip() == "up"
+        starter.send_signal(signal.SIGINT)
+        assert starter.wait(timeout=20) != 0
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.wait()
