@@ -22,10 +22,11 @@ from django.utils import timezone
 from aftercare.models import MessageKind, ScheduledMessage, SideEffectReport
 from aftercare.outbox import patient_messages_erase
 from clinic.actors import Actor
+from integrations.idempotency import forget_responses_naming
 from patients.models import Patient
 from patients.selectors import clinical_access
 from patients.services import patient_anonymise
-from treatments.models import CancelReason, Course, MedicalClearance
+from treatments.models import CancelReason, Course, MedicalClearance, Session
 from treatments.services import patient_bookings_cancel
 
 
@@ -107,4 +108,16 @@ def patient_erase(*, patient: Patient, actor: Actor) -> Patient:
     patient = patient_anonymise(patient=patient, actor=actor)
     patient_bookings_cancel(patient=patient, reason=CancelReason.OTHER, note="Patient data erased.", actor=actor)
     patient_messages_erase(patient=patient)
+    # Responses kept for Idempotency-Key retries may quote the patient.
+    forget_responses_naming([str(pk) for pk in _ids_naming(patient)])
     return patient
+
+
+def _ids_naming(patient: Patient) -> list[Any]:
+    """The patient's id and the ids of their courses, sessions and side-effect reports."""
+    return [
+        patient.pk,
+        *Course.objects.filter(patient=patient).values_list("pk", flat=True),
+        *Session.objects.filter(course__patient=patient).values_list("pk", flat=True),
+        *SideEffectReport.objects.filter(patient=patient).values_list("pk", flat=True),
+    ]

@@ -4,8 +4,14 @@ The first request with a key stores a record (committed at once, so
 concurrent retries see it), runs, and stores its response. A retry with the
 same key and body gets that response again; with a different body, 422;
 while the first is still running, 409 with Retry-After. Keys are per caller
-(API key or staff user) and expire after 24 hours. A 5xx is not stored, so
-the client may retry after a server fault.
+(API key or staff user) and expire after 24 hours.
+
+Only a caller that authenticates (an active API key, a logged-in user) gets
+a record, so a revoked key is refused rather than replayed, and anonymous
+requests write nothing. Only final outcomes are stored: a 5xx, or a refusal
+about the attempt rather than the request (401, 403, 408, 429), is not,
+so the client may retry after Retry-After or a server fault. Erasing a
+patient forgets the stored responses that name them (`forget_responses_naming`).
 """
 
 from __future__ import annotations
@@ -14,22 +20,29 @@ import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from clinic.api.responses import api_error as _error
 from integrations.models import IdempotencyRecord
+from integrations.services import api_key_authenticate
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 
 
+# Outcomes about the attempt, not the request: a retry may well get another answer.
+NOT_STORED = frozenset({401, 403, 408, 429})
+
+
 def _principal(request: HttpRequest) -> str | None:
+    """Who is asking, once authenticated: an active API key or a logged-in user; None for anyone else."""
     authorization = request.headers.get("Authorization", "")
     if authorization.startswith("Bearer "):
-        return "apikey:" + hashlib.sha256(authorization[7:].strip().encode()).hexdigest()[:32]
+        api_key = api_key_authenticate(authorization[7:].strip())
+        return f"apikey:{api_key.pk}" if api_key is not None else None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
@@ -77,7 +90,11 @@ class IdempotencyMiddleware:
         except BaseException:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
-        if response.status_code >= 500 or getattr(response, "streaming", False):
+        if (
+            response.status_code >= 500
+            or response.status_code in NOT_STORED
+            or getattr(response, "streaming", False)
+        ):
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return response
         IdempotencyRecord.objects.filter(pk=record.pk).update(
@@ -108,6 +125,20 @@ class IdempotencyMiddleware:
                     continue
                 return existing, False
         raise RuntimeError("could not claim the idempotency key")
+
+
+def forget_responses_naming(identifiers: list[str]) -> int:
+    """Delete stored responses whose body names any of `identifiers` (an erased patient's ids)."""
+    if not identifiers:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {IdempotencyRecord._meta.db_table} "  # noqa: S608 - the table name is ours
+            "WHERE EXISTS (SELECT 1 FROM unnest(%s::text[]) AS ident "
+            "WHERE position(convert_to(ident, 'UTF8') IN response_body) > 0)",
+            [identifiers],
+        )
+        return cursor.rowcount
 
 
 def prune_expired_idempotency_records() -> int:

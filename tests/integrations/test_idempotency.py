@@ -155,3 +155,53 @@ def test_twenty_concurrent_identical_bookings_create_one_session(live_server, bo
     retry = requests.post(f"{live_server.url}/api/v1/sessions/", data=body, headers=headers, timeout=30)
     assert retry.status_code == 201
     assert retry.json()["id"] == created[0]["id"]
+
+
+def test_refusals_about_the_attempt_are_not_stored(settings) -> None:
+    """A 403 (the key's scope) or a 429 (its rate) says nothing final about the request: a retry runs again."""
+    read_key = api_key_create(name="Reader", scopes=["read"], actor=None)[1]
+    refused = client_for(read_key).post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="a")
+    assert refused.status_code == 403
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "1/min"}}
+    busy = client_for(api_key_create(name="Busy", scopes=["book"], actor=None)[1])
+    busy.get("/api/v1/patients/")
+    throttled = busy.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="b")
+    assert throttled.status_code == 429
+
+    assert IdempotencyRecord.objects.count() == 0
+
+
+def test_unknown_or_revoked_keys_write_nothing_and_get_no_replay(book_key: str) -> None:
+    from integrations.models import ApiKey
+    from integrations.services import api_key_revoke
+
+    unknown = client_for("ck_unknown_0000").post(
+        "/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="x"
+    )
+    assert unknown.status_code == 401
+    assert IdempotencyRecord.objects.count() == 0
+
+    client = client_for(book_key)
+    assert client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="y").status_code == 201
+    api_key_revoke(api_key=ApiKey.objects.get(), actor=None)
+
+    retried = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="y")
+
+    assert retried.status_code == 401
+    assert "Idempotent-Replayed" not in retried
+
+
+def test_erasing_a_patient_forgets_the_stored_responses_that_name_them(book_key: str) -> None:
+    from frontdesk.data_rights import patient_erase
+
+    client = client_for(book_key)
+    ada = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="ada").json()
+    client.post("/api/v1/patients/", patient_body(first_name="Grace", email="grace@example.com"), format="json",
+                HTTP_IDEMPOTENCY_KEY="grace")  # fmt: skip
+    assert IdempotencyRecord.objects.count() == 2
+
+    patient_erase(patient=Patient.objects.get(pk=ada["id"]), actor=None)
+
+    [kept] = IdempotencyRecord.objects.all()
+    assert kept.key == "grace"
