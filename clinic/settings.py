@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "clinic.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "clinic.middleware.NoStoreMiddleware",
+    "integrations.throttling.RateLimitHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

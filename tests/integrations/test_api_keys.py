@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
@@ -149,3 +152,35 @@ def test_revoking_keys_in_the_admin_records_who_revoked_them(client, admin_user)
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
     assert (api_key.created_by, api_key.revoked_by) == (admin_user, admin_user)
+
+
+def test_every_key_response_says_the_budget_left(settings) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "5/min"}}
+    _, raw_key = api_key_create(name="Sync", scopes=["read"], actor=None)
+
+    responses = [key_client(raw_key).get("/api/v1/patients/") for _ in range(6)]
+
+    assert [r["RateLimit-Remaining"] for r in responses] == ["4", "3", "2", "1", "0", "0"]
+    assert {r["RateLimit-Limit"] for r in responses} == {"5"}
+    assert all(0 < int(r["RateLimit-Reset"]) <= 60 for r in responses)
+    assert responses[-1].status_code == 429
+
+
+def test_a_budget_holds_under_real_concurrent_requests(live_server, settings) -> None:
+    """80 requests at once against a budget of 50: exactly 50 get through (the count is one atomic step)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "50/min"}}
+    _, raw_key = api_key_create(name="Burst", scopes=["read"], actor=None)
+    contenders = 80
+    barrier = threading.Barrier(contenders, timeout=30)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        return requests.get(
+            f"{live_server.url}/api/v1/locations/", headers={"Authorization": f"Bearer {raw_key}"}, timeout=60
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=contenders) as pool:
+        statuses = list(pool.map(attempt, range(contenders)))
+
+    assert statuses.count(200) == 50
+    assert statuses.count(429) == 30
