@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "phonenumber_field",
     "simple_history",
+    "axes",
     "clinic",
     "patients",
     "treatments",
@@ -115,7 +117,22 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Staff logins (the admin): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is locked out for the cool-off time
+# (django-axes, first backend so it sees every attempt).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 ROOT_URLCONF = "clinic.urls"
 # Under /api/ a CSRF refusal is JSON like every API error.
