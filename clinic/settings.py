@@ -361,6 +361,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute URL, e.g. https://clinic.example.com")
 
+# Webhooks go only to public addresses (integrations.targets); set this to
+# deliver to a receiver on the clinic's own network that it trusts.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+
 # --- Security (production values unless DEBUG) ------------------------------
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

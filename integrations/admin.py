@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -19,6 +20,7 @@ from integrations.models import (
     WebhookSubscription,
 )
 from integrations.services import api_key_create, api_key_revoke
+from integrations.targets import check_webhook_url
 from integrations.webhooks import webhook_deliveries_retry
 
 
@@ -87,18 +89,54 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = WebhookSubscription
-        fields = ["name", "url", "events", "secret", "is_active"]
+        fields = ["name", "url", "events", "is_active"]
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        try:
+            check_webhook_url(url)
+        except ValidationError as refused:
+            raise ValidationError(refused.message_dict["url"]) from None
+        return url
 
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    """The signing secret is made here and shown once, on the page after saving; never again."""
+
     form = WebhookSubscriptionForm
     list_display = ["name", "url", "is_active", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "url"]
+    readonly_fields = ["signing_secret"]
+    actions = ["new_secrets"]
 
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"secret": secrets.token_urlsafe(32), **super().get_changeform_initial_data(request)}
+    @admin.display(description="Signing secret")
+    def signing_secret(self, obj: WebhookSubscription) -> str:
+        return "Set; shown only once, when it was made. Use the list's action to make a new one."
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
+        fresh = not change
+        if fresh:
+            obj.secret = secrets.token_urlsafe(32)
+        super().save_model(request, obj, form, change)
+        if fresh:
+            _show_secret_once(request, obj)
+
+    @admin.action(description="Make a new signing secret (shown once)", permissions=["change"])
+    def new_secrets(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            subscription.secret = secrets.token_urlsafe(32)
+            subscription.save(update_fields=["secret", "updated_at"])
+            _show_secret_once(request, subscription)
+
+
+def _show_secret_once(request: HttpRequest, subscription: WebhookSubscription) -> None:
+    messages.warning(
+        request,
+        f"Signing secret for {subscription.name}: {subscription.secret}. Copy it into the receiver now: "
+        "it is not shown again.",
+    )
 
 
 class WebhookAttemptInline(admin.TabularInline):

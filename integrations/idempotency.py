@@ -90,11 +90,7 @@ class IdempotencyMiddleware:
         except BaseException:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
-        if (
-            response.status_code >= 500
-            or response.status_code in NOT_STORED
-            or getattr(response, "streaming", False)
-        ):
+        if response.status_code >= 500 or response.status_code in NOT_STORED or getattr(response, "streaming", False):
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return response
         IdempotencyRecord.objects.filter(pk=record.pk).update(

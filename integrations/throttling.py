@@ -91,8 +91,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        # SimpleRateThrottle.__init__ parsed the rate into these.
-        limit, duration = int(self.num_requests or 0), int(self.duration or 1)
+        parsed_limit, parsed_duration = self.parse_rate(self.rate)
+        limit, duration = int(parsed_limit or 0), int(parsed_duration or 1)
         now_ms = int(time.time() * 1000)
         try:
             admitted, used, since = _redis().eval(

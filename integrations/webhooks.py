@@ -26,11 +26,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import requests
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinic.outbox import Claim, Outbox
 from clinic.queue import wake_after_commit
 from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from integrations.targets import check_webhook_url
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +158,15 @@ def attempt(delivery: WebhookDelivery, *, claimed_at: datetime) -> bool:
     started = time.monotonic()
     status_code, error = None, ""
     try:
-        response = requests.post(delivery.subscription.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        check_webhook_url(delivery.subscription.url)  # again now: DNS may have changed since it was saved
+        response = requests.post(
+            delivery.subscription.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
+        )
         status_code = response.status_code
+        if 300 <= status_code < 400:
+            error = f"Redirect to {response.headers.get('Location', '?')} not followed: give the final address."
+    except ValidationError as refused:
+        error = "; ".join(refused.messages)[:2000]
     except requests.RequestException as exc:
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
     now = timezone.now()
