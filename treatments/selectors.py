@@ -51,17 +51,29 @@ def protocol_list() -> QuerySet[Protocol]:
 
 
 def course_list() -> QuerySet[Course]:
-    """Courses with what the API shows of them, their follow-up state included (treatments.followup)."""
-    return with_followup(Course.objects.select_related("patient", "protocol", "location")).prefetch_related(
-        Prefetch("sessions", queryset=Session.objects.order_by("starts_at"))
+    """Courses with what the API shows of them, their follow-up state included (treatments.followup).
+
+    The protocol and location are what the follow-up window is computed from;
+    of the sessions only the ids are shown, so only those are read.
+    """
+    return with_followup(Course.objects.select_related("protocol", "location")).prefetch_related(
+        Prefetch("sessions", queryset=Session.objects.order_by("starts_at", "id").only("id", "course_id", "starts_at"))
     )
 
 
 def session_list() -> QuerySet[Session]:
-    """Sessions with what the API shows of them, whether the patient's treatment consent is in force included."""
+    """Sessions with what the API shows of them, whether the patient's treatment consent is in force included.
+
+    The API shows the practitioner, room, location and patient by id, so only
+    the course is joined (for the patient's and protocol's ids); product uses
+    come with their lot and product, which are shown by name.
+    """
     return (
-        Session.objects.select_related("course__patient", "course__protocol", "practitioner", "room", "location")
-        .prefetch_related("product_uses__lot__product", "overrides__practitioner")
+        Session.objects.select_related("course")
+        .prefetch_related(
+            Prefetch("product_uses", queryset=SessionProductUse.objects.select_related("lot__product")),
+            "overrides",
+        )
         .annotate(
             treatment_consent_in_force=Exists(
                 _consent_in_force(patient="course__patient_id", protocol="course__protocol")
