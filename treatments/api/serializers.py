@@ -283,14 +283,15 @@ class OverridableInputSerializer(StrictInputMixin, serializers.Serializer):
 class SessionBookInputSerializer(OverridableInputSerializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
-    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
+    # With its location: the booking is judged there (opening hours, local dates).
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.select_related("location"))
     starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
 
 
 class SessionRescheduleInputSerializer(OverridableInputSerializer):
     starts_at = serializers.DateTimeField(help_text="ISO-8601 with an offset.")
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all(), required=False)
-    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all(), required=False)
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.select_related("location"), required=False)
 
 
 class SessionCancelInputSerializer(StrictInputMixin, serializers.Serializer):
