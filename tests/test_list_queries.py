@@ -246,7 +246,9 @@ def test_a_page_of_50_rows_takes_as_many_queries_as_a_page_of_5(scene, name, url
     large_queries, large_rows = _queries_for_page(client, url(scene), LARGE if paged else None)
 
     assert (small_rows, large_rows) == (SMALL, LARGE)
-    assert large_queries == small_queries, f"{name}: {small_queries} queries for {SMALL} rows, {large_queries} for {LARGE}"
+    assert large_queries == small_queries, (
+        f"{name}: {small_queries} queries for {SMALL} rows, {large_queries} for {LARGE}"
+    )
 
 
 def test_availability_takes_as_many_queries_whatever_is_booked(scene) -> None:

@@ -33,15 +33,18 @@ class PagePagination(PageNumberPagination):
         "Without it, `count` is the total on the last page and null before it."
     )
     template = None  # no page controls in the browsable API: they need the page count
+    total: int | None
+    page_number: int
+    has_next: bool
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
         if not isinstance(queryset, QuerySet):
-            rows = super().paginate_queryset(queryset, request, view)
-            if rows is not None:
+            listed: list[Any] | None = super().paginate_queryset(queryset, request, view)
+            if listed is not None and self.page is not None:
                 self.total = self.page.paginator.count
                 self.page_number = self.page.number
                 self.has_next = self.page.has_next()
-            return rows
+            return listed
         self.request = request
         page_size = self.get_page_size(request)
         if not page_size:
@@ -85,15 +88,20 @@ class PagePagination(PageNumberPagination):
     def get_next_link(self) -> str | None:
         if not self.has_next:
             return None
-        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.page_number + 1)
+        return replace_query_param(self._url(), self.page_query_param, self.page_number + 1)
 
     def get_previous_link(self) -> str | None:
         if self.page_number <= 1:
             return None
-        url = self.request.build_absolute_uri()
+        url = self._url()
         if self.page_number == 2:
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, self.page_number - 1)
+
+    def _url(self) -> str:
+        if self.request is None:
+            raise RuntimeError("Links are made for a request that paginate_queryset has seen.")
+        return self.request.build_absolute_uri()
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         response = super().get_paginated_response_schema(schema)
