@@ -104,19 +104,19 @@ _PLAIN_REPRESENTATIONS = frozenset(
 )
 
 
+# A read-only ModelSerializer's `to_representation`, planned once per serializer instead of per row.
+#
+# DRF resolves every field of every row through `get_attribute` (source
+# traversal, callables, defaults) and the field's `to_representation`: about
+# 35 µs a row for a session. Most output fields are a model column or
+# property shown as it is stored; for those the plan reads the attribute
+# directly and converts it the way the DRF field would (the output is
+# identical, to the type). Any other field (nested serializers, dotted
+# sources, custom fields) goes through DRF's own path. The declared fields
+# are untouched, so the OpenAPI schema is the same. (A comment, not a
+# docstring: drf-spectacular would show it as the description of every
+# serializer without a docstring of its own.)
 class FastRepresentationMixin(_SerializerBase):
-    """A read-only ModelSerializer's `to_representation`, planned once per serializer instead of per row.
-
-    DRF resolves every field of every row through `get_attribute` (source
-    traversal, callables, defaults) and the field's `to_representation`: about
-    35 µs a row for a session. Most output fields are a model column or
-    property shown as it is stored; for those the plan reads the attribute
-    directly and converts it the way the DRF field would (the output is
-    identical, to the type). Any other field (nested serializers, dotted
-    sources, custom fields) goes through DRF's own path. The declared fields
-    are untouched, so the OpenAPI schema is the same.
-    """
-
     def _representation_plan(self) -> list[tuple[str, Any, Any, Any]]:
         plan = getattr(self, "_fast_plan", None)
         if plan is None:
