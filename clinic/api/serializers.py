@@ -88,6 +88,27 @@ class _Choice:
         return self.values.get(str(value), value)
 
 
+class _Prefetched:
+    """A reverse relation's rows: the prefetched list when there is one (no queryset built per row)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, instance: Any) -> Any:
+        cached = getattr(instance, "_prefetched_objects_cache", {})
+        return cached[self.name] if self.name in cached else getattr(instance, self.name).all()
+
+
+class _ListOf:
+    """A nested `many=True` serializer's rows, as ListSerializer.to_representation shows them."""
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+
+    def __call__(self, rows: Any) -> list[Any]:
+        return [self.child.to_representation(row) for row in rows]
+
+
 # Field classes whose to_representation the plan reproduces; a subclass that overrides it goes through DRF.
 _PLAIN_REPRESENTATIONS = frozenset(
     cls.to_representation
@@ -130,24 +151,36 @@ class FastRepresentationMixin(_SerializerBase):
         if isinstance(field, serializers.SerializerMethodField):
             return name, getattr(self, field.method_name), None, None
         model = getattr(getattr(self, "Meta", None), "model", None)
-        source = field.source
-        if model is None or len(field.source_attrs) != 1:
+        if model is None:
             return name, None, None, field
+        *hops, last = field.source_attrs
+        for hop in hops:  # a dotted source: only along forward foreign keys that cannot be null
+            try:
+                relation = model._meta.get_field(hop)
+            except FieldDoesNotExist:
+                return name, None, None, field
+            if not relation.many_to_one or relation.null:
+                return name, None, None, field
+            model = relation.related_model
         try:
-            model_field = model._meta.get_field(source)
+            model_field = model._meta.get_field(last)
         except FieldDoesNotExist:
             model_field = None
+        if isinstance(field, serializers.ListSerializer):
+            if hops or model_field is None or not model_field.one_to_many:
+                return name, None, None, field
+            return name, _Prefetched(last), _ListOf(field.child), None
         if isinstance(field, serializers.PrimaryKeyRelatedField):
-            if field.pk_field is None and model_field is not None and model_field.many_to_one:
+            if field.pk_field is None and not hops and model_field is not None and model_field.many_to_one:
                 return name, attrgetter(model_field.attname), None, None
             return name, None, None, field
         is_column = model_field is not None and model_field.concrete and not model_field.is_relation
-        if not is_column and not isinstance(getattr(model, source, None), property):
+        if not is_column and not isinstance(getattr(model, last, None), property):
             return name, None, None, field
         converter = self._converter(field)
         if converter is False:
             return name, None, None, field
-        return name, attrgetter(source), converter, None
+        return name, attrgetter(field.source), converter, None
 
     @staticmethod
     def _converter(field: Any) -> Any:
