@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
 from clinic.phones import typed_phone_e164
 from patients.models import ContactChannel, MedicalFlag, Patient
-from patients.selectors import patient_phone_match
+from patients.selectors import patient_search
 
 
 class PatientFilter(UpdatedSinceFilterSet):
@@ -54,12 +54,16 @@ class PatientFilter(UpdatedSinceFilterSet):
 
 
 class PatientSearchFilter(SearchFilter):
-    """`search=` over names and email word by word, as DRF does, or the phone however it was typed."""
+    """`search=` over names, email and phone word by word, as DRF does, or the phone however it was typed.
+
+    DRF matches each word on its own: "07400 123456" would need "07400" in the
+    stored +447400123456, hence the phone match on the whole term. The search
+    itself is patients.selectors.patient_search, which the trigram index serves.
+    """
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
-        found = super().filter_queryset(request, queryset, view)
-        # DRF matches each word on its own: "07400 123456" would need "07400" in the stored +447400123456.
-        by_phone = patient_phone_match(request.query_params.get(self.search_param, ""))
-        if by_phone is None:
-            return found
-        return found | queryset.filter(by_phone)
+        return patient_search(
+            queryset,
+            words=list(self.get_search_terms(request)),
+            term=request.query_params.get(self.search_param, ""),
+        )

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
-from django.db.models.lookups import Contains
+from django.db.models.lookups import Contains, IContains
 from django.utils import timezone
 
 from clinic.access import access_all_clinical_records, access_clinical_record
 from clinic.phones import phone_search_fragment
-from patients.models import Consent, Patient
+from patients.models import Consent, Patient, patient_search_text
 
 
 def patient_list() -> QuerySet[Patient]:
@@ -35,6 +35,27 @@ def patient_phone_match(term: str) -> Q | None:
     # Compared as text: the phone field would re-read a fragment such as
     # "740012" as a (local) number of its own before comparing.
     return Q(Contains(Cast("phone", output_field=CharField()), fragment))
+
+
+def patient_search(patients: QuerySet[Patient], *, words: list[str], term: str) -> QuerySet[Patient]:
+    """`patients` whose names, email or phone hold every one of `words`, or whose phone holds `term` however
+    it was typed (see patient_phone_match).
+
+    Each condition reads the expression the trigram index is built on
+    (patients.models.patient_search_text), so a search over many patients is
+    an index scan, not a read of every row.
+    """
+    if not words:
+        return patients
+    text = patient_search_text()
+    found = Q()
+    for word in words:
+        found &= Q(IContains(text, word))
+    fragment = phone_search_fragment(term)
+    if fragment is not None:
+        # The index narrows to rows holding the fragment anywhere; the phone itself must hold it.
+        found |= Q(IContains(text, fragment)) & Q(Contains(Cast("phone", output_field=CharField()), fragment))
+    return patients.filter(found)
 
 
 def consent_list(*, patient: Patient) -> QuerySet[Consent]:

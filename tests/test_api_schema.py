@@ -32,7 +32,7 @@ def test_schema_and_docs_are_public_and_describe_the_patient_api(client) -> None
     )
     assert "delete" not in spec["paths"]["/api/v1/patients/{id}/"]
     list_parameters = {p["name"] for p in spec["paths"]["/api/v1/patients/"]["get"]["parameters"]}
-    assert {"updated_since", "search", "ordering", "page", "page_size"} <= list_parameters
+    assert {"updated_since", "search", "ordering", "page", "page_size", "count"} <= list_parameters
 
     docs = client.get("/api/docs/")
     assert docs.status_code == 200

@@ -38,11 +38,18 @@ class Override:
     reason: str
 
 
-def _live_sessions(course: Course, exclude: Session | None) -> list[Session]:
-    sessions = Session.objects.filter(course=course, status__in=LIVE_SESSION_STATUSES)
+def _live_sessions_of_patient(course: Course, exclude: Session | None) -> tuple[list[Session], list[Session]]:
+    """The patient's live sessions in one read: (those of `course`, those of their other courses)."""
+    sessions = Session.objects.filter(
+        course__patient_id=course.patient_id, status__in=LIVE_SESSION_STATUSES
+    ).select_related("course__protocol__category")
     if exclude is not None:
         sessions = sessions.exclude(pk=exclude.pk)
-    return list(sessions)
+    own: list[Session] = []
+    others: list[Session] = []
+    for session in sessions:
+        (own if session.course_id == course.pk else others).append(session)
+    return own, others
 
 
 def evaluate_booking(
@@ -57,11 +64,17 @@ def evaluate_booking(
     """Run every booking rule for a session of `course` at [starts_at, ends_at).
 
     `exclude` is the session being moved, which must not count against itself.
+
+    The inputs are read in a handful of queries: the patient's live sessions
+    (this course's and the others', one read), the conflict rules, the
+    location's opening hours, and the medical clearances only for a patient
+    with medical flags. `course` comes with its protocol (and category) and
+    patient.
     """
     protocol = course.protocol
     zone = location.time_zone
     decisions = []
-    course_sessions = _live_sessions(course, exclude)
+    course_sessions, other_sessions = _live_sessions_of_patient(course, exclude)
 
     if kind == SessionKind.COURSE:
         decisions.append(
@@ -86,11 +99,6 @@ def evaluate_booking(
         )
     )
 
-    other_sessions = (
-        Session.objects.filter(course__patient_id=course.patient_id, status__in=LIVE_SESSION_STATUSES)
-        .exclude(course=course)
-        .select_related("course__protocol__category")
-    )
     conflict_rules = ConflictRule.objects.filter(protocol=protocol) | ConflictRule.objects.filter(
         blocked_category_id=protocol.category_id
     )
@@ -128,10 +136,12 @@ def evaluate_booking(
             ],
         )
     )
+    medical_flags = course.patient.medical_flags
     decisions.append(
         rules.check_medical_review(
-            medical_flags=course.patient.medical_flags,
-            cleared_flags=cleared_flags(course=course, on=location.today(now=starts_at)),
+            medical_flags=medical_flags,
+            # Without flags there is nothing to clear: no need to read the clearances.
+            cleared_flags=cleared_flags(course=course, on=location.today(now=starts_at)) if medical_flags else (),
         )
     )
     return decisions

@@ -3,6 +3,7 @@ when a session's conflicts clear."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from patients.models import Consent, ConsentKind
@@ -23,6 +24,7 @@ from treatments.models import (
     Course,
     Location,
     MedicalClearance,
+    OpeningHours,
     Practitioner,
     Protocol,
     Room,
@@ -30,7 +32,7 @@ from treatments.models import (
     SessionProductUse,
 )
 
-# Availability is computed day by day; a bounded range keeps one request cheap.
+# Availability walks the range day by day over one read of the busy intervals; a bounded range keeps it cheap.
 MAX_AVAILABILITY_DAYS = 31
 
 
@@ -51,17 +53,29 @@ def protocol_list() -> QuerySet[Protocol]:
 
 
 def course_list() -> QuerySet[Course]:
-    """Courses with what the API shows of them, their follow-up state included (treatments.followup)."""
-    return with_followup(Course.objects.select_related("patient", "protocol", "location")).prefetch_related(
-        Prefetch("sessions", queryset=Session.objects.order_by("starts_at"))
+    """Courses with what the API shows of them, their follow-up state included (treatments.followup).
+
+    The protocol and location are what the follow-up window is computed from;
+    of the sessions only the ids are shown, so only those are read.
+    """
+    return with_followup(Course.objects.select_related("protocol", "location")).prefetch_related(
+        Prefetch("sessions", queryset=Session.objects.order_by("starts_at", "id").only("id", "course_id", "starts_at"))
     )
 
 
 def session_list() -> QuerySet[Session]:
-    """Sessions with what the API shows of them, whether the patient's treatment consent is in force included."""
+    """Sessions with what the API shows of them, whether the patient's treatment consent is in force included.
+
+    The API shows the practitioner, room, location and patient by id, so only
+    the course is joined (for the patient's and protocol's ids); product uses
+    come with their lot and product, which are shown by name.
+    """
     return (
-        Session.objects.select_related("course__patient", "course__protocol", "practitioner", "room", "location")
-        .prefetch_related("product_uses__lot__product", "overrides__practitioner")
+        Session.objects.select_related("course")
+        .prefetch_related(
+            Prefetch("product_uses", queryset=SessionProductUse.objects.select_related("lot__product")),
+            "overrides",
+        )
         .annotate(
             treatment_consent_in_force=Exists(
                 _consent_in_force(patient="course__patient_id", protocol="course__protocol")
@@ -89,6 +103,29 @@ def lot_recipients(*, lot_id: UUID) -> QuerySet[SessionProductUse]:
         .select_related("session__course__patient", "session__practitioner", "lot__product")
         .order_by("session__completed_at", "session_id")
     )
+
+
+class _FreeCheck:
+    """Whether [start, end) overlaps none of some busy intervals, in O(log n) per question.
+
+    The intervals are merged into disjoint ones sorted by start, so their ends
+    are sorted too: the first interval ending after `start` is the only one
+    that can overlap.
+    """
+
+    def __init__(self, busy: Iterable[tuple[datetime, datetime]]) -> None:
+        merged: list[list[datetime]] = []
+        for busy_start, busy_end in sorted(busy):
+            if merged and busy_start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], busy_end)
+            else:
+                merged.append([busy_start, busy_end])
+        self.starts = [interval[0] for interval in merged]
+        self.ends = [interval[1] for interval in merged]
+
+    def __call__(self, start: datetime, end: datetime) -> bool:
+        index = bisect_right(self.ends, start)
+        return index == len(self.starts) or self.starts[index] >= end
 
 
 @dataclass(frozen=True)
@@ -134,38 +171,36 @@ def availability(
     window_start = datetime.combine(date_from, datetime.min.time(), tzinfo=zone)
     window_end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=zone)
 
-    busy_practitioner = list(
-        Session.objects.filter(
-            practitioner=practitioner,
-            status__in=LIVE_SESSION_STATUSES,
-            starts_at__lt=window_end,
-            ends_at__gt=window_start,
-        ).values_list("starts_at", "ends_at")
-    )
+    # One read of every live session that holds the practitioner or a room here during the range.
     rooms = [str(pk) for pk in Room.objects.filter(location=location, is_active=True).values_list("pk", flat=True)]
-    busy_rooms: dict[str, list[tuple[datetime, datetime]]] = {room: [] for room in rooms}
-    for room_id, starts_at, ends_at in Session.objects.filter(
-        room__location=location,
+    practitioner_busy: list[tuple[datetime, datetime]] = []
+    room_busy: dict[str, list[tuple[datetime, datetime]]] = {room: [] for room in rooms}
+    for practitioner_id, room_id, starts_at, ends_at in Session.objects.filter(
+        Q(practitioner=practitioner) | Q(room__location=location),
         status__in=LIVE_SESSION_STATUSES,
         starts_at__lt=window_end,
         ends_at__gt=window_start,
-    ).values_list("room_id", "starts_at", "ends_at"):
-        busy_rooms.setdefault(str(room_id), []).append((starts_at, ends_at))
-
-    def free(intervals: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
-        return all(not (busy_start < end and start < busy_end) for busy_start, busy_end in intervals)
+    ).values_list("practitioner_id", "room_id", "starts_at", "ends_at"):
+        if practitioner_id == practitioner.pk:
+            practitioner_busy.append((starts_at, ends_at))
+        if str(room_id) in room_busy:
+            room_busy[str(room_id)].append((starts_at, ends_at))
+    practitioner_free = _FreeCheck(practitioner_busy)
+    room_free = [(room, _FreeCheck(room_busy[room])) for room in rooms]
 
     slots = []
-    opening = list(location.opening_hours.all())
+    opening_by_weekday: dict[int, list[OpeningHours]] = {}
+    for hours in location.opening_hours.all():
+        opening_by_weekday.setdefault(hours.weekday, []).append(hours)
     day = date_from
     while day <= date_to:
-        for interval in sorted((h for h in opening if h.weekday == day.weekday()), key=lambda h: h.opens_at):
+        for interval in sorted(opening_by_weekday.get(day.weekday(), []), key=lambda h: h.opens_at):
             start = datetime.combine(day, interval.opens_at, tzinfo=zone)
             close = datetime.combine(day, interval.closes_at, tzinfo=zone)
             while start + duration <= close:
                 end = start + duration
-                if (not_before is None or start >= not_before) and free(busy_practitioner, start, end):
-                    free_rooms = tuple(room for room in rooms if free(busy_rooms[room], start, end))
+                if (not_before is None or start >= not_before) and practitioner_free(start, end):
+                    free_rooms = tuple(room for room, room_is_free in room_free if room_is_free(start, end))
                     if free_rooms:
                         slots.append(Slot(starts_at=start, ends_at=end, room_ids=free_rooms))
                 start += step

@@ -254,6 +254,20 @@ def _decided_ahead(course: Course) -> list[CourseOverride]:
     return list(CourseOverride.objects.filter(course=course, used_by__isnull=True).select_related("practitioner"))
 
 
+def _enforce(
+    decisions: list[rules.Decision], *, course: Course, overrides: Sequence[Override], actor: Actor
+) -> list[UsedOverride]:
+    """`evaluation.enforce`, reading who decides and what was decided ahead only when it can matter:
+    when overrides are given, or a rule refused."""
+    refused = any(not decision.allowed for decision in decisions)
+    return enforce(
+        decisions,
+        overrides=overrides,
+        decided_by=acting_practitioner(actor) if overrides or refused else None,
+        decided_ahead=_decided_ahead(course) if refused else (),
+    )
+
+
 def _evaluate(
     *, course: Course, kind: str, location: Location, starts_at: datetime, duration: timedelta, exclude: Session | None
 ) -> tuple[datetime, list[rules.Decision]]:
@@ -284,7 +298,13 @@ def session_book(
     `overrides` are the acting practitioner's own decisions; a rule may also
     be set aside by a decision a practitioner recorded on the course ahead.
     """
-    course = Course.objects.select_for_update().select_related("protocol__category", "patient").get(pk=course.pk)
+    # The course row and its patient's are locked (bookings of one patient's courses are judged one at a
+    # time: the conflict rule spans courses); the protocol, its category and the location are only read.
+    course = (
+        Course.objects.select_for_update(of=("self", "patient"))
+        .select_related("protocol__category", "patient", "location")
+        .get(pk=course.pk)
+    )
     if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
         raise InvalidState(f"A {course.get_status_display().lower()} course takes no more sessions.", field="course")
     if starts_at < timezone.now():
@@ -300,12 +320,7 @@ def session_book(
         duration=timedelta(minutes=course.protocol.session_duration_minutes),
         exclude=None,
     )
-    used = enforce(
-        decisions,
-        overrides=overrides,
-        decided_by=acting_practitioner(actor),
-        decided_ahead=_decided_ahead(course),
-    )
+    used = _enforce(decisions, course=course, overrides=overrides, actor=actor)
 
     session = Session(
         course=course,
@@ -372,12 +387,7 @@ def session_reschedule(
         duration=session.ends_at - session.starts_at,
         exclude=session,
     )
-    used = enforce(
-        decisions,
-        overrides=overrides,
-        decided_by=acting_practitioner(actor),
-        decided_ahead=_decided_ahead(session.course),
-    )
+    used = _enforce(decisions, course=session.course, overrides=overrides, actor=actor)
     _save_change(
         session,
         starts_at=starts_at,

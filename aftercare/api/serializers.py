@@ -12,13 +12,13 @@ from aftercare.models import (
     SideEffectReport,
     Symptom,
 )
-from clinic.api.serializers import StrictInputMixin
+from clinic.api.serializers import FastRepresentationMixin, StrictInputMixin
 from patients.api.serializers import response_clinical_access
 from patients.models import Patient
 from treatments.models import Session
 
 
-class ScheduledMessageOutputSerializer(serializers.ModelSerializer[ScheduledMessage]):
+class ScheduledMessageOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[ScheduledMessage]):
     """An outbox row. A red-flag alert's subject and body quote the report: null without clinical access."""
 
     step: serializers.SlugRelatedField[AftercareStep] = serializers.SlugRelatedField(
@@ -63,7 +63,7 @@ class ScheduledMessageOutputSerializer(serializers.ModelSerializer[ScheduledMess
         return data
 
 
-class SideEffectReportOutputSerializer(serializers.ModelSerializer[SideEffectReport]):
+class SideEffectReportOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[SideEffectReport]):
     """A side-effect report. Its notes and resolution note are clinical: null without access to the record."""
 
     notes = serializers.CharField(read_only=True, allow_null=True)

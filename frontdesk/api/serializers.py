@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from clinic.api.serializers import StrictInputMixin
+from clinic.api.serializers import FastRepresentationMixin, StrictInputMixin
 from frontdesk.models import ContactAttempt, ContactOutcome
 from frontdesk.worklist import KINDS
 from treatments.models import Course
@@ -46,7 +46,7 @@ class WorklistRowSerializer(serializers.Serializer):
     last_attempt = LastAttemptSerializer(allow_null=True, help_text="The last attempt to reach the patient.")
 
 
-class ContactAttemptOutputSerializer(serializers.ModelSerializer[ContactAttempt]):
+class ContactAttemptOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[ContactAttempt]):
     made_by = serializers.CharField(source="made_by_label", read_only=True)
 
     class Meta:

@@ -6,7 +6,7 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from clinic.api.serializers import OffsetDateTimeField, StrictInputMixin, TimeZoneField
+from clinic.api.serializers import FastRepresentationMixin, OffsetDateTimeField, StrictInputMixin, TimeZoneField
 from clinic.phones import phone_help_text
 from patients.models import Consent, ConsentKind, MedicalFlag, Patient
 from patients.selectors import ClinicalAccess, clinical_access
@@ -23,7 +23,7 @@ def response_clinical_access(serializer: serializers.BaseSerializer[Any]) -> Cli
     return cached
 
 
-class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
+class PatientOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[Patient]):
     """A patient. Medical flags and notes read as null for anyone without access to the clinical record;
     `needs_medical_review` tells everyone whether a practitioner must review before treatment."""
 
@@ -122,7 +122,7 @@ class PatientInputSerializer(StrictInputMixin, serializers.ModelSerializer):
         return flags
 
 
-class ConsentOutputSerializer(serializers.ModelSerializer):
+class ConsentOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
     recorded_by = serializers.CharField(source="recorded_by.get_username", read_only=True, allow_null=True)
 

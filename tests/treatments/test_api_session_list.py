@@ -133,7 +133,8 @@ def test_sessions_are_ordered_by_start_and_paged(treatments_client, location, pr
     assert listed_ids(treatments_client.get(SESSIONS_URL, {"ordering": "-starts_at"})) == by_start[::-1]
     first = treatments_client.get(SESSIONS_URL, {"page_size": 2})
     second = treatments_client.get(SESSIONS_URL, {"page_size": 2, "page": 2})
-    assert first.json()["count"] == 3
+    assert first.json()["count"] is None  # known on the last page, or with count=true
+    assert second.json()["count"] == 3
     assert listed_ids(first) == by_start[:2]
     assert first.json()["next"] is not None
     assert listed_ids(second) == by_start[2:]

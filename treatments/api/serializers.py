@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api.serializers import OffsetDateTimeField, StrictInputMixin, TimeZoneField
+from clinic.api.serializers import FastRepresentationMixin, OffsetDateTimeField, StrictInputMixin, TimeZoneField
 from patients.api.serializers import response_clinical_access
 from patients.models import Patient
 from treatments import rules
@@ -37,13 +37,13 @@ from treatments.models import (
 # --- reference data ------------------------------------------------------------
 
 
-class OpeningHoursSerializer(serializers.ModelSerializer):
+class OpeningHoursSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = OpeningHours
         fields = ["weekday", "opens_at", "closes_at"]
 
 
-class LocationOutputSerializer(serializers.ModelSerializer):
+class LocationOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     time_zone = TimeZoneField(use_pytz=False, read_only=True)
     phone = serializers.CharField(read_only=True)
     opening_hours = OpeningHoursSerializer(many=True, read_only=True)
@@ -53,19 +53,19 @@ class LocationOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "address", "phone", "time_zone", "is_active", "opening_hours", "updated_at"]
 
 
-class RoomOutputSerializer(serializers.ModelSerializer):
+class RoomOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = Room
         fields = ["id", "name", "location", "is_active", "updated_at"]
 
 
-class PractitionerOutputSerializer(serializers.ModelSerializer):
+class PractitionerOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = Practitioner
         fields = ["id", "display_name", "locations", "is_active", "updated_at"]
 
 
-class ConflictRuleSerializer(serializers.ModelSerializer):
+class ConflictRuleSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     blocked_category: serializers.SlugRelatedField[TreatmentCategory] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
@@ -75,7 +75,7 @@ class ConflictRuleSerializer(serializers.ModelSerializer):
         fields = ["blocked_category", "days"]
 
 
-class ProtocolOutputSerializer(serializers.ModelSerializer):
+class ProtocolOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     category: serializers.SlugRelatedField[TreatmentCategory] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
@@ -105,7 +105,7 @@ class ProtocolOutputSerializer(serializers.ModelSerializer):
 # --- courses ----------------------------------------------------------------------
 
 
-class CourseOutputSerializer(serializers.ModelSerializer):
+class CourseOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """A course read through treatments.followup.with_followup (see selectors.course_list)."""
 
     sessions_done = serializers.SerializerMethodField(help_text="Completed course sessions (maintenance not counted).")
@@ -175,7 +175,7 @@ class CourseCancelInputSerializer(StrictInputMixin, serializers.Serializer):
 # --- sessions ---------------------------------------------------------------------
 
 
-class ProductUseOutputSerializer(serializers.ModelSerializer):
+class ProductUseOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     lot_number = serializers.CharField(source="lot.lot_number", read_only=True)
     product = serializers.UUIDField(source="lot.product_id", read_only=True)
     product_name = serializers.CharField(source="lot.product.name", read_only=True)
@@ -185,7 +185,7 @@ class ProductUseOutputSerializer(serializers.ModelSerializer):
         fields = ["lot", "lot_number", "product", "product_name", "quantity"]
 
 
-class RuleOverrideOutputSerializer(serializers.ModelSerializer[RuleOverride]):
+class RuleOverrideOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[RuleOverride]):
     """A rule set aside for a session. The reason is clinical: null without access to the clinical record."""
 
     reason = serializers.CharField(read_only=True, allow_null=True)
@@ -196,7 +196,7 @@ class RuleOverrideOutputSerializer(serializers.ModelSerializer[RuleOverride]):
         fields = ["rule", "reason", "practitioner", "rule_message", "created_at"]
 
 
-class SessionOutputSerializer(serializers.ModelSerializer):
+class SessionOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     patient = serializers.UUIDField(source="course.patient_id", read_only=True)
     protocol = serializers.UUIDField(source="course.protocol_id", read_only=True)
     fhir_status = serializers.CharField(
@@ -283,14 +283,15 @@ class OverridableInputSerializer(StrictInputMixin, serializers.Serializer):
 class SessionBookInputSerializer(OverridableInputSerializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
-    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
+    # With its location: the booking is judged there (opening hours, local dates).
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.select_related("location"))
     starts_at = OffsetDateTimeField(help_text="ISO-8601 with an offset.")
 
 
 class SessionRescheduleInputSerializer(OverridableInputSerializer):
     starts_at = OffsetDateTimeField(help_text="ISO-8601 with an offset.")
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all(), required=False)
-    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all(), required=False)
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.select_related("location"), required=False)
 
 
 class SessionCancelInputSerializer(StrictInputMixin, serializers.Serializer):
@@ -338,21 +339,21 @@ class SlotSerializer(serializers.Serializer):
 # --- products and lots ----------------------------------------------------------
 
 
-class ProductSerializer(StrictInputMixin, serializers.ModelSerializer):
+class ProductSerializer(StrictInputMixin, FastRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["id", "name", "kind", "manufacturer", "unit", "is_active", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class ProductLotSerializer(StrictInputMixin, serializers.ModelSerializer):
+class ProductLotSerializer(StrictInputMixin, FastRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = ProductLot
         fields = ["id", "product", "lot_number", "expires_on", "received_on", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class LotRecipientSerializer(serializers.ModelSerializer):
+class LotRecipientSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """One use of a lot: who received it, when, and from whom."""
 
     patient = serializers.UUIDField(source="session.course.patient_id")
@@ -369,7 +370,7 @@ class LotRecipientSerializer(serializers.ModelSerializer):
 # --- practitioners' decisions ahead of booking -------------------------------------------
 
 
-class MedicalClearanceOutputSerializer(serializers.ModelSerializer[MedicalClearance]):
+class MedicalClearanceOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[MedicalClearance]):
     """A practitioner's medical review. The reviewed flags and the reason are clinical fields."""
 
     flags_reviewed = serializers.ListField(child=serializers.CharField(), read_only=True, allow_null=True)
@@ -405,7 +406,7 @@ class MedicalClearanceInputSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2_000, help_text="What was reviewed, and why treatment may go ahead.")
 
 
-class CourseOverrideOutputSerializer(serializers.ModelSerializer[CourseOverride]):
+class CourseOverrideOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[CourseOverride]):
     reason = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:

@@ -419,7 +419,7 @@ class ProductLotViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
         summary="Who received this lot",
         description="Every session that used the lot, with its patient: the recall list.",
         responses=LotRecipientSerializer(many=True),
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int), OpenApiParameter("count", bool)],
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[])

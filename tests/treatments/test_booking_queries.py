@@ -1,0 +1,61 @@
+"""Booking reads its rule inputs in a handful of queries: the count is pinned here, so a change that adds a
+read (a query per session, per rule…) shows.
+
+What booking reads and writes, inside the service's transaction:
+- the course, locked with its patient, read with its protocol, category and location (1);
+- whether the practitioner works at the room's location (1);
+- the patient's live sessions, this course's and the others' (1); the conflict rules (1); the opening hours (1);
+  the medical clearances only when the patient has medical flags, the acting practitioner and the decisions
+  recorded ahead only when overrides are given or a rule refused (0 here);
+- the session and its history row (2, in a savepoint: 4), the course becoming active and its history row (2);
+- what the session's announcement sets off: aftercare's reminder and prompts (10), webhook subscriptions (1).
+
+Counted inside the test's transaction, so every `transaction.atomic()` shows as a SAVEPOINT and a RELEASE
+(the service's own is one pair; in production the outermost is BEGIN/COMMIT, which Django does not count).
+Through the API the count adds the session login and the user's permissions (4), the Idempotency-Key record
+(claimed in a savepoint, then completed: 4), the three ids in the body (3) and the session read back for the
+response (3).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import CourseFactory, SessionFactory
+from tests.treatments.api_helpers import SESSIONS_URL, booking_body
+from tests.treatments.conftest import at, book
+
+pytestmark = pytest.mark.django_db
+
+SERVICE_QUERIES = 24
+API_QUERIES = SERVICE_QUERIES + 4 + 4 + 3 + 3
+
+
+def test_booking_through_the_service_takes_a_fixed_number_of_queries(
+    clock, course, practitioner, room, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(SERVICE_QUERIES):
+        book(course, practitioner, room, at(3, 10))
+
+
+def test_booking_through_the_api_takes_a_fixed_number_of_queries(
+    treatments_client, course, practitioner, room, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(API_QUERIES):
+        response = treatments_client.post(
+            SESSIONS_URL, booking_body(course, practitioner, room, at(3, 10)), HTTP_IDEMPOTENCY_KEY="booking-1"
+        )
+    assert response.status_code == 201, response.content
+
+
+def test_a_patients_other_sessions_add_no_query_to_a_booking(
+    clock, course, practitioner, room, django_assert_num_queries
+) -> None:
+    """The rule inputs are read whole, not per session: a patient with a history books in as many queries."""
+    book(course, practitioner, room, at(3, 10))
+    for day in (4, 5, 6):
+        other_course = CourseFactory(patient=course.patient, location=course.location)
+        SessionFactory(course=other_course, starts_at=at(day, 10), ends_at=at(day, 10, 45))
+
+    with django_assert_num_queries(SERVICE_QUERIES - 2):  # the course is active already: no status change
+        book(course, practitioner, room, at(17, 10))
