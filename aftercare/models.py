@@ -235,6 +235,12 @@ class ScheduledMessage(models.Model):
             # The dispatcher's query: due pending rows, oldest first.
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="message_pending_due_idx"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_sending_claim_idx"),
+            # The outbox list's default order.
+            models.Index(fields=["due_at", "id"], name="message_due_order_idx"),
+            # When a message last reached a patient (the worklist's last contact).
+            models.Index(
+                fields=["patient", "sent_at"], condition=Q(status="sent"), name="message_sent_per_patient_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

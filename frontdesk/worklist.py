@@ -24,26 +24,29 @@ until that day; each row shows the last attempt to reach the patient.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, overload
 from uuid import UUID
 
-from django.db.models import Case, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
+from clinic.api.pagination import LazyRows
 from clinic.local_time import date_text, local_datetime_text
 from frontdesk.models import ContactAttempt
 from treatments.followup import (
     FIRST_SESSION,
+    KIND_RANK,
     MAINTENANCE,
     NEXT_SESSION,
     AwaitingBooking,
     course_followups,
     location_todays,
     open_states,
+    opened_by,
     state_followup,
 )
 from treatments.models import CancelReason, FollowupState, SessionStatus
@@ -57,7 +60,7 @@ KIND_LABELS = (
     (FIRST_SESSION, "first sessions"),
     (MAINTENANCE, "maintenance"),
 )
-TIER = {RED_FLAG: 0, NEXT_SESSION: 1, FIRST_SESSION: 2, MAINTENANCE: 3}
+TIER = {RED_FLAG: 0, **KIND_RANK}
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,14 @@ class WorklistRow:
         return (TIER[self.kind], self.window_end or date.max, self.window_start or date.max)
 
 
-class Worklist(Sequence[WorklistRow]):
+class Worklist(LazyRows):
     """The worklist, most urgent first, read a page at a time.
 
-    Red-flag rows (few) come first; the course rows are an indexed read of
-    the stored follow-up states (treatments.followup), ordered by urgency in
-    SQL, so a slice reads only its own rows and `len()` is one COUNT: the
-    cost grows with the page, not with the courses stored.
+    Red-flag rows (few) come first; the course rows are read from the stored
+    follow-up states (treatments.followup) along the index that holds them in
+    urgency order, so a slice reads only its own rows, and `len()` (one
+    COUNT) runs only when the total is asked for: the cost follows the page,
+    not the courses stored.
     """
 
     def __init__(self, *, now: datetime, location_id: Any, practitioner_id: Any, kind: str | None) -> None:
@@ -140,14 +144,24 @@ class Worklist(Sequence[WorklistRow]):
             if not rows:
                 raise IndexError(index)
             return rows[0]
-        start, stop, step = index.indices(len(self))
-        if step != 1:
+        plain = index.step in (None, 1) and all(end is None or end >= 0 for end in (index.start, index.stop))
+        if not plain:
             return list(self)[index]
+        # A page's slice needs no total: the COUNT runs only for an open-ended one.
+        start = index.start or 0
+        stop = index.stop if index.stop is not None else len(self)
         flagged = len(self.red_flags)
         rows = self.red_flags[start:stop]
         if self.states is not None and stop > flagged:
-            states = list(self.states[max(start - flagged, 0) : stop - flagged])
-            rows += self._course_rows(states)
+            # The page's course ids along the urgency index, then their rows with what they show.
+            ids = list(self.states.values_list("course_id", flat=True)[max(start - flagged, 0) : stop - flagged])
+            by_course = {
+                state.course_id: state
+                for state in FollowupState.objects.filter(course_id__in=ids).select_related(
+                    "course__patient", "course__protocol", "course__location"
+                )
+            }
+            rows += self._course_rows([by_course[course_id] for course_id in ids])
         return _with_last_contacts(rows)
 
     def __iter__(self) -> Iterator[WorklistRow]:
@@ -215,24 +229,35 @@ def worklist(
 def _course_states(
     todays: dict[Any, date], *, location_id: Any, practitioner_id: Any, kind: str | None
 ) -> QuerySet[FollowupState]:
-    """Stored states of the courses on the list, most urgent first (README: "The worklist")."""
-    latest_attempt = ContactAttempt.objects.filter(course_id=OuterRef("course_id")).order_by("-made_at")
-    # On the list: the window has opened by the location's today, and no call-back agreed for a later day.
-    due = Q(pk__in=[])
-    for place, today in todays.items():
-        no_call_back_yet = Q(call_back_on__isnull=True) | Q(call_back_on__lte=today)
-        due |= Q(location_id=place, window_start__lte=today) & no_call_back_yet
-    states = open_states().annotate(call_back_on=Subquery(latest_attempt.values("call_back_on")[:1])).filter(due)
+    """Stored states of the courses on the list, most urgent first (README: "The worklist"): the window
+    has opened by the location's today and no call-back was agreed for a later day."""
+    states = open_states().filter(opened_by(todays)).exclude(course_id__in=_called_back_later(todays))
     if location_id is not None:
         states = states.filter(location_id=location_id)
     if practitioner_id is not None:
         states = states.filter(last_practitioner_id=practitioner_id)
     if kind is not None:
         states = states.filter(kind=kind)
-    tier = Case(*(When(kind=name, then=Value(rank)) for name, rank in TIER.items()), output_field=IntegerField())
-    return states.select_related("course__patient", "course__protocol", "course__location").order_by(
-        tier, F("window_end").asc(nulls_last=True), "window_start", "course_id"
+    # The rank is treatments.followup.KIND_RANK (the same tiers as TIER); `followup_urgency_idx` holds this order.
+    return states.order_by("rank", F("window_end").asc(nulls_last=True), "window_start", "course_id")
+
+
+def _called_back_later(todays: dict[Any, date]) -> list[Any]:
+    """Courses whose latest contact attempt agreed a call-back after their location's today (few)."""
+    if not todays:
+        return []
+    upcoming = ContactAttempt.objects.filter(call_back_on__gt=min(todays.values())).values("course_id")
+    latest = (
+        ContactAttempt.objects.filter(course_id__in=upcoming)
+        .order_by("course_id", "-made_at")
+        .distinct("course_id")
+        .values_list("course_id", "call_back_on", "course__location_id")
     )
+    return [
+        course_id
+        for course_id, call_back_on, place in latest
+        if call_back_on is not None and call_back_on > todays.get(place, date.min)
+    ]
 
 
 def _with_last_contacts(rows: list[WorklistRow]) -> list[WorklistRow]:

@@ -69,6 +69,10 @@ FIRST_SESSION = FollowupKind.FIRST_SESSION.value
 NEXT_SESSION = FollowupKind.NEXT_SESSION.value
 MAINTENANCE = FollowupKind.MAINTENANCE.value
 
+# When several kinds wait, which comes first (the worklist's urgency after red flags): a course's
+# next session (its spacing is what the result depends on), then first sessions, then maintenance.
+KIND_RANK = {NEXT_SESSION: 1, FIRST_SESSION: 2, MAINTENANCE: 3}
+
 # Courses that can be waiting for a booking at all.
 FOLLOWED_UP_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
 
@@ -217,6 +221,7 @@ def _stored_values(followup: FollowUp) -> dict[str, Any]:
     values = {name: getattr(followup, name) for name in STORED_FIELDS}
     values["kind"] = values["kind"] or ""
     values["last_booking_status"] = values["last_booking_status"] or ""
+    values["rank"] = KIND_RANK.get(values["kind"], 0)
     return values
 
 
@@ -245,7 +250,7 @@ def followup_refresh(course_ids: Iterable[Any], *, batch_size: int = 2000) -> in
             rows,
             update_conflicts=True,
             unique_fields=["course"],
-            update_fields=["location", *(name.removesuffix("_id") for name in STORED_FIELDS), "refreshed_at"],
+            update_fields=["location", *(name.removesuffix("_id") for name in STORED_FIELDS), "rank", "refreshed_at"],
         )
         stored += len(rows)
     return stored

@@ -293,6 +293,7 @@ class Course(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="course_newest_first_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=CourseStatus.values), name="course_status_valid"),
             models.CheckConstraint(condition=Q(planned_sessions__gte=1), name="course_planned_sessions_positive"),
@@ -340,6 +341,8 @@ class FollowupState(models.Model):
     window_start = models.DateField(null=True, blank=True)
     window_end = models.DateField(null=True, blank=True)
     is_booked = models.BooleanField(default=False)
+    # Which kind comes first when several wait (treatments.followup.KIND_RANK): 0 for none.
+    rank = models.PositiveSmallIntegerField(default=0)
     last_booking_status = models.CharField(max_length=20, blank=True)
     last_booking_cancel_reason = models.CharField(max_length=40, blank=True)
     last_booking_at = models.DateTimeField(null=True, blank=True)
@@ -354,6 +357,12 @@ class FollowupState(models.Model):
                 condition=Q(is_booked=False) & ~Q(kind=""),
             ),
             models.Index(fields=["last_practitioner"], name="followup_last_practitioner_idx"),
+            # The worklist's order (most urgent first), read in order until a page is full.
+            models.Index(
+                fields=["rank", "window_end", "window_start", "course"],
+                name="followup_urgency_idx",
+                condition=Q(is_booked=False) & ~Q(kind=""),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["", *FollowupKind.values]), name="followup_kind_valid"),

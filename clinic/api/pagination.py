@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,6 +14,15 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 TRUE_TEXTS = frozenset({"true", "1", "yes"})
 
 
+class LazyRows(Sequence[Any]):
+    """A list read from the database a slice at a time (the worklist): paged like a queryset, so a page
+    reads `page_size + 1` rows and `len()` (a COUNT) runs only when the total is asked for."""
+
+
+def _total(rows: Any) -> int:
+    return rows.count() if isinstance(rows, QuerySet) else len(rows)
+
+
 class PagePagination(PageNumberPagination):
     """`?page=N&page_size=M`, at most 200 rows a page; `count` only where it costs nothing, or when asked.
 
@@ -21,8 +31,8 @@ class PagePagination(PageNumberPagination):
     through it. `count` is the exact total when the page reaches the end of
     the list (it is then known for free) or when the client asks with
     `?count=true` (one COUNT query); otherwise it is null and `next` says
-    whether more rows follow. A list computed in memory (the worklist) always
-    has its count.
+    whether more rows follow. A `LazyRows` list (the worklist) pages the same
+    way; any other list computed in memory always has its count.
     """
 
     page_size_query_param = "page_size"
@@ -38,7 +48,7 @@ class PagePagination(PageNumberPagination):
     has_next: bool
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
-        if not isinstance(queryset, QuerySet):
+        if not isinstance(queryset, QuerySet) and not isinstance(queryset, LazyRows):
             listed: list[Any] | None = super().paginate_queryset(queryset, request, view)
             if listed is not None and self.page is not None:
                 self.total = self.page.paginator.count
@@ -53,7 +63,7 @@ class PagePagination(PageNumberPagination):
         wants_count = request.query_params.get(self.count_query_param, "").lower() in TRUE_TEXTS
         self.total = None
         if page_text in self.last_page_strings:
-            self.total = queryset.count()
+            self.total = _total(queryset)
             page_number = max((self.total + page_size - 1) // page_size, 1)
         else:
             try:
@@ -71,7 +81,7 @@ class PagePagination(PageNumberPagination):
         if not self.has_next:
             self.total = offset + len(rows)
         elif self.total is None and wants_count:
-            self.total = queryset.count()
+            self.total = _total(queryset)
         self.page_number = page_number
         return rows
 

@@ -8,6 +8,7 @@ What booking reads and writes, inside the service's transaction:
   the medical clearances only when the patient has medical flags, the acting practitioner and the decisions
   recorded ahead only when overrides are given or a rule refused (0 here);
 - the session and its history row (2, in a savepoint: 4), the course becoming active and its history row (2);
+- the course's follow-up state re-derived and stored (2);
 - what the session's announcement sets off: aftercare's reminder and prompts (10), webhook subscriptions (1).
 
 Counted inside the test's transaction, so every `transaction.atomic()` shows as a SAVEPOINT and a RELEASE
@@ -24,10 +25,11 @@ import pytest
 from tests.factories import CourseFactory, SessionFactory
 from tests.treatments.api_helpers import SESSIONS_URL, booking_body
 from tests.treatments.conftest import at, book
+from treatments.models import CourseStatus
 
 pytestmark = pytest.mark.django_db
 
-SERVICE_QUERIES = 24
+SERVICE_QUERIES = 26
 API_QUERIES = SERVICE_QUERIES + 4 + 4 + 3 + 3
 
 
@@ -54,7 +56,8 @@ def test_a_patients_other_sessions_add_no_query_to_a_booking(
     """The rule inputs are read whole, not per session: a patient with a history books in as many queries."""
     book(course, practitioner, room, at(3, 10))
     for day in (4, 5, 6):
-        other_course = CourseFactory(patient=course.patient, location=course.location)
+        # Earlier courses of the protocol (one course of a protocol is in progress at a time).
+        other_course = CourseFactory(patient=course.patient, location=course.location, status=CourseStatus.COMPLETED)
         SessionFactory(course=other_course, starts_at=at(day, 10), ends_at=at(day, 10, 45))
 
     with django_assert_num_queries(SERVICE_QUERIES - 2):  # the course is active already: no status change

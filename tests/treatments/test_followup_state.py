@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from frontdesk.worklist import worklist
 from tests.admin_forms import inline_post_data
-from tests.factories import CourseFactory
+from tests.factories import ConsentFactory, CourseFactory, PatientFactory
 from tests.treatments.conftest import at, book
 from treatments import services
 from treatments.followup import (
@@ -61,7 +61,15 @@ def complete(session: Session, clock) -> Session:
 
 
 def test_every_kind_of_session_change_keeps_the_stored_state(clock, location, practitioner, room, protocol) -> None:
-    course = services.course_create(patient=CourseFactory().patient, protocol=protocol, location=location, actor=None)
+    patient = PatientFactory()
+    ConsentFactory(
+        patient=patient,
+        kind="treatment",
+        scope=protocol.treatment_consent_form,
+        version=protocol.treatment_consent_version,
+        given_at=at(1),
+    )
+    course = services.course_create(patient=patient, protocol=protocol, location=location, actor=None)
     row = assert_in_step(course)
     assert (row["kind"], row["window_start"], row["is_booked"]) == (FIRST_SESSION, date(2026, 3, 2), False)
 
