@@ -424,7 +424,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "clinic.api.query.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.PagePagination",
     "PAGE_SIZE": 50,

@@ -68,17 +68,23 @@ class StrictInputMixin(_SerializerBase):
     """
 
     def to_internal_value(self, data: Any) -> Any:
+        errors: dict[str, Any] = {}
         if isinstance(data, Mapping):
             fields = self.fields
-            errors = {}
             for key in data:
                 if key not in fields:
                     errors[key] = ["Unknown field."]
                 elif fields[key].read_only:
                     errors[key] = ["This field is read-only."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
+        if not errors:
+            return super().to_internal_value(data)
+        # Reported with the body's other errors, so one round trip shows everything to fix.
+        try:
+            super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, Mapping):
+                errors = {**error.detail, **errors}
+        raise serializers.ValidationError(errors)
 
 
 class TimeZoneField(TimeZoneSerializerField):

@@ -33,6 +33,7 @@ from treatments.models import (
     TreatedArea,
     TreatmentCategory,
 )
+from treatments.selectors import MAX_AVAILABILITY_DAYS
 
 # --- reference data ------------------------------------------------------------
 
@@ -325,8 +326,10 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = serializers.DateField(help_text="First day (the location's local date), ISO-8601.")
+    date_to = serializers.DateField(
+        help_text=f"Last day, included: at most {MAX_AVAILABILITY_DAYS} days at a time (else 400)."
+    )
     step_minutes = serializers.IntegerField(required=False, min_value=5, max_value=240, default=15)
 
 
