@@ -26,6 +26,9 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+# A blank search is no search; a blank ordering is the default order (what a search box or sort control sends).
+BLANK_ALLOWED = frozenset({api_settings.SEARCH_PARAM, api_settings.ORDERING_PARAM})
+
 
 class StrictOrderingFilter(OrderingFilter):
     """`?ordering=` with a field the endpoint does not sort by is a 400, not the default order in disguise."""
@@ -115,6 +118,13 @@ class StrictQueryParams:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]  # authentication and permissions first
-        unknown = sorted(set(request.query_params) - known_query_params(self))
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        known = known_query_params(self)
+        errors = {name: ["Unknown query parameter."] for name in sorted(set(request.query_params) - known)}
+        # `?updated_since=` would otherwise read as "no filter": a client building its query wrong should hear so.
+        errors |= {
+            name: ["A value is required: leave the parameter out instead of sending it blank."]
+            for name, values in request.query_params.lists()
+            if name in known and name not in BLANK_ALLOWED and any(not value.strip() for value in values)
+        }
+        if errors:
+            raise ValidationError(errors)

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.filters import FilterBackend
 from clinic.api.query import StrictOrderingFilter, StrictQueryParams
 from patients import selectors, services
 from patients.api.serializers import (
@@ -36,7 +36,7 @@ class PatientViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
     queryset = Patient.objects.none()  # for the schema and permissions; get_queryset does the read
     serializer_class = PatientOutputSerializer
     filterset_class = PatientFilter
-    filter_backends = [DjangoFilterBackend, PatientSearchFilter, StrictOrderingFilter]
+    filter_backends = [FilterBackend, PatientSearchFilter, StrictOrderingFilter]
     search_fields = ["first_name", "last_name", "email", "phone"]
     ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
     ordering = ["last_name", "first_name", "id"]
