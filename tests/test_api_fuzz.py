@@ -4,7 +4,8 @@ Valid and invalid requests are generated from the schema and sent, in
 process, to the real Django application over the real database, with an API
 key of every scope. Each response must be no 5xx, a status code and a body
 the schema documents for that operation, a JSON content type, and invalid
-input (negative examples) must be refused with a 4xx. The number of examples
+input (negative examples) must be refused with a 4xx. The operations no key may
+make (clinical decisions) are fuzzed again as a signed-in superuser. The number of examples
 is bounded so the run takes a few minutes; FUZZ_EXAMPLES raises it for a
 longer hunt (`make test PYTEST_ARGS="tests/test_api_fuzz.py" FUZZ_EXAMPLES=500`).
 
@@ -19,9 +20,12 @@ import os
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -34,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from clinic.wsgi import application
 from integrations.services import api_key_create
-from tests.factories import CourseFactory, PractitionerFactory, ProductLotFactory, RoomFactory
+from tests.factories import CourseFactory, PractitionerFactory, ProductLotFactory, RoomFactory, UserFactory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
@@ -74,16 +78,33 @@ def authorization(db) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw_key}"}
 
 
+GENERATED = json.loads(
+    json.dumps(SchemaGenerator().get_schema(request=None, public=True), cls=DjangoJSONEncoder)
+)  # the schema the docs page serves, generated from the code (no request, no database)
+
+
 def load_schema() -> schemathesis.schemas.BaseSchema:
-    """The schema the docs page serves, generated from the code (no request, no database), served in process."""
-    generated = SchemaGenerator().get_schema(request=None, public=True)
-    loaded = schemathesis.openapi.from_dict(json.loads(json.dumps(generated, cls=DjangoJSONEncoder)))
-    loaded.app = application
-    loaded.config.generation.update(modes=["positive", "negative"], max_examples=EXAMPLES)
+    loaded = schemathesis.openapi.from_dict(GENERATED)
+    loaded.app = application  # served in process
+    # Credentials are the test's own (a key, a session): not generated, nor left out as "negative" data.
+    loaded.config.generation.update(
+        modes=["positive", "negative"], max_examples=EXAMPLES, with_security_parameters=False
+    )
     return loaded
 
 
+def staff_only() -> list[str]:
+    """Operations no API key may make (a practitioner's clinical decisions): fuzzed as a signed-in superuser."""
+    return [
+        operation["operationId"]
+        for methods in GENERATED["paths"].values()
+        for operation in methods.values()
+        if not any("apiKey" in requirement for requirement in operation.get("security", []))
+    ]
+
+
 schema = load_schema()
+staff_schema = load_schema().include(operation_id=staff_only())
 
 
 @schema.parametrize()
@@ -94,3 +115,25 @@ schema = load_schema()
 )
 def test_the_api_answers_as_its_schema_says(case, in_process, authorization, clinic_rows) -> None:
     case.call_and_validate(headers=authorization, checks=CHECKS)
+
+
+@pytest.fixture
+def staff_session(db) -> tuple[dict[str, str], dict[str, str]]:
+    """A superuser's session cookie, with the CSRF cookie and header a browser would send."""
+    client = Client()
+    client.force_login(UserFactory(is_superuser=True))
+    token = _get_new_csrf_string()
+    cookies = {django_settings.SESSION_COOKIE_NAME: client.cookies[django_settings.SESSION_COOKIE_NAME].value}
+    cookies[django_settings.CSRF_COOKIE_NAME] = token
+    return {"X-CSRFToken": token}, cookies
+
+
+@staff_schema.parametrize()
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    derandomize=True,
+)
+def test_the_staff_only_operations_answer_as_the_schema_says(case, in_process, staff_session, clinic_rows) -> None:
+    headers, cookies = staff_session
+    case.call_and_validate(headers=headers, cookies=cookies, checks=CHECKS)
