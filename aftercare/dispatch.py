@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from clinic.logs import exception_origin
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
 from patients.selectors import patient_has_consent, patient_ids_with_consent
@@ -294,17 +294,6 @@ def _record(outcomes: Sequence[Outcome], result: DispatchResult) -> None:
         elif outcome.tally == "sent":
             result.lost_claims += 1
             logger.warning("outbox row %s was reclaimed while being sent; it may go twice", outcome.claim.pk)
-
-
-def exception_origin(exc: BaseException) -> str:
-    """Name `exc` by its class and the innermost frames it came through, never by its message.
-
-    A message may quote what failed (an address, a subject, a body); where
-    it was raised is enough to find the bug, and holds no patient data.
-    """
-    frames = traceback.extract_tb(exc.__traceback__)[-3:]
-    where = " < ".join(f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames))
-    return f"{exc.__class__.__module__}.{exc.__class__.__qualname__}" + (f" at {where}" if where else "")
 
 
 def _unexpected_outcome(claim: Claim, exc: Exception, *, attempts: int, result: DispatchResult) -> Outcome:
