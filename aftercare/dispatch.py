@@ -4,8 +4,10 @@ Claiming, finishing and recovery are `clinic.outbox`'s: a short claim with
 SELECT … FOR UPDATE SKIP LOCKED, sending outside any transaction, and an
 outcome written only while the claim still holds. A dispatcher that dies
 mid-batch leaves rows in `sending`; after the lease they are put back, so a
-crash costs at most one duplicate per row that was in flight. Each claim
-spends one attempt; a deferral for quiet hours gives it back.
+crash costs at most one duplicate per row that was in flight. A database
+restart in the middle of a batch costs none: the outcomes wait for it to
+come back (RECORD_PATIENCE_SECONDS). Each claim spends one attempt; a
+deferral for quiet hours gives it back.
 
 Every way a send can go wrong ends within AFTERCARE_MAX_ATTEMPTS: a
 transient error and an unexpected exception are retried with back-off until
@@ -26,6 +28,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -282,9 +285,25 @@ def _retry_or_fail(claim: Claim, *, attempts: int, error: str) -> Outcome:
     )
 
 
+# How long a batch's outcomes wait for the database to come back (a restart, a fail-over) before the
+# batch is given up. Its messages have gone: recorded late, they do not go again; given up, they stay
+# `sending` until the lease puts them back, and go twice. Well inside the lease and the task's time limit.
+RECORD_PATIENCE_SECONDS = 30
+
+
 def _record(outcomes: Sequence[Outcome], result: DispatchResult) -> None:
-    """Write the outcomes whose claims still hold, and count them."""
-    written = MESSAGE_OUTBOX.finish_many((outcome.claim, outcome.changes) for outcome in outcomes)
+    """Write the outcomes whose claims still hold, and count them; wait out a short database outage to do it."""
+    give_up_at = monotonic_time.monotonic() + RECORD_PATIENCE_SECONDS
+    while True:
+        try:
+            written = MESSAGE_OUTBOX.finish_many((outcome.claim, outcome.changes) for outcome in outcomes)
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if monotonic_time.monotonic() >= give_up_at:
+                raise
+            logger.warning("recording %d outcomes waits for the database: %s", len(outcomes), exception_origin(exc))
+            connection.close()  # the next try opens a new connection
+            monotonic_time.sleep(1)
     for outcome in outcomes:
         if outcome.claim.pk in written:
             setattr(result, outcome.tally, getattr(result, outcome.tally) + 1)

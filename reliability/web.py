@@ -96,10 +96,10 @@ def gunicorn(*, port: int, workers: int, environ: dict[str, str], log: Path) -> 
             if server.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log_tail(log)}")
             try:
-                if requests.get(f"{base}/healthz", headers=PROXY_HEADERS, timeout=5).status_code == 200:
+                if requests.get(f"{base}/healthz", headers=PROXY_HEADERS, timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or still importing
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer /healthz within 60 s:\n{log_tail(log)}")
             time.sleep(0.2)
