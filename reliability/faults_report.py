@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
 from reliability.integrity import Integrity
 from reliability.probe import Recovery, Window, recovery
-from reliability.report import latency_line, status_counts
+from reliability.report import access_log, latency_line, status_counts
 from reliability.traffic import Sample, TrafficResult
 
 if TYPE_CHECKING:
     from reliability.faults import Dispatch, Ticker
 
 RECOVERY_LIMIT_SECONDS = 30
-# gunicorn.conf.py's access line: 127.0.0.1 "GET /path HTTP/1.1" 200 1234 12ms
-ACCESS_STATUS = re.compile(r'^\S+ "[^"]*" (\d{3}) ', re.MULTILINE)
 
 
 def _seconds(value: float | None) -> str:
@@ -52,7 +49,7 @@ def report(
     wrong = Counter(sample.problem for sample in answers if sample.problem)
     if wrong:
         findings.append(f"answers that are neither a success, a refusal nor an outage's JSON 503: {dict(wrong)}")
-    logged_500s = ACCESS_STATUS.findall(server_log).count("500")
+    logged_500s = sum(status == 500 for _method, _path, status, _ms in access_log(server_log))
     if logged_500s:
         findings.append(f"gunicorn logged {logged_500s} responses with status 500")
 
@@ -100,14 +97,17 @@ def report(
         print(
             f"{window.name + ':':<16}down {window.up - window.down:.1f} s; "
             f"traffic while down [{status_counts(traffic_down) or 'none'}; {latency_line(traffic_down)}], "
-            f"probe while down {dict(sorted(found.statuses_while_down.items()))}; "
+            f"probes while down {found.statuses_while_down}; "
             f"after it was back: API 200 in {_seconds(found.first_ok_after)}, "
             f"/healthz 200 in {_seconds(found.healthz_ok_after)}, all 200 from {_seconds(found.all_ok_after)}"
         )
-    print(
-        f"worker SIGKILL: at {killed_at:.0f} s, {len(dispatch.in_flight.get('worker killed', ()))} rows in flight; "
-        f"a new worker started"
-    )
+    print(f"worker SIGKILL: at {killed_at:.0f} s; a new worker started")
+    # Each repeated message is put down to the first fault it was in flight at.
+    attributed: set[str] = set()
+    for fault, rows in dispatch.in_flight.items():
+        twice = (set(repeated) & rows) - attributed
+        attributed |= twice
+        print(f"  {fault + ':':<20}{len(rows)} rows in flight, {len(twice)} of them sent twice")
     ledger_retries: Counter[str] = Counter()
     for ledger in result.ledgers:
         ledger_retries.update(ledger.retried_bookings)

@@ -74,7 +74,7 @@ class Window:
 @dataclass(frozen=True)
 class Recovery:
     window: Window
-    statuses_while_down: dict[str, int]  # by status code, API answers started while the service was down
+    statuses_while_down: dict[str, dict[str, int]]  # per probe, answers started while the service was down
     first_ok_after: float | None  # seconds from `up` to the first 200 from the API
     all_ok_after: float | None  # seconds from `up` until the API and /healthz answered 200 from then on
     healthz_ok_after: float | None
@@ -82,11 +82,12 @@ class Recovery:
 
 def recovery(window: Window, samples: list[Sample], *, until: float, operation_prefix: str = "probe") -> Recovery:
     """Read what the probe saw in `window`, and after it until `until` (the next fault, or the end)."""
-    while_down: dict[str, int] = {}
+    while_down: dict[str, dict[str, int]] = {}
     for sample in samples:
-        if sample.operation == f"{operation_prefix} api" and window.down <= sample.started < window.up:
+        if sample.operation.startswith(operation_prefix) and window.down <= sample.started < window.up:
             key = "no answer" if sample.status is None else str(sample.status)
-            while_down[key] = while_down.get(key, 0) + 1
+            counts = while_down.setdefault(sample.operation.removeprefix(f"{operation_prefix} "), {})
+            counts[key] = counts.get(key, 0) + 1
     after = sorted((s for s in samples if window.up <= s.started < until), key=lambda s: s.started)
 
     def first_ok(operation: str) -> float | None:

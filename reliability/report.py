@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from reliability.traffic import Sample
+
+# gunicorn.conf.py's access line: 127.0.0.1 "GET /path HTTP/1.1" 200 1234 12ms
+ACCESS_LINE = re.compile(r'^\S+ "(\S+) (\S+) [^"]*" (\d{3}) \S+ (\d+)ms$', re.MULTILINE)
+
+
+def access_log(text: str) -> list[tuple[str, str, int, float]]:
+    """(method, path, status, milliseconds in the server) for each request gunicorn logged."""
+    return [(method, path, int(status), float(ms)) for method, path, status, ms in ACCESS_LINE.findall(text)]
 
 
 def percentile(values: Sequence[float], share: float) -> float:
