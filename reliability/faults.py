@@ -192,6 +192,7 @@ def drill(*, postgres: EmbeddedPostgres, redis_server: EmbeddedRedis, args: argp
     with web.throwaway_database() as database, tempfile.TemporaryDirectory(prefix="faults-") as folder_name:
         folder = Path(folder_name)
         clinic = scene.clinic_build(patients=args.patients)
+        load_before = os.getloadavg()[0]
         recording = folder / "sms-received.txt"
         dispatch = Dispatch(
             folder=folder,
@@ -273,6 +274,7 @@ def drill(*, postgres: EmbeddedPostgres, redis_server: EmbeddedRedis, args: argp
             ticker=ticker,
             checked=checked,
             server_log=server_log,
+            load_average=(load_before, os.getloadavg()[0]),
         )
 
 

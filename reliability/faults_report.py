@@ -39,6 +39,7 @@ def report(
     ticker: Ticker,
     checked: Integrity,
     server_log: str,
+    load_average: tuple[float, float],
 ) -> int:
     """Print the drill's figures; return 1 if anything was lost, duplicated beyond the bound, or answered wrongly."""
     from aftercare.models import ScheduledMessage
@@ -78,7 +79,10 @@ def report(
         findings.append(f"{extra_sends} repeated sends, more than the {len(in_flight)} rows in flight at the faults")
 
     samples = result.samples
-    print(f"database {database} on a PostgreSQL and a Redis of the drill's own; {os.cpu_count()} cores")
+    print(
+        f"database {database} on a PostgreSQL and a Redis of the drill's own; {os.cpu_count()} cores, "
+        f"load average {load_average[0]:.1f} before and {load_average[1]:.1f} after"
+    )
     print(
         f"gunicorn 2 workers, DEBUG off; {args.clients} booking clients; Celery worker, 2 processes; "
         f"beat's dispatcher tick every 3 s; each service down {args.down_seconds:.0f} s"
@@ -99,7 +103,9 @@ def report(
             f"traffic while down [{status_counts(traffic_down) or 'none'}; {latency_line(traffic_down)}], "
             f"probes while down {found.statuses_while_down}; "
             f"after it was back: API 200 in {_seconds(found.first_ok_after)}, "
-            f"/healthz 200 in {_seconds(found.healthz_ok_after)}, all 200 from {_seconds(found.all_ok_after)}"
+            f"/healthz 200 in {_seconds(found.healthz_ok_after)}, "
+            f"every door working from {_seconds(found.all_ok_after)}"
+            + (f" (the last failure: {found.last_failure})" if found.last_failure else "")
         )
     print(f"worker SIGKILL: at {killed_at:.0f} s; a new worker started")
     # Each repeated message is put down to the first fault it was in flight at.

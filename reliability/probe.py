@@ -1,10 +1,11 @@
 """Probes that ask the web, several times a second, whether it can do its job; and what they saw around a fault.
 
 One reads one page of patients through an API key (PostgreSQL, the key, the
-rate limiter in Redis), the other /healthz (PostgreSQL, migrations, Redis);
-each keeps every answer with its time, so a fault's window can be read off
-afterwards: what the web answered while a service was down, and how long
-after the service was back the web answered 200 again.
+rate limiter in Redis), one /healthz (PostgreSQL, migrations, Redis), one a
+staff page with a session cookie (the session table). Each keeps every
+answer with its time, so a fault's window can be read off afterwards: what
+the web answered while a service was down, and how long after the service
+was back every door worked again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,28 @@ from reliability.web import PROXY_HEADERS
 INTERVAL_SECONDS = 0.1
 
 
-PROBES = {"probe api": "/api/v1/patients/?page_size=1", "probe healthz": "/healthz"}
+@dataclass(frozen=True)
+class Door:
+    path: str
+    ok: int  # the status that says it works
+
+
+# The API through a key; health; a staff page with a session cookie (the session is read from the
+# database: an unknown one sends the visitor to the login page, 302).
+PROBES = {
+    "probe api": Door("/api/v1/patients/?page_size=1", 200),
+    "probe healthz": Door("/healthz", 200),
+    "probe staff": Door("/admin/", 302),
+}
+
+
+def staff_answer_problem(response: requests.Response) -> str:
+    """What is wrong with a staff page's answer: anything but the expected one or a plain 503 with Retry-After."""
+    if response.status_code == 503:
+        if not response.headers.get("Content-Type", "").startswith("text/html"):
+            return "staff 503 not HTML"
+        return "" if response.headers.get("Retry-After") else "staff 503 without Retry-After"
+    return "" if response.status_code == 302 else f"staff {response.status_code}"
 
 
 class Probe(threading.Thread):
@@ -31,11 +53,12 @@ class Probe(threading.Thread):
     def __init__(self, operation: str, *, base_url: str, read_key: str, clock: Callable[[], float]) -> None:
         super().__init__(name=operation, daemon=True)
         self.operation = operation
-        self.path = PROBES[operation]
+        self.door = PROBES[operation]
         self.base = base_url
         self.clock = clock
         self.client = requests.Session()
         self.client.headers.update({"Authorization": f"Bearer {read_key}", **PROXY_HEADERS})
+        self.client.cookies.set("sessionid", "reliability-probe-no-such-session")
         self.samples: list[Sample] = []
         self._stopping = threading.Event()
 
@@ -44,12 +67,14 @@ class Probe(threading.Thread):
         while not self._stopping.is_set():
             started = self.clock()
             try:
-                response = self.client.get(self.base + self.path, timeout=10)
+                response = self.client.get(self.base + self.door.path, timeout=10, allow_redirects=False)
             except requests.RequestException as error:
                 self.samples.append(Sample(operation, started, self.clock() - started, None, type(error).__name__))
             else:
                 problem = ""
-                if operation == "probe api" and response.status_code >= 500:
+                if operation == "probe staff":
+                    problem = staff_answer_problem(response)
+                elif operation == "probe api" and response.status_code >= 500:
                     problem = outage_answer_problem(response)
                 elif response.status_code not in (200, 503):
                     problem = f"{operation}: {response.status_code}"
@@ -75,36 +100,39 @@ class Window:
 class Recovery:
     window: Window
     statuses_while_down: dict[str, dict[str, int]]  # per probe, answers started while the service was down
-    first_ok_after: float | None  # seconds from `up` to the first 200 from the API
-    all_ok_after: float | None  # seconds from `up` until the API and /healthz answered 200 from then on
-    healthz_ok_after: float | None
+    first_ok_after: float | None  # seconds from `up` until the API's first 200
+    healthz_ok_after: float | None  # ... /healthz's first 200
+    all_ok_after: float | None  # ... the last failure any probe saw (every door worked from then on)
+    last_failure: str  # which probe, and what it got
 
 
-def recovery(window: Window, samples: list[Sample], *, until: float, operation_prefix: str = "probe") -> Recovery:
-    """Read what the probe saw in `window`, and after it until `until` (the next fault, or the end)."""
+def recovery(window: Window, samples: list[Sample], *, until: float) -> Recovery:
+    """Read what the probes saw in `window`, and after it until `until` (the next fault, or the end)."""
+    probed = [sample for sample in samples if sample.operation in PROBES]
     while_down: dict[str, dict[str, int]] = {}
-    for sample in samples:
-        if sample.operation.startswith(operation_prefix) and window.down <= sample.started < window.up:
-            key = "no answer" if sample.status is None else str(sample.status)
-            counts = while_down.setdefault(sample.operation.removeprefix(f"{operation_prefix} "), {})
-            counts[key] = counts.get(key, 0) + 1
-    after = sorted((s for s in samples if window.up <= s.started < until), key=lambda s: s.started)
+    for sample in probed:
+        if window.down <= sample.started < window.up:
+            status = "no answer" if sample.status is None else str(sample.status)
+            counts = while_down.setdefault(sample.operation.removeprefix("probe "), {})
+            counts[status] = counts.get(status, 0) + 1
+    # Answers wholly between the service's return and the next fault.
+    after = [s for s in probed if window.up <= s.started and s.started + s.seconds < until]
+
+    def works(sample: Sample) -> bool:
+        return sample.status == PROBES[sample.operation].ok
 
     def first_ok(operation: str) -> float | None:
-        return next(
-            (s.started + s.seconds - window.up for s in after if s.operation == operation and s.status == 200), None
-        )
+        answered = (s.started + s.seconds - window.up for s in after if s.operation == operation and works(s))
+        return next(answered, None)
 
-    failing = [s for s in after if s.status != 200]
-    # Until the last failure seen after the service was back (only the probe's own requests count here).
-    last_failure = max(
-        (s.started + s.seconds for s in failing if s.operation.startswith(operation_prefix)), default=None
-    )
-    all_ok = (last_failure - window.up) if last_failure is not None else first_ok(f"{operation_prefix} api")
+    failures = [s for s in after if not works(s)]
+    last = max(failures, key=lambda s: s.started + s.seconds, default=None)
+    last_failure = last.started + last.seconds if last is not None else None
     return Recovery(
+        last_failure="" if last is None else f"{last.operation}: {last.status or last.problem}",
         window=window,
         statuses_while_down=while_down,
-        first_ok_after=first_ok(f"{operation_prefix} api"),
-        all_ok_after=all_ok,
-        healthz_ok_after=first_ok(f"{operation_prefix} healthz"),
+        first_ok_after=first_ok("probe api"),
+        healthz_ok_after=first_ok("probe healthz"),
+        all_ok_after=(last_failure - window.up) if last_failure is not None else first_ok("probe api"),
     )
