@@ -102,7 +102,7 @@ class Recovery:
     statuses_while_down: dict[str, dict[str, int]]  # per probe, answers started while the service was down
     first_ok_after: float | None  # seconds from `up` until the API's first 200
     healthz_ok_after: float | None  # ... /healthz's first 200
-    all_ok_after: float | None  # ... the last failure any probe saw (every door worked from then on)
+    all_ok_after: float | None  # ... every probe had answered as it should, and none failed after
     last_failure: str  # which probe, and what it got
 
 
@@ -127,12 +127,15 @@ def recovery(window: Window, samples: list[Sample], *, until: float) -> Recovery
 
     failures = [s for s in after if not works(s)]
     last = max(failures, key=lambda s: s.started + s.seconds, default=None)
-    last_failure = last.started + last.seconds if last is not None else None
+    # Every door works from the moment each probe has had a success and none failed afterwards.
+    firsts = [first_ok(operation) for operation in PROBES]
+    ends = [*firsts, last.started + last.seconds - window.up if last is not None else 0.0]
+    all_ok = None if None in firsts else max(end for end in ends if end is not None)
     return Recovery(
         last_failure="" if last is None else f"{last.operation}: {last.status or last.problem}",
         window=window,
         statuses_while_down=while_down,
         first_ok_after=first_ok("probe api"),
         healthz_ok_after=first_ok("probe healthz"),
-        all_ok_after=(last_failure - window.up) if last_failure is not None else first_ok("probe api"),
+        all_ok_after=all_ok,
     )
