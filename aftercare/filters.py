@@ -1,7 +1,7 @@
 import django_filters
 
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
-from clinic.api.filters import OffsetDateTimeFilter, UpdatedSinceFilterSet
+from clinic.api.filters import BooleanFilter, OffsetDateTimeFilter, UpdatedSinceFilterSet
 
 
 class ScheduledMessageFilter(UpdatedSinceFilterSet):
@@ -17,7 +17,7 @@ class ScheduledMessageFilter(UpdatedSinceFilterSet):
 
 
 class SideEffectReportFilter(UpdatedSinceFilterSet):
-    resolved = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
+    resolved = BooleanFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = SideEffectReport

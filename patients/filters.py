@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
-from clinic.api.filters import IsoDateFilter, UpdatedSinceFilterSet
+from clinic.api.filters import BooleanFilter, IsoDateFilter, UpdatedSinceFilterSet
 from clinic.phones import typed_phone_e164
 from patients.models import ContactChannel, MedicalFlag, Patient
 from patients.selectors import patient_search
@@ -22,7 +22,7 @@ class PatientFilter(UpdatedSinceFilterSet):
         method="filter_medical_flag",
         help_text="Patients carrying this medical flag.",
     )
-    needs_medical_review = django_filters.BooleanFilter(
+    needs_medical_review = BooleanFilter(
         method="filter_needs_medical_review", help_text="Patients with at least one medical flag."
     )
     email = django_filters.CharFilter(lookup_expr="iexact")

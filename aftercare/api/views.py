@@ -16,13 +16,14 @@ from aftercare.api.serializers import (
 )
 from aftercare.filters import ScheduledMessageFilter, SideEffectReportFilter
 from aftercare.models import ScheduledMessage, SideEffectReport
+from clinic.api.query import StrictQueryParams
 
 
 @extend_schema_view(
     list=extend_schema(summary="List messages", description="The outbox: every message, scheduled or sent."),
     retrieve=extend_schema(summary="Get a message"),
 )
-class ScheduledMessageViewSet(viewsets.ReadOnlyModelViewSet):
+class ScheduledMessageViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     queryset = ScheduledMessage.objects.none()
     serializer_class = ScheduledMessageOutputSerializer
     filterset_class = ScheduledMessageFilter
@@ -38,7 +39,9 @@ class ScheduledMessageViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(summary="List side-effect reports"),
     retrieve=extend_schema(summary="Get a side-effect report"),
 )
-class SideEffectReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SideEffectReportViewSet(
+    StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     queryset = SideEffectReport.objects.none()
     serializer_class = SideEffectReportOutputSerializer
     filterset_class = SideEffectReportFilter

@@ -7,6 +7,7 @@ import django_filters
 from django import forms
 from django.db import models
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 
 from clinic.api.serializers import checked_instant
 
@@ -29,6 +30,31 @@ class IsoDateFilter(django_filters.DateFilter):
     field_class = IsoDateField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (also 1/0); anything else is a 400 naming the parameter, not "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: not filtered
+        text = str(value).strip().lower() if value is not None else ""
+        if text == "":
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter for the API: `true` or `false`, nothing else."""
+
+    field_class = StrictBooleanField
+
+
 class OffsetDateTimeField(IsoDateTimeField):
     """A form field for an ISO-8601 instant with its UTC offset; no offset, or one no zone has, is a 400."""
 
@@ -46,22 +72,32 @@ class OffsetDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = OffsetDateTimeField
 
 
-class UpdatedSinceFilterSet(django_filters.FilterSet):
-    """Base for list filters: `?updated_since=<ISO-8601>` for incremental sync.
-
-    Rows changed at or after the given instant are returned, so a client that
-    stores the newest `updated_at` it saw and asks again from there misses
-    nothing (it may see that row twice, which is harmless).
-
-    Filters made from a model's date and time fields read ISO-8601 only, like
-    the ones declared here.
-    """
+class ApiFilterSet(django_filters.FilterSet):
+    """Base for every API filterset, including those DjangoFilterBackend builds from `filterset_fields`:
+    filters made from a model's date, date-time and boolean fields read ISO-8601 dates, instants with their
+    offset and true/false, and refuse anything else with a 400."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.DateField: {"filter_class": IsoDateFilter},
         models.DateTimeField: {"filter_class": OffsetDateTimeFilter},
+        models.BooleanField: {"filter_class": BooleanFilter},
     }
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend whose filtersets built from `filterset_fields` are ApiFilterSets."""
+
+    filterset_base = ApiFilterSet
+
+
+class UpdatedSinceFilterSet(ApiFilterSet):
+    """Base for list filters: `?updated_since=<ISO-8601>` for incremental sync.
+
+    Rows changed at or after the given instant are returned, so a client that
+    stores the newest `updated_at` it saw and asks again from there misses
+    nothing (it may see that row twice, which is harmless).
+    """
 
     updated_since = OffsetDateTimeFilter(
         field_name="updated_at",

@@ -5,13 +5,15 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 TRUE_TEXTS = frozenset({"true", "1", "yes"})
+FALSE_TEXTS = frozenset({"false", "0", "no"})
+MAX_OFFSET = 2**53
 
 
 class LazyRows(Sequence[Any]):
@@ -21,6 +23,26 @@ class LazyRows(Sequence[Any]):
 
 def _total(rows: Any) -> int:
     return rows.count() if isinstance(rows, QuerySet) else len(rows)
+
+
+def _positive(name: str, text: str) -> int:
+    """A query parameter that must be a whole number from 1 up: anything else is a 400 naming it."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1 or not text.strip().isdigit():
+        raise ValidationError({name: [f"A whole number from 1 up, not {text!r}."]})
+    return number
+
+
+def _flag(request: Request, name: str) -> bool:
+    text = request.query_params.get(name)
+    if text is None:
+        return False
+    if text.lower() not in TRUE_TEXTS | FALSE_TEXTS:
+        raise ValidationError({name: [f"true or false, not {text!r}."]})
+    return text.lower() in TRUE_TEXTS
 
 
 class PagePagination(PageNumberPagination):
@@ -60,19 +82,16 @@ class PagePagination(PageNumberPagination):
         if not page_size:
             return None
         page_text = request.query_params.get(self.page_query_param) or "1"
-        wants_count = request.query_params.get(self.count_query_param, "").lower() in TRUE_TEXTS
+        wants_count = _flag(request, self.count_query_param)
         self.total = None
         if page_text in self.last_page_strings:
             self.total = _total(queryset)
             page_number = max((self.total + page_size - 1) // page_size, 1)
         else:
-            try:
-                page_number = int(page_text)
-            except ValueError:
-                raise NotFound(self.invalid_page_message) from None
-            if page_number < 1:
-                raise NotFound(self.invalid_page_message)
+            page_number = _positive(self.page_query_param, page_text)
         offset = (page_number - 1) * page_size
+        if offset > MAX_OFFSET:  # far past any list's end, and past what PostgreSQL's OFFSET takes
+            raise NotFound(self.invalid_page_message)
         rows = list(queryset[offset : offset + page_size + 1])
         self.has_next = len(rows) > page_size
         rows = rows[:page_size]
@@ -84,6 +103,13 @@ class PagePagination(PageNumberPagination):
             self.total = _total(queryset)
         self.page_number = page_number
         return rows
+
+    def get_page_size(self, request: Request) -> int:
+        """`page_size` as asked (at most `max_page_size`), or the default; anything but a whole number is a 400."""
+        text = request.query_params.get(self.page_size_query_param)
+        if text is None:
+            return int(self.page_size or 0)
+        return min(_positive(self.page_size_query_param, text), self.max_page_size)
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

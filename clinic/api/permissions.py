@@ -32,6 +32,13 @@ class StaffModelPermissions(DjangoModelPermissions):
         method = request.method or ""
         if request.user and request.user.is_authenticated and not hasattr(view, method.lower()):
             raise exceptions.MethodNotAllowed(method)
+        required = self._named_permissions(view)
+        if required is not None:
+            return bool(request.user and request.user.is_authenticated and request.user.has_perms(required))
+        return super().has_permission(request, view)
+
+    @staticmethod
+    def _named_permissions(view: APIView) -> list[str] | None:
         # Actions that change an existing row through POST (revoke, cancel…)
         # name the permissions they need instead of the method's (POST would
         # otherwise mean "add"): `action_permissions = {"revoke": [...]}` on a
@@ -39,6 +46,14 @@ class StaffModelPermissions(DjangoModelPermissions):
         required = getattr(view, "required_permissions", None)
         if required is None:
             required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        return None if required is None else list(required)
+
+    def operation_permissions(self, view: APIView, method: str) -> list[str]:
+        """The permissions `method` on `view` needs (what the schema tells integrators their key must hold)."""
+        required = self._named_permissions(view)
         if required is not None:
-            return bool(request.user and request.user.is_authenticated and request.user.has_perms(required))
-        return super().has_permission(request, view)
+            return required
+        queryset = getattr(view, "queryset", None)
+        if queryset is None:
+            return []
+        return list(self.get_required_permissions(method, queryset.model))

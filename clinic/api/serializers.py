@@ -60,6 +60,32 @@ class OffsetDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """JSON has types: `true`, not 1 or "yes"; 5, not "5"; text, not 42. DRF's fields coerce all of these
+    (they also read form posts); a JSON client sending the wrong type has a bug it should hear about."""
+    if value is None or isinstance(field, serializers.MultipleChoiceField):
+        return None  # the field's own checks speak (allow_null; a list of choices)
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField | serializers.FloatField):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else "Must be a number."
+    if isinstance(field, serializers.ChoiceField):
+        # Choices are strings (a status) or numbers (a skin type): the value has the choices' JSON type.
+        if any(isinstance(key, int) for key in field.choices):
+            return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a number."
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(
+        field,
+        serializers.CharField
+        | serializers.DateField
+        | serializers.DateTimeField
+        | serializers.TimeField
+        | serializers.UUIDField,
+    ):
+        return None if isinstance(value, str) else "Must be a string."
+    return None
+
+
 class StrictInputMixin(_SerializerBase):
     """Refuse keys the serializer does not accept, instead of dropping them.
 
@@ -68,17 +94,25 @@ class StrictInputMixin(_SerializerBase):
     """
 
     def to_internal_value(self, data: Any) -> Any:
+        errors: dict[str, Any] = {}
         if isinstance(data, Mapping):
             fields = self.fields
-            errors = {}
-            for key in data:
+            for key, value in data.items():
                 if key not in fields:
                     errors[key] = ["Unknown field."]
                 elif fields[key].read_only:
                     errors[key] = ["This field is read-only."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
+                elif (wrong := _json_type_error(fields[key], value)) is not None:
+                    errors[key] = [wrong]
+        if not errors:
+            return super().to_internal_value(data)
+        # Reported with the body's other errors, so one round trip shows everything to fix.
+        try:
+            super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, Mapping):
+                errors = {**error.detail, **errors}
+        raise serializers.ValidationError(errors)
 
 
 class TimeZoneField(TimeZoneSerializerField):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api.pagination import PagePagination
+from clinic.api.query import StrictQueryParams
 from frontdesk import data_rights, services
 from frontdesk.api.serializers import (
     ContactAttemptInputSerializer,
@@ -24,10 +25,12 @@ from patients.models import Patient
 from treatments.models import Course
 
 
-class WorklistView(APIView):
+class WorklistView(StrictQueryParams, APIView):
     """Who must be booked next, and by when: for the front desk and booking software."""
 
     queryset = Course.objects.none()  # reading the worklist needs view_course
+    query_serializer_class = WorklistQuerySerializer
+    pagination_class = PagePagination  # also what the schema documents: a page, not an array
 
     @extend_schema(
         summary="Follow-up worklist",
@@ -40,18 +43,18 @@ class WorklistView(APIView):
         responses=WorklistRowSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        query = WorklistQuerySerializer(data=request.query_params)
+        query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
         rows = worklist_rows(
             location_id=params.get("location"), practitioner_id=params.get("practitioner"), kind=params.get("kind")
         )
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(WorklistRowSerializer(page, many=True).data)
 
 
-class PatientExportView(APIView):
+class PatientExportView(StrictQueryParams, APIView):
     """Everything held on one patient (a data-rights request)."""
 
     queryset = Patient.objects.none()
@@ -68,7 +71,7 @@ class PatientExportView(APIView):
         return Response(data_rights.patient_export(patient=patient, actor=request.user))
 
 
-class PatientEraseView(APIView):
+class PatientEraseView(StrictQueryParams, APIView):
     """Erase one patient's personal data (a data-rights request)."""
 
     queryset = Patient.objects.none()
@@ -94,7 +97,9 @@ class PatientEraseView(APIView):
     list=extend_schema(summary="List contact attempts", description="Calls about booking, newest first."),
     retrieve=extend_schema(summary="Get a contact attempt"),
 )
-class ContactAttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ContactAttemptViewSet(
+    StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     queryset = ContactAttempt.objects.none()
     serializer_class = ContactAttemptOutputSerializer
     filterset_fields = ["course", "outcome"]

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.filters import FilterBackend
+from clinic.api.query import StrictOrderingFilter, StrictQueryParams
 from patients import selectors, services
 from patients.api.serializers import (
     ConsentInputSerializer,
@@ -30,13 +30,13 @@ from patients.models import Consent, Patient
     ),
     retrieve=extend_schema(summary="Get a patient"),
 )
-class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PatientViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Patients. There is no DELETE: erasure anonymises, and is a data-rights operation (frontdesk.api)."""
 
     queryset = Patient.objects.none()  # for the schema and permissions; get_queryset does the read
     serializer_class = PatientOutputSerializer
     filterset_class = PatientFilter
-    filter_backends = [DjangoFilterBackend, PatientSearchFilter, OrderingFilter]
+    filter_backends = [FilterBackend, PatientSearchFilter, StrictOrderingFilter]
     search_fields = ["first_name", "last_name", "email", "phone"]
     ordering_fields = ["last_name", "first_name", "date_of_birth", "created_at", "updated_at"]
     ordering = ["last_name", "first_name", "id"]
@@ -113,7 +113,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(PatientOutputSerializer(patient, context=self.get_serializer_context()).data)
 
 
-class PatientConsentViewSet(viewsets.GenericViewSet):
+class PatientConsentViewSet(StrictQueryParams, viewsets.GenericViewSet):
     """Consents of one patient: list them, record one, revoke one."""
 
     queryset = Consent.objects.none()

@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -33,6 +32,7 @@ from treatments.models import (
     TreatedArea,
     TreatmentCategory,
 )
+from treatments.selectors import MAX_AVAILABILITY_DAYS
 
 # --- reference data ------------------------------------------------------------
 
@@ -113,7 +113,9 @@ class CourseOutputSerializer(FastRepresentationMixin, serializers.ModelSerialize
     next_window_start = serializers.SerializerMethodField(
         help_text="Earliest local date for the next session or maintenance; null when none is due."
     )
-    next_window_end = serializers.SerializerMethodField(help_text="Latest local date for the next session.")
+    next_window_end = serializers.SerializerMethodField(
+        help_text="Latest local date for the next session or maintenance; null when none is due."
+    )
     sessions = serializers.SerializerMethodField()
 
     class Meta:
@@ -145,11 +147,11 @@ class CourseOutputSerializer(FastRepresentationMixin, serializers.ModelSerialize
     def get_maintenance_sessions_done(self, course: Course) -> int:
         return followup_of(course).maintenance_done
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_next_window_start(self, course: Course) -> date | None:
         return followup_of(course).window_start
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_next_window_end(self, course: Course) -> date | None:
         return followup_of(course).window_end
 
@@ -325,8 +327,10 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = serializers.DateField(help_text="First day (the location's local date), ISO-8601.")
+    date_to = serializers.DateField(
+        help_text=f"Last day, included: at most {MAX_AVAILABILITY_DAYS} days at a time (else 400)."
+    )
     step_minutes = serializers.IntegerField(required=False, min_value=5, max_value=240, default=15)
 
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from clinic.api.query import StrictQueryParams
 from treatments import selectors, services
 from treatments.api.serializers import (
     AvailabilityQuerySerializer,
@@ -68,7 +69,7 @@ NOT_A_PRACTITIONER = OpenApiResponse(
 )
 
 
-class ReadOnlyReferenceViewSet(viewsets.ReadOnlyModelViewSet):
+class ReadOnlyReferenceViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Reference data managed in the admin and read by integrations."""
 
     lookup_value_converter = "uuid"
@@ -129,7 +130,7 @@ class ProtocolViewSet(ReadOnlyReferenceViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="List courses"), retrieve=extend_schema(summary="Get a course"))
-class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CourseViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Course.objects.none()
     serializer_class = CourseOutputSerializer
     filterset_class = CourseFilter
@@ -201,7 +202,7 @@ def _override_args(data: dict[str, Any]) -> dict[str, Any]:
     list=extend_schema(summary="List sessions"),
     retrieve=extend_schema(summary="Get a session"),
 )
-class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Sessions (appointments). Book with POST; change through the action endpoints."""
 
     queryset = Session.objects.none()
@@ -296,7 +297,9 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     list=extend_schema(summary="List medical clearances"),
     retrieve=extend_schema(summary="Get a medical clearance"),
 )
-class MedicalClearanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MedicalClearanceViewSet(
+    StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Practitioners' medical reviews: with one in force, the front desk books a patient with medical flags."""
 
     queryset = MedicalClearance.objects.none()
@@ -340,10 +343,11 @@ class MedicalClearanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return Response(MedicalClearanceOutputSerializer(clearance, context=self.get_serializer_context()).data)
 
 
-class AvailabilityView(APIView):
+class AvailabilityView(StrictQueryParams, APIView):
     """Free slots for booking software."""
 
     queryset = Session.objects.none()  # reading availability needs view_session
+    query_serializer_class = AvailabilityQuerySerializer
 
     @extend_schema(
         summary="Free slots",
@@ -422,7 +426,7 @@ class ProductLotViewSet(mixins.CreateModelMixin, ReadOnlyReferenceViewSet):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int), OpenApiParameter("count", bool)],
         filters=False,
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[], paginated_action=True)
     def recipients(self, request: Request, pk: str) -> Response:
         lot = get_object_or_404(ProductLot, pk=pk)
         uses = selectors.lot_recipients(lot_id=lot.pk)
