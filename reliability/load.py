@@ -8,7 +8,8 @@ gunicorn.conf.py and DEBUG off on a free loopback port, and drives it from
 client threads through API keys (reliability.traffic). Prints requests/s,
 latency percentiles and status counts per operation, then checks the
 bookings in SQL (reliability.integrity). Exits 1 on any 5xx, any request
-without an answer, or any integrity finding.
+without an answer, a read refused (every read it sends is well formed), or
+any integrity finding.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def run(*, seconds: float, clients: int, patients: int, workers: int = 2) -> Loa
     if outcome.unanswered:
         problems = dict(report.problems(outcome.unanswered))
         outcome.findings.append(f"{len(outcome.unanswered)} requests got no answer ({problems})")
+    refused_reads = [s for s in outcome.warm_up.samples + result.samples if s.problem.startswith("a read refused")]
+    if refused_reads:
+        outcome.findings.append(f"reads refused: {dict(report.problems(refused_reads))}")
     return outcome
 
 

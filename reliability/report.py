@@ -49,5 +49,5 @@ def per_operation(samples: Sequence[Sample]) -> list[str]:
 
 
 def problems(samples: Sequence[Sample]) -> Counter[str]:
-    """5xx answers that are not an outage's 503, and requests that got no answer, by kind."""
+    """What was wrong with the samples that had a problem (reliability.traffic.Sample.problem), by kind."""
     return Counter(sample.problem for sample in samples if sample.problem)

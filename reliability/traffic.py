@@ -52,7 +52,7 @@ class Sample:
     started: float
     seconds: float
     status: int | None  # None: no HTTP answer (connection refused or reset, timeout)
-    problem: str = ""  # for a 5xx or no answer: what was wrong with it
+    problem: str = ""  # a 5xx that is not an outage's 503, a read refused, or no answer: what was wrong
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,9 @@ class BookingClient(threading.Thread):
         problem = ""
         if response.status_code >= 500:
             problem = outage_answer_problem(response)
+        elif method == "GET" and response.status_code >= 400:
+            # Every read here is well formed: a refusal means the traffic (or the API) is wrong.
+            problem = f"a read refused: {response.status_code} {error_code(response)}"
         self.samples.append(Sample(operation, started, elapsed, response.status_code, problem))
         if response.status_code == 503 and self.backoff_on_503:
             time.sleep(0.5)
