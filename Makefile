@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install clean-data chromium bench
+.PHONY: run test lint format install clean-data chromium bench load faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test: $(STAMP) chromium
 ## Benchmarks: dispatcher throughput, booking latency, worklist time (figures, not tests).
 bench: $(STAMP)
 	TEST_DATABASE_NAME=clinic_bench $(BIN)/python -m devenv exec -- $(BIN)/python benchmarks/run.py
+
+## Load: gunicorn (2 workers) under mixed API traffic for 60 s, then SQL checks; fails on any 5xx or lost booking.
+load: $(STAMP)
+	TEST_DATABASE_NAME=clinic_load $(BIN)/python -m devenv exec -- $(BIN)/python reliability/load.py
+
+## Restarts: PostgreSQL and Redis restarted and a Celery worker SIGKILLed under traffic and mid-dispatch, on
+## servers of its own (.devdata/faults/); fails on any 500, lost booking or lost message.
+faults: $(STAMP)
+	$(BIN)/python reliability/faults.py
 
 ## Lint and format checks, type checks and the import rules between apps (what CI enforces).
 lint: $(STAMP)

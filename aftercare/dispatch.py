@@ -4,8 +4,10 @@ Claiming, finishing and recovery are `clinic.outbox`'s: a short claim with
 SELECT … FOR UPDATE SKIP LOCKED, sending outside any transaction, and an
 outcome written only while the claim still holds. A dispatcher that dies
 mid-batch leaves rows in `sending`; after the lease they are put back, so a
-crash costs at most one duplicate per row that was in flight. Each claim
-spends one attempt; a deferral for quiet hours gives it back.
+crash costs at most one duplicate per row that was in flight. A database
+restart in the middle of a batch costs none: the outcomes wait for it to
+come back (RECORD_PATIENCE_SECONDS). Each claim spends one attempt; a
+deferral for quiet hours gives it back.
 
 Every way a send can go wrong ends within AFTERCARE_MAX_ATTEMPTS: a
 transient error and an unexpected exception are retried with back-off until
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from clinic.logs import exception_origin
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
 from patients.selectors import patient_has_consent, patient_ids_with_consent
@@ -282,9 +285,25 @@ def _retry_or_fail(claim: Claim, *, attempts: int, error: str) -> Outcome:
     )
 
 
+# How long a batch's outcomes wait for the database to come back (a restart, a fail-over) before the
+# batch is given up. Its messages have gone: recorded late, they do not go again; given up, they stay
+# `sending` until the lease puts them back, and go twice. Well inside the lease and the task's time limit.
+RECORD_PATIENCE_SECONDS = 30
+
+
 def _record(outcomes: Sequence[Outcome], result: DispatchResult) -> None:
-    """Write the outcomes whose claims still hold, and count them."""
-    written = MESSAGE_OUTBOX.finish_many((outcome.claim, outcome.changes) for outcome in outcomes)
+    """Write the outcomes whose claims still hold, and count them; wait out a short database outage to do it."""
+    give_up_at = monotonic_time.monotonic() + RECORD_PATIENCE_SECONDS
+    while True:
+        try:
+            written = MESSAGE_OUTBOX.finish_many((outcome.claim, outcome.changes) for outcome in outcomes)
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if monotonic_time.monotonic() >= give_up_at:
+                raise
+            logger.warning("recording %d outcomes waits for the database: %s", len(outcomes), exception_origin(exc))
+            connection.close()  # the next try opens a new connection
+            monotonic_time.sleep(1)
     for outcome in outcomes:
         if outcome.claim.pk in written:
             setattr(result, outcome.tally, getattr(result, outcome.tally) + 1)
@@ -294,17 +313,6 @@ def _record(outcomes: Sequence[Outcome], result: DispatchResult) -> None:
         elif outcome.tally == "sent":
             result.lost_claims += 1
             logger.warning("outbox row %s was reclaimed while being sent; it may go twice", outcome.claim.pk)
-
-
-def exception_origin(exc: BaseException) -> str:
-    """Name `exc` by its class and the innermost frames it came through, never by its message.
-
-    A message may quote what failed (an address, a subject, a body); where
-    it was raised is enough to find the bug, and holds no patient data.
-    """
-    frames = traceback.extract_tb(exc.__traceback__)[-3:]
-    where = " < ".join(f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames))
-    return f"{exc.__class__.__module__}.{exc.__class__.__qualname__}" + (f" at {where}" if where else "")
 
 
 def _unexpected_outcome(claim: Claim, exc: Exception, *, attempts: int, result: DispatchResult) -> Outcome:

@@ -103,6 +103,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # PostgreSQL or Redis unreachable during a view: 503 with Retry-After (and handler500 for the middlewares below).
+    "clinic.outages.OutageMiddleware",
     "clinic.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "clinic.middleware.NoStoreMiddleware",

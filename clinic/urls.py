@@ -28,6 +28,9 @@ urlpatterns = [
     path("api/<path:rest>", api_not_found),
 ]
 
+# An uncaught exception: 503 when PostgreSQL or Redis is down (clinic.outages), JSON under /api/.
+handler500 = "clinic.outages.server_error"
+
 admin.site.site_header = "Clinic administration"
 admin.site.site_title = "Clinic admin"
 admin.site.index_title = "Clinic"

