@@ -62,6 +62,48 @@ def new_message(
 
     `context` is called only for a new row: the periodic prompt run meets the
     same facts again and again, and rendering them again would be wasted work.
+    The row's words and timing are `message_fields`'.
+    """
+    existing = ScheduledMessage.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
+    defaults = message_fields(
+        kind=kind,
+        patient=patient,
+        channel=channel,
+        template=template,
+        context=context,
+        due_at=due_at,
+        course=course,
+        session=session,
+        step=step,
+        report=report,
+        to_address=to_address,
+        defer_quiet=defer_quiet,
+        suppressed_reason=suppressed_reason,
+    )
+    # get_or_create still: two workers may pass the check above together.
+    return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
+
+
+def message_fields(
+    *,
+    kind: str,
+    patient: Patient,
+    channel: str,
+    template: Any | None,
+    context: Callable[[], dict[str, Any]],
+    due_at: datetime,
+    course: Course | None = None,
+    session: Session | None = None,
+    step: AftercareStep | None = None,
+    report: SideEffectReport | None = None,
+    to_address: str = "",
+    defer_quiet: bool = True,
+    suppressed_reason: str = "",
+) -> dict[str, Any]:
+    """The fields of a new outbox row: timed, rendered, or suppressed with the reason.
+
     A missing template writes the row as suppressed, so the gap shows in the
     outbox instead of the message vanishing; so does a `suppressed_reason`
     (its text is kept, for staff to see what the patient did not get).
@@ -69,12 +111,9 @@ def new_message(
     context it was rendered with, so the text invites replies exactly when
     they can reach the clinic.
     """
-    existing = ScheduledMessage.objects.filter(dedupe_key=dedupe_key).first()
-    if existing is not None:
-        return existing, False
     if defer_quiet:
         due_at = timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=patient_zone(patient))
-    defaults: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "kind": kind,
         "patient": patient,
         "course": course,
@@ -86,14 +125,26 @@ def new_message(
         "due_at": due_at,
     }
     if template is None:
-        defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
+        fields |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": SuppressionReason.NO_TEMPLATE, "body": ""}
     else:
         values = context()
-        defaults |= rendered_fields(template, values, channel=channel, to_address=to_address)
+        fields |= rendered_fields(template, values, channel=channel, to_address=to_address)
         if suppressed_reason:
-            defaults |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": suppressed_reason}
-    # get_or_create still: two workers may pass the check above together.
-    return ScheduledMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=defaults)
+            fields |= {"status": MessageStatus.SUPPRESSED, "suppressed_reason": suppressed_reason}
+    return fields
+
+
+def write_new_message(*, dedupe_key: str, **fields: Any) -> ScheduledMessage:
+    """Write the outbox row for `dedupe_key` (its `message_fields`) in one INSERT; return it.
+
+    For a caller that has read the rows it could collide with and found none.
+    Should another transaction write the same fact meanwhile, its row stands
+    and this one is not written (ON CONFLICT DO NOTHING): the same outcome as
+    `new_message`, without a savepoint around the insert.
+    """
+    message = ScheduledMessage(dedupe_key=dedupe_key, **fields)
+    ScheduledMessage.objects.bulk_create([message], ignore_conflicts=True)
+    return message
 
 
 def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_address: str = "") -> dict[str, str]:
@@ -161,17 +212,21 @@ def patient_messages_erase(*, patient: Patient) -> int:
     return suppressed
 
 
+def prompt_template(kind: str, patient: Patient) -> PromptTemplate | None:
+    """The PromptTemplate for a message of `kind` to `patient` (their channel and language, else English)."""
+    return template_for(PromptTemplate.objects.filter(kind=kind), patient.preferred_channel, patient.language)
+
+
 def new_prompt_message(
     *, kind: str, dedupe_key: str, patient: Patient, course: Course, due_at: datetime, session: Session | None = None
 ) -> tuple[ScheduledMessage, bool]:
     """Write a message outside the aftercare plan (a prompt or reminder) from its PromptTemplate."""
-    channel = patient.preferred_channel
     return new_message(
         dedupe_key=dedupe_key,
         kind=kind,
         patient=patient,
-        channel=channel,
-        template=template_for(PromptTemplate.objects.filter(kind=kind), channel, patient.language),
+        channel=patient.preferred_channel,
+        template=prompt_template(kind, patient),
         context=lambda: message_context(patient=patient, course=course, session=session),
         due_at=due_at,
         course=course,

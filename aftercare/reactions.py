@@ -10,30 +10,37 @@
 - course cancelled: nothing pending about the course stays.
 
 Each runs in the transaction of the change, so messages exist exactly when
-the change does.
+the change does. A booking, a move, a cancellation or a no-show reads the
+messages it can touch once (the pending messages of the course and of the
+session, and the reminder about to be written, should it exist already);
+the course's follow-up state and its sessions come with the event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from aftercare import timing
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, StepCondition, SuppressionReason
 from aftercare.outbox import (
+    RED_FLAG_KINDS,
     cancel_pending,
     cancel_pending_not_alerts,
+    message_fields,
     new_message,
-    new_prompt_message,
+    prompt_template,
     quiet_hours,
     rendered_fields,
+    write_new_message,
 )
 from aftercare.rendering import channel_for, message_context, patient_zone, template_for
 from treatments import rules
 from treatments.events import CourseCancelled, SessionChange, SessionChanged
-from treatments.followup import course_followup
-from treatments.models import Course, Session, SessionKind
+from treatments.models import Session, SessionKind
 from treatments.selectors import conflicts_clear_at
 
 # The reminder before a booked session, and the least notice worth reminding.
@@ -49,20 +56,36 @@ PROMPT_KINDS = (
 
 def on_session_changed(event: SessionChanged) -> None:
     session = event.session
+    if event.change == SessionChange.COMPLETED:
+        schedule_session_aftercare(event=event)
+        return
+    reminding = event.change in (SessionChange.BOOKED, SessionChange.RESCHEDULED)
+    reminder_key = _reminder_key(session)
+    # One read of what the change can touch: the pending messages of the course and the session, and the
+    # reminder about to be written if it exists already (a retried change).
+    messages = list(
+        ScheduledMessage.objects.filter(
+            Q(status=MessageStatus.PENDING, course_id=session.course_id)
+            | Q(status=MessageStatus.PENDING, session_id=session.pk)
+            | (Q(dedupe_key=reminder_key) if reminding else Q(pk__in=[]))
+        ).select_related("step", "session", "patient")
+    )
+    pending = [m for m in messages if m.status == MessageStatus.PENDING]
     if event.change == SessionChange.BOOKED:
         # A booking makes pending prompts for its course untrue, and needs a reminder.
-        cancel_pending(ScheduledMessage.objects.filter(course_id=session.course_id, kind__in=PROMPT_KINDS))
-        refresh_pending_texts(course=session.course)
-        schedule_appointment_reminder(session=session)
+        untrue = [m for m in pending if m.course_id == session.course_id and m.kind in PROMPT_KINDS]
     elif event.change == SessionChange.RESCHEDULED:
-        cancel_pending(ScheduledMessage.objects.filter(session=session, kind=MessageKind.APPOINTMENT_REMINDER))
-        refresh_pending_texts(course=session.course)
-        schedule_appointment_reminder(session=session)
-    elif event.change in (SessionChange.CANCELLED, SessionChange.NO_SHOW):
-        cancel_pending_not_alerts(ScheduledMessage.objects.filter(session=session))
-        refresh_pending_texts(course=session.course)
-    elif event.change == SessionChange.COMPLETED:
-        schedule_session_aftercare(session=session)
+        untrue = [m for m in pending if m.session_id == session.pk and m.kind == MessageKind.APPOINTMENT_REMINDER]
+    else:  # cancelled or missed: nothing pending about the session stays, red-flag messages excepted
+        untrue = [m for m in pending if m.session_id == session.pk and m.kind not in RED_FLAG_KINDS]
+    if untrue:
+        cancel_pending(ScheduledMessage.objects.filter(pk__in=[m.pk for m in untrue]))
+    cancelled = {m.pk for m in untrue}
+    refresh_pending_texts(
+        event=event, pending=[m for m in pending if m.pk not in cancelled and m.course_id == session.course_id]
+    )
+    if reminding and not any(m.dedupe_key == reminder_key for m in messages):
+        schedule_appointment_reminder(event=event)
 
 
 def on_course_cancelled(event: CourseCancelled) -> None:
@@ -70,8 +93,8 @@ def on_course_cancelled(event: CourseCancelled) -> None:
     cancel_pending_not_alerts(ScheduledMessage.objects.filter(course=event.course))
 
 
-def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
-    """Write the aftercare plan's messages for a just-completed session.
+def schedule_session_aftercare(*, event: SessionChanged) -> list[ScheduledMessage]:
+    """Write the aftercare plan's messages for a just-completed session (`event.session`).
 
     Every step is timed from the session's completion, not from when it was
     recorded. A step whose advice would be out of date by the time it could
@@ -82,6 +105,7 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
     Pending plan messages of the course's earlier sessions due after this
     completion are cancelled: this session's own timeline replaces them.
     """
+    session = event.session
     course = session.course
     plan = getattr(course.protocol, "aftercare_plan", None)
     if plan is None or not plan.is_active or session.completed_at is None:
@@ -95,9 +119,11 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
             session=session
         )
     )
-    sessions_remain = session.kind == SessionKind.COURSE and course_followup(course).sessions_remaining > 0
+    sessions_remain = session.kind == SessionKind.COURSE and event.followup.sessions_remaining > 0
     clear_at = conflicts_clear_at(session=session)
-    context = message_context(patient=patient, course=course, session=session)
+    context = message_context(
+        patient=patient, course=course, session=session, followup=event.followup, course_sessions=event.course_sessions
+    )
     messages = []
     for step in plan.steps.prefetch_related("templates"):
         if step.condition == StepCondition.SESSIONS_REMAIN and not sessions_remain:
@@ -133,46 +159,72 @@ def schedule_session_aftercare(*, session: Session) -> list[ScheduledMessage]:
     return messages
 
 
-def refresh_pending_texts(*, course: Course) -> None:
-    """Re-render pending messages of `course` whose words depend on its bookings."""
-    for message in ScheduledMessage.objects.filter(
-        course=course, status=MessageStatus.PENDING, step__prompts_booking=True
-    ).select_related("step", "session", "patient"):
-        if message.step is None:  # the filter on the step already excludes these
-            continue
+def refresh_pending_texts(*, event: SessionChanged, pending: Sequence[ScheduledMessage]) -> None:
+    """Re-render the messages among `pending` (the course's pending messages, read with their step, session
+    and patient) whose words depend on the course's bookings, which `event` changed."""
+    stale = [m for m in pending if m.step is not None and m.step.prompts_booking]
+    prefetch_related_objects(stale, "step__templates")
+    for message in stale:
+        assert message.step is not None  # noqa: S101 - filtered above; for the type checker
         template = template_for(message.step.templates.all(), message.channel, message.patient.language)
         if template is None:
             continue
-        context = message_context(patient=message.patient, course=course, session=message.session)
+        context = message_context(
+            patient=message.patient,
+            course=event.session.course,
+            session=message.session,
+            followup=event.followup,
+            course_sessions=event.course_sessions,
+        )
         fields = rendered_fields(template, context, channel=message.channel, to_address=message.to_address)
         for name, value in fields.items():
             setattr(message, name, value)
         message.save(update_fields=[*fields, "updated_at"])
 
 
-def schedule_appointment_reminder(*, session: Session) -> ScheduledMessage | None:
-    """A reminder a day before a booked session; sooner bookings get one now, if worth it.
+def _reminder_key(session: Session) -> str:
+    # The session's sequence rises on every change, so a session moved away
+    # and back again gets a new reminder instead of finding the cancelled one.
+    return f"reminder:{session.pk}:{session.sequence}"
+
+
+def schedule_appointment_reminder(*, event: SessionChanged) -> ScheduledMessage | None:
+    """A reminder a day before the session just booked or moved; sooner bookings get one now, if worth it.
 
     "A day before" is a day offset: the same local time the day before, in
-    the patient's zone, whatever zone the start time was written in.
+    the patient's zone, whatever zone the start time was written in. The
+    caller has read the reminder's key and found no row, so it is written in
+    one INSERT, from what the event carries.
     """
+    session = event.session
     now = timezone.now()
     if session.starts_at - now < REMINDER_MIN_NOTICE:
         return None
-    zone = patient_zone(session.course.patient)
+    course = session.course
+    patient = course.patient
+    zone = patient_zone(patient)
     due_at = max(rules.add_local_days(session.starts_at, -REMINDER_BEFORE.days, zone), now)
     if timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=zone) > session.starts_at - REMINDER_MIN_NOTICE:
         # Booked at night for early next morning: quiet hours would hold the
         # reminder until after the appointment began, so there is none.
         return None
-    reminder, _ = new_prompt_message(
-        kind=MessageKind.APPOINTMENT_REMINDER,
-        # The session's sequence rises on every change, so a session moved away
-        # and back again gets a new reminder instead of finding the cancelled one.
-        dedupe_key=f"reminder:{session.pk}:{session.sequence}",
-        patient=session.course.patient,
-        course=session.course,
-        session=session,
-        due_at=due_at,
+    kind = MessageKind.APPOINTMENT_REMINDER
+    return write_new_message(
+        dedupe_key=_reminder_key(session),
+        **message_fields(
+            kind=kind,
+            patient=patient,
+            channel=patient.preferred_channel,
+            template=prompt_template(kind, patient),
+            context=lambda: message_context(
+                patient=patient,
+                course=course,
+                session=session,
+                followup=event.followup,
+                course_sessions=event.course_sessions,
+            ),
+            due_at=due_at,
+            course=course,
+            session=session,
+        ),
     )
-    return reminder

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,8 +23,14 @@ from django.utils import timezone
 
 from aftercare.models import ChannelRule
 from patients.models import Patient
-from treatments.followup import course_followup, course_session_number
-from treatments.models import Course, Session, SessionStatus
+from treatments.followup import (
+    FollowUp,
+    course_followup,
+    course_session_number,
+    next_booked_session,
+    sessions_of_course,
+)
+from treatments.models import Course, Session
 
 
 def patient_zone(patient: Patient) -> ZoneInfo:
@@ -84,7 +90,14 @@ def template_for(templates: Iterable[Any], channel: str, language: str) -> Any |
     return by_key.get((channel, language)) or by_key.get((channel, "en"))
 
 
-def message_context(*, patient: Patient, course: Course | None, session: Session | None) -> dict[str, Any]:
+def message_context(
+    *,
+    patient: Patient,
+    course: Course | None,
+    session: Session | None,
+    followup: FollowUp | None = None,
+    course_sessions: Sequence[Session] | None = None,
+) -> dict[str, Any]:
     """What a template knows about the patient, the course and the session (dates in the patient's zone).
 
     `clinic_phone` is the course's location's number, else the clinic's
@@ -93,9 +106,18 @@ def message_context(*, patient: Patient, course: Course | None, session: Session
     it as Reply-To. `session_number` is the session's place in its course
     (empty for a maintenance session); `first_session` is true after a
     course's first session only.
+
+    `followup` (the course's stored follow-up state) and `course_sessions`
+    (every session of the course as they are now), when the caller holds
+    them (a session change carries both), save reading them.
     """
     zone = patient_zone(patient)
-    session_number = course_session_number(session) if session is not None else None
+    if course is not None and course_sessions is None:
+        course_sessions = sessions_of_course(course)
+    session_number = None
+    if session is not None:
+        same_course = course is not None and session.course_id == course.pk
+        session_number = course_session_number(session, course_sessions if same_course else None)
     context: dict[str, Any] = {
         "first_name": patient.first_name,
         "last_name": patient.last_name,
@@ -114,15 +136,11 @@ def message_context(*, patient: Patient, course: Course | None, session: Session
         context["clinic_name"] = course.location.name
         context["clinic_phone"] = str(course.location.phone or "") or settings.CLINIC_PHONE
         context["reply_to"] = course.location.email
-        followup = course_followup(course)
+        followup = followup if followup is not None else course_followup(course)
         context["sessions_remaining"] = followup.sessions_remaining
         if followup.window is not None:
             context["next_window_start"] = format_day(followup.window_start)
             context["next_window_end"] = format_day(followup.window_end)
-        booked = (
-            Session.objects.filter(course=course, status=SessionStatus.BOOKED, starts_at__gt=timezone.now())
-            .order_by("starts_at")
-            .first()
-        )
+        booked = next_booked_session(course_sessions or (), now=timezone.now())
         context["next_session"] = format_moment(booked.starts_at, zone) if booked else ""
     return context

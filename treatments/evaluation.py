@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from clinic.errors import NotPermitted, RuleViolation
 from treatments import rules
@@ -38,18 +39,36 @@ class Override:
     reason: str
 
 
-def _live_sessions_of_patient(course: Course, exclude: Session | None) -> tuple[list[Session], list[Session]]:
-    """The patient's live sessions in one read: (those of `course`, those of their other courses)."""
-    sessions = Session.objects.filter(
-        course__patient_id=course.patient_id, status__in=LIVE_SESSION_STATUSES
-    ).select_related("course__protocol__category")
-    if exclude is not None:
-        sessions = sessions.exclude(pk=exclude.pk)
-    own: list[Session] = []
+@dataclass(frozen=True)
+class PatientSessions:
+    """What judging a booking reads of the patient's sessions, in one query.
+
+    `of_course`: every session of the course being booked, whatever its
+    status (the course's follow-up state is worked out from them too);
+    `of_other_courses`: the live sessions of the patient's other courses,
+    with their protocol and its category (the conflict rules).
+    """
+
+    of_course: list[Session]
+    of_other_courses: list[Session]
+
+
+def patient_sessions(course: Course) -> PatientSessions:
+    """The patient's sessions a booking of `course` is judged by, read once (see PatientSessions).
+
+    Read under the course's lock, `of_course` is the course's sessions as
+    they are until the booking itself changes them.
+    """
+    sessions = (
+        Session.objects.filter(course__patient_id=course.patient_id)
+        .filter(Q(course_id=course.pk) | Q(status__in=LIVE_SESSION_STATUSES))
+        .select_related("course__protocol__category")
+    )
+    of_course: list[Session] = []
     others: list[Session] = []
     for session in sessions:
-        (own if session.course_id == course.pk else others).append(session)
-    return own, others
+        (of_course if session.course_id == course.pk else others).append(session)
+    return PatientSessions(of_course=of_course, of_other_courses=others)
 
 
 def evaluate_booking(
@@ -60,13 +79,15 @@ def evaluate_booking(
     starts_at: datetime,
     ends_at: datetime,
     exclude: Session | None = None,
+    sessions: PatientSessions | None = None,
 ) -> list[rules.Decision]:
     """Run every booking rule for a session of `course` at [starts_at, ends_at).
 
     `exclude` is the session being moved, which must not count against itself.
 
-    The inputs are read in a handful of queries: the patient's live sessions
-    (this course's and the others', one read), the conflict rules, the
+    The inputs are read in a handful of queries: the patient's sessions
+    (this course's and the others', one read: `patient_sessions`, passed in
+    as `sessions` when the caller has read them), the conflict rules, the
     location's opening hours, and the medical clearances only for a patient
     with medical flags. `course` comes with its protocol (and category) and
     patient.
@@ -74,7 +95,11 @@ def evaluate_booking(
     protocol = course.protocol
     zone = location.time_zone
     decisions = []
-    course_sessions, other_sessions = _live_sessions_of_patient(course, exclude)
+    if sessions is None:
+        sessions = patient_sessions(course)
+    excluded = exclude.pk if exclude is not None else None
+    course_sessions = [s for s in sessions.of_course if s.status in LIVE_SESSION_STATUSES and s.pk != excluded]
+    other_sessions = [s for s in sessions.of_other_courses if s.pk != excluded]
 
     if kind == SessionKind.COURSE:
         decisions.append(
@@ -224,12 +249,22 @@ def enforce(
     return used
 
 
-def check_resources(*, course: Course, practitioner: Practitioner, room: Room) -> None:
-    """Raise ValidationError unless the practitioner and room are in use, at the course's location."""
+def works_at(practitioner: Practitioner, location_id: Any) -> Exists:
+    """Whether `practitioner` works at the location, as an expression: read beside another row (the course
+    being booked) instead of in a query of its own."""
+    return Exists(Location.objects.filter(pk=location_id, practitioners=practitioner.pk))
+
+
+def check_resources(*, course: Course, practitioner: Practitioner, room: Room, works_there: bool | None = None) -> None:
+    """Raise ValidationError unless the practitioner and room are in use, at the course's location.
+
+    `works_there`: whether the practitioner works at the room's location, when
+    the caller read it already (`works_at`); otherwise it is read here.
+    """
     errors = {}
     if not practitioner.is_active:
         errors["practitioner"] = "This practitioner is not active."
-    elif not practitioner.locations.filter(pk=room.location_id).exists():
+    elif not (works_there if works_there is not None else practitioner.locations.filter(pk=room.location_id).exists()):
         errors["practitioner"] = f"{practitioner} does not work at {room.location}."
     if not room.is_active:
         errors["room"] = "This room is not in use."

@@ -25,12 +25,13 @@ read them from this module, so they cannot disagree.
 - **session number**: a completed course session's place among its course's
   completed course sessions, in order of completion (1 for the first).
 
-Kept on write, not recomputed on read: `followup_refresh()` stores each
+Kept on write, not recomputed on read: `followup_store()` stores a
 course's state in a `FollowupState` row; the one session-event door
 (treatments.events) calls it in the transaction of every session change and
 course cancellation, and `course_create` for a new course. Readers
 (`followup_of`, the worklist, the prompts) read that row. The computation
-from the sessions (`computed_followup`) stays the definition:
+from the sessions (`followup_from_sessions`, a pure function) stays the
+definition: the door hands it the sessions a service holds already, and
 `manage.py followup_check` compares every stored row with it and reports
 (or, with `--fix`, repairs) any that drifted.
 """
@@ -38,14 +39,14 @@ from the sessions (`computed_followup`) stays the definition:
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from treatments import rules
@@ -59,9 +60,6 @@ from treatments.models import (
     SessionKind,
     SessionStatus,
 )
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 
@@ -103,53 +101,21 @@ class FollowUp:
         return self.window_start, self.window_end
 
 
-def _count(sessions: QuerySet[Session]) -> Coalesce:
-    # order_by(): the model's default ordering would otherwise join the GROUP BY.
-    per_course = sessions.order_by().values("course").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(per_course, output_field=IntegerField()), 0)
+def followup_from_sessions(course: Course, sessions: Iterable[Session]) -> FollowUp:
+    """The definition: where `course` stands, worked out from `sessions`, every session of it (any status)
+    as they are now. `course` comes with its protocol and location.
 
-
-class FollowupAnnotations(TypedDict):
-    """What `_annotated()` adds to each course."""
-
-    followup_sessions_done: int
-    followup_maintenance_done: int
-    followup_last_session_id: UUID | None
-    followup_last_completed_at: datetime | None
-    followup_last_practitioner_id: UUID | None
-    followup_booked: bool
-    followup_last_booking_status: str | None
-    followup_last_booking_cancel_reason: str | None
-    followup_last_booking_at: datetime | None
-
-
-CourseWithFollowup: TypeAlias = "WithAnnotations[Course, FollowupAnnotations]"
-
-
-def _annotated(courses: QuerySet[Course]) -> QuerySet[CourseWithFollowup]:
-    """`courses` annotated with what `_computed()` needs, in the same query (one subquery per fact)."""
-    completed = Session.objects.filter(course=OuterRef("pk"), status=SessionStatus.COMPLETED)
-    latest = completed.order_by("-completed_at", "-pk")
-    last_booking = Session.objects.filter(course=OuterRef("pk")).order_by("-starts_at", "-pk")
-    return courses.annotate(
-        followup_last_booking_status=Subquery(last_booking.values("status")[:1]),
-        followup_last_booking_cancel_reason=Subquery(last_booking.values("cancel_reason")[:1]),
-        followup_last_booking_at=Subquery(last_booking.values("starts_at")[:1]),
-        followup_sessions_done=_count(completed.filter(kind=SessionKind.COURSE)),
-        followup_maintenance_done=_count(completed.filter(kind=SessionKind.MAINTENANCE)),
-        followup_last_session_id=Subquery(latest.values("pk")[:1]),
-        followup_last_completed_at=Subquery(latest.values("completed_at")[:1]),
-        followup_last_practitioner_id=Subquery(latest.values("practitioner_id")[:1]),
-        followup_booked=Exists(Session.objects.filter(course=OuterRef("pk"), status=SessionStatus.BOOKED)),
-    )
-
-
-def _computed(course: Course) -> FollowUp:
-    """The follow-up state of a course read through `_annotated()`, with its protocol and location:
-    the definition, worked out from the sessions."""
-    annotated: Any = course
-    done: int = annotated.followup_sessions_done
-    last_completed_at: datetime | None = annotated.followup_last_completed_at
+    A pure function, so a service that holds the course's sessions already (a booking reads them for the
+    rules) stores the state without reading them again; the readers below read them in one query.
+    """
+    sessions = list(sessions)
+    completed = [s for s in sessions if s.status == SessionStatus.COMPLETED]
+    done = sum(1 for s in completed if s.kind == SessionKind.COURSE)
+    # Ties broken by id, the latest id first (as PostgreSQL orders UUIDs).
+    last = max(completed, key=lambda s: (s.completed_at, s.pk), default=None)
+    last_booking = max(sessions, key=lambda s: (s.starts_at, s.pk), default=None)
+    booked = any(s.status == SessionStatus.BOOKED for s in sessions)
+    last_completed_at = last.completed_at if last is not None else None
     kind: str | None = None
     window: tuple[date, date] | None = None
     if course.status == CourseStatus.MAINTENANCE:
@@ -165,8 +131,7 @@ def _computed(course: Course) -> FollowUp:
             zone=course.location.time_zone,
         )
     first_waiting_since: date | None = None
-    waiting = not annotated.followup_booked
-    if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE) and last_completed_at is None and waiting:
+    if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE) and last_completed_at is None and not booked:
         kind = FIRST_SESSION
         first_waiting_since = course.location.today(now=course.created_at)
     in_course = course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
@@ -174,30 +139,58 @@ def _computed(course: Course) -> FollowUp:
         kind=kind,
         sessions_done=done,
         sessions_planned=course.planned_sessions,
-        maintenance_done=annotated.followup_maintenance_done,
+        maintenance_done=sum(1 for s in completed if s.kind == SessionKind.MAINTENANCE),
         sessions_remaining=max(course.planned_sessions - done, 0) if in_course else 0,
-        last_session_id=annotated.followup_last_session_id,
-        last_practitioner_id=annotated.followup_last_practitioner_id,
+        last_session_id=last.pk if last is not None else None,
+        last_practitioner_id=last.practitioner_id if last is not None else None,
         last_completed_at=last_completed_at,
         window_start=window[0] if window else first_waiting_since,
         window_end=window[1] if window else None,
-        is_booked=annotated.followup_booked,
-        last_booking_status=annotated.followup_last_booking_status,
-        last_booking_cancel_reason=annotated.followup_last_booking_cancel_reason or "",
-        last_booking_at=annotated.followup_last_booking_at,
+        is_booked=booked,
+        last_booking_status=last_booking.status if last_booking is not None else None,
+        last_booking_cancel_reason=last_booking.cancel_reason if last_booking is not None else "",
+        last_booking_at=last_booking.starts_at if last_booking is not None else None,
     )
+
+
+# What the definition reads of a session, when it reads them itself.
+FOLLOWUP_SESSION_FIELDS = (
+    "id",
+    "course_id",
+    "kind",
+    "status",
+    "practitioner_id",
+    "starts_at",
+    "completed_at",
+    "cancel_reason",
+)
+
+
+def _sessions_by_course(course_ids: list[Any]) -> dict[Any, list[Session]]:
+    """Every session of `course_ids`, any status, by course id: one read."""
+    by_course: dict[Any, list[Session]] = defaultdict(list)
+    for session in Session.objects.filter(course_id__in=course_ids).only(*FOLLOWUP_SESSION_FIELDS).order_by():
+        by_course[session.course_id].append(session)
+    return by_course
+
+
+def sessions_of_course(course: Course) -> list[Session]:
+    """Every session of `course`, any status, as this transaction sees them (for `followup_from_sessions`)."""
+    return list(Session.objects.filter(course_id=course.pk).order_by())
 
 
 def computed_followup(course: Course | UUID | str) -> FollowUp:
     """The follow-up state of one course worked out from its sessions now, as this transaction sees them."""
     pk = course.pk if isinstance(course, Course) else course
-    return _computed(_annotated(Course.objects.select_related("protocol", "location")).get(pk=pk))
+    return recompute_followups([pk])[pk]
 
 
 def recompute_followups(course_ids: Iterable[Any]) -> dict[Any, FollowUp]:
-    """The follow-up states of many courses worked out from their sessions, in one query, by course id."""
-    courses = _annotated(Course.objects.filter(pk__in=list(course_ids)).select_related("protocol", "location"))
-    return {course.pk: _computed(course) for course in courses}
+    """The follow-up states of many courses worked out from their sessions, in two queries, by course id."""
+    ids = list(course_ids)
+    sessions = _sessions_by_course(ids)
+    courses = Course.objects.filter(pk__in=ids).select_related("protocol", "location")
+    return {course.pk: followup_from_sessions(course, sessions[course.pk]) for course in courses}
 
 
 # The FollowUp fields stored on FollowupState (the rest come from the course).
@@ -225,34 +218,47 @@ def _stored_values(followup: FollowUp) -> dict[str, Any]:
     return values
 
 
-def followup_refresh(course_ids: Iterable[Any], *, batch_size: int = 2000) -> int:
-    """Store the follow-up state of `course_ids` as their sessions say now; returns how many were stored.
+def _store(followups: list[tuple[Course, FollowUp]], *, now: datetime) -> None:
+    """Write the stored state of each course, in one statement (an upsert on the course)."""
+    FollowupState.objects.bulk_create(
+        [
+            FollowupState(course_id=course.pk, location_id=course.location_id, refreshed_at=now, **_stored_values(f))
+            for course, f in followups
+        ],
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=["location", *(name.removesuffix("_id") for name in STORED_FIELDS), "rank", "refreshed_at"],
+    )
+
+
+def followup_store(course: Course, sessions: Iterable[Session]) -> FollowUp:
+    """Store the follow-up state of `course` (in hand, with its protocol and location) worked out from
+    `sessions`, every session of it as they are now; return it.
 
     Call it inside the transaction that changed the sessions (the event door
     does), so the stored state commits or rolls back with the change.
+    """
+    followup = followup_from_sessions(course, sessions)
+    _store([(course, followup)], now=timezone.now())
+    return followup
+
+
+def followup_refresh(course_ids: Iterable[Any], *, batch_size: int = 2000) -> int:
+    """Store the follow-up state of `course_ids` as their sessions say now; returns how many were stored.
+
+    Call it inside the transaction that changed the sessions, so the stored
+    state commits or rolls back with the change.
     """
     ids = list(dict.fromkeys(course_ids))
     now = timezone.now()
     stored = 0
     for offset in range(0, len(ids), batch_size):
         batch = ids[offset : offset + batch_size]
-        courses = _annotated(Course.objects.filter(pk__in=batch).select_related("protocol", "location"))
-        rows = [
-            FollowupState(
-                course_id=course.pk,
-                location_id=course.location_id,
-                refreshed_at=now,
-                **_stored_values(_computed(course)),
-            )
-            for course in courses
-        ]
-        FollowupState.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["course"],
-            update_fields=["location", *(name.removesuffix("_id") for name in STORED_FIELDS), "rank", "refreshed_at"],
-        )
-        stored += len(rows)
+        sessions = _sessions_by_course(batch)
+        courses = Course.objects.filter(pk__in=batch).select_related("protocol", "location")
+        followups = [(course, followup_from_sessions(course, sessions[course.pk])) for course in courses]
+        _store(followups, now=now)
+        stored += len(followups)
     return stored
 
 
@@ -347,20 +353,32 @@ def followup_drift(*, batch_size: int = 2000) -> Iterator[Drift]:
                     yield Drift(course_id, name, getattr(state, name), value)
 
 
-def course_session_number(session: Session) -> int | None:
+def course_session_number(session: Session, course_sessions: Iterable[Session] | None = None) -> int | None:
     """Which course session of its course `session` was: 1 for the first completed, and so on.
 
     Counted in order of completion, so a session recorded late still takes its
     real place. None for a maintenance session or one not completed.
+    `course_sessions`, every session of the course as they are now, when the caller holds them.
     """
-    if session.kind != SessionKind.COURSE or session.completed_at is None:
+    completed_at = session.completed_at
+    if session.kind != SessionKind.COURSE or completed_at is None:
         return None
-    return Session.objects.filter(
-        course_id=session.course_id,
-        kind=SessionKind.COURSE,
-        status=SessionStatus.COMPLETED,
-        completed_at__lte=session.completed_at,
-    ).count()
+    if course_sessions is None:
+        course_sessions = Session.objects.filter(course_id=session.course_id).only(*FOLLOWUP_SESSION_FIELDS)
+    return sum(
+        1
+        for s in course_sessions
+        if s.kind == SessionKind.COURSE
+        and s.status == SessionStatus.COMPLETED
+        and s.completed_at is not None
+        and s.completed_at <= completed_at
+    )
+
+
+def next_booked_session(sessions: Iterable[Session], *, now: datetime) -> Session | None:
+    """The next appointment among `sessions` (a course's): the earliest booked one that starts after `now`."""
+    upcoming = (s for s in sessions if s.status == SessionStatus.BOOKED and s.starts_at > now)
+    return min(upcoming, key=lambda s: (s.starts_at, s.pk), default=None)
 
 
 @dataclass(frozen=True)

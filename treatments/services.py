@@ -9,15 +9,21 @@ concurrency gets past.
 Every change to a session ends the same way: `_save_change()` raises its
 sequence and saves it, and `treatments.events` announces it to the apps
 that react (messages, webhooks), in the same transaction.
+
+A booking reads what its rules need once (the course, locked, with whether
+the practitioner works there; the patient's sessions; the conflict rules;
+the opening hours) and hands the course's sessions on to the event door,
+which works out the follow-up state from them instead of reading them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -31,9 +37,18 @@ from clinic.local_time import date_text
 from patients.models import Patient
 from patients.selectors import clinical_access
 from treatments import rules
-from treatments.evaluation import Override, UsedOverride, check_resources, enforce, evaluate_booking
+from treatments.evaluation import (
+    Override,
+    PatientSessions,
+    UsedOverride,
+    check_resources,
+    enforce,
+    evaluate_booking,
+    patient_sessions,
+    works_at,
+)
 from treatments.events import SessionChange, announce_course_cancelled, announce_session_change
-from treatments.followup import computed_followup, followup_refresh
+from treatments.followup import followup_from_sessions, followup_store, sessions_of_course
 from treatments.models import (
     LIVE_SESSION_STATUSES,
     CancelReason,
@@ -64,6 +79,9 @@ DOUBLE_BOOKING_CONSTRAINTS = {
     "session_no_practitioner_double_booking": "practitioner",
     "session_no_room_double_booking": "room",
 }
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -115,7 +133,7 @@ def course_create(
             patient=patient, protocol=protocol, status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
         ).first()
         raise InvalidState(_already_in_progress(existing), field="protocol") from None
-    followup_refresh([course.pk])
+    followup_store(course, ())  # a new course: no sessions yet
     return course
 
 
@@ -167,35 +185,79 @@ def course_cancel(*, course: Course, reason: str, actor: Actor) -> Course:
 # --- sessions -------------------------------------------------------------------
 
 
+class _DoubleBooked(SlotTaken):
+    """PostgreSQL's exclusion constraint refused `session` for `resource`.
+
+    Raised inside the service's transaction, which the failed write has
+    aborted: `names_the_clash` says which session holds the slot once the
+    transaction has rolled back. Uncaught, it is still a SlotTaken.
+    """
+
+    def __init__(self, session: Session, resource: str) -> None:
+        what = session.practitioner if resource == "practitioner" else session.room
+        super().__init__(f"{what} is already booked at that time.", clashing_session_id="", resource=resource)
+        self.session = session
+        self.resource = resource
+
+
 def _save_or_slot_taken(session: Session, *, update_fields: list[str] | None = None) -> None:
-    """Save `session`; turn an exclusion-constraint failure into SlotTaken naming the clash."""
+    """Save `session`; an exclusion-constraint failure raises _DoubleBooked.
+
+    No savepoint around the write: the transaction is given up on a clash
+    anyway, and the clash is named after it rolled back (`names_the_clash`).
+    """
     try:
-        with transaction.atomic():  # a savepoint, so the caller's transaction survives
-            session.save(update_fields=update_fields)
+        session.save(update_fields=update_fields)
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
         resource = DOUBLE_BOOKING_CONSTRAINTS.get(constraint or "")
         if resource is None:
             raise
-        clash = (
-            Session.objects.filter(
-                status__in=LIVE_SESSION_STATUSES,
-                starts_at__lt=session.ends_at,
-                ends_at__gt=session.starts_at,
-                **{resource: getattr(session, resource)},
-            )
-            .exclude(pk=session.pk)
-            .first()
+        raise _DoubleBooked(session, resource) from exc
+
+
+def _slot_taken(session: Session, resource: str) -> SlotTaken:
+    """SlotTaken naming the live session that holds `session`'s slot for `resource`."""
+    clash = (
+        Session.objects.filter(
+            status__in=LIVE_SESSION_STATUSES,
+            starts_at__lt=session.ends_at,
+            ends_at__gt=session.starts_at,
+            **{resource: getattr(session, resource)},
         )
-        what = session.practitioner if resource == "practitioner" else session.room
-        # In the clashing session's local time, as the person booking reads the calendar.
-        raise SlotTaken(
-            f"{what} already has a session from {clash.local_span_text()}."
-            if clash
-            else f"{what} is already booked at that time.",
-            clashing_session_id=str(clash.pk) if clash else "",
-            resource=resource,
-        ) from exc
+        .exclude(pk=session.pk)
+        .first()
+    )
+    what = session.practitioner if resource == "practitioner" else session.room
+    # In the clashing session's local time, as the person booking reads the calendar.
+    return SlotTaken(
+        f"{what} already has a session from {clash.local_span_text()}."
+        if clash
+        else f"{what} is already booked at that time.",
+        clashing_session_id=str(clash.pk) if clash else "",
+        resource=resource,
+    )
+
+
+def names_the_clash(service: Callable[P, R]) -> Callable[P, R]:
+    """Run `service` (a transaction); when a slot it wanted was taken, raise SlotTaken naming the session
+    that holds it.
+
+    Wrapped around the service's transaction, not inside it: the refused write
+    aborted the transaction, and the clash can be read only once it rolled
+    back (to the service's own savepoint when a caller's transaction is
+    open). The clashing session was committed before the constraint refused
+    ours, so it is there to read.
+    """
+
+    @functools.wraps(service)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except _DoubleBooked as refused:
+            raise _slot_taken(refused.session, refused.resource) from refused.__cause__
+
+    return run
 
 
 def _record_overrides(session: Session, used: list[UsedOverride]) -> None:
@@ -269,18 +331,32 @@ def _enforce(
 
 
 def _evaluate(
-    *, course: Course, kind: str, location: Location, starts_at: datetime, duration: timedelta, exclude: Session | None
+    *,
+    course: Course,
+    kind: str,
+    location: Location,
+    starts_at: datetime,
+    duration: timedelta,
+    exclude: Session | None,
+    sessions: PatientSessions,
 ) -> tuple[datetime, list[rules.Decision]]:
     try:
         ends_at = starts_at + duration
         return ends_at, evaluate_booking(
-            course=course, kind=kind, location=location, starts_at=starts_at, ends_at=ends_at, exclude=exclude
+            course=course,
+            kind=kind,
+            location=location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            exclude=exclude,
+            sessions=sessions,
         )
     except OverflowError as exc:  # day arithmetic past year 9999: bad input, not a crash
         raise ValidationError({"starts_at": BEYOND_THE_CALENDAR}) from exc
 
 
 @records_actor
+@names_the_clash
 @transaction.atomic
 def session_book(
     *,
@@ -299,10 +375,12 @@ def session_book(
     be set aside by a decision a practitioner recorded on the course ahead.
     """
     # The course row and its patient's are locked (bookings of one patient's courses are judged one at a
-    # time: the conflict rule spans courses); the protocol, its category and the location are only read.
+    # time: the conflict rule spans courses); the protocol, its category and the location are only read,
+    # and whether the practitioner works at the room's location is read in the same query.
     course = (
         Course.objects.select_for_update(of=("self", "patient"))
         .select_related("protocol__category", "patient", "location")
+        .annotate(practitioner_works_there=works_at(practitioner, room.location_id))
         .get(pk=course.pk)
     )
     if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
@@ -310,8 +388,10 @@ def session_book(
     if starts_at < timezone.now():
         raise ValidationError({"starts_at": "A session cannot be booked in the past."})
     _check_may_book_for(actor, practitioner)
-    check_resources(course=course, practitioner=practitioner, room=room)
+    annotated: Any = course
+    check_resources(course=course, practitioner=practitioner, room=room, works_there=annotated.practitioner_works_there)
     kind = SessionKind.MAINTENANCE if course.status == CourseStatus.MAINTENANCE else SessionKind.COURSE
+    sessions = patient_sessions(course)
     ends_at, decisions = _evaluate(
         course=course,
         kind=kind,
@@ -319,6 +399,7 @@ def session_book(
         starts_at=starts_at,
         duration=timedelta(minutes=course.protocol.session_duration_minutes),
         exclude=None,
+        sessions=sessions,
     )
     used = _enforce(decisions, course=course, overrides=overrides, actor=actor)
 
@@ -337,16 +418,29 @@ def session_book(
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
-    announce_session_change(session=session, change=SessionChange.BOOKED, actor=actor)
+    announce_session_change(
+        session=session, change=SessionChange.BOOKED, actor=actor, sessions_now=[*sessions.of_course, session]
+    )
     return session
 
 
 def _lock_session(session: Session) -> Session:
-    """Lock the session's course, then the session, always in that order (no deadlocks)."""
+    """Lock the session's course, then the session, always in that order (no deadlocks).
+
+    The session comes with what its rules, its follow-up state and its messages read: the course with its
+    protocol, patient and location, and the session's location, room and practitioner.
+    """
     Course.objects.select_for_update().filter(pk=session.course_id).first()
     return (
         Session.objects.select_for_update(of=("self",))
-        .select_related("course__protocol__category", "course__patient", "location", "room", "practitioner")
+        .select_related(
+            "course__protocol__category",
+            "course__patient",
+            "course__location",
+            "location",
+            "room__location",
+            "practitioner",
+        )
         .get(pk=session.pk)
     )
 
@@ -360,6 +454,7 @@ def _require_booked(session: Session, doing: str) -> None:
 
 
 @records_actor
+@names_the_clash
 @transaction.atomic
 def session_reschedule(
     *,
@@ -379,6 +474,7 @@ def session_reschedule(
     _check_may_book_for(actor, practitioner, moving=session)
     room = room or session.room
     check_resources(course=session.course, practitioner=practitioner, room=room)
+    sessions = patient_sessions(session.course)
     ends_at, decisions = _evaluate(
         course=session.course,
         kind=session.kind,
@@ -386,6 +482,7 @@ def session_reschedule(
         starts_at=starts_at,
         duration=session.ends_at - session.starts_at,
         exclude=session,
+        sessions=sessions,
     )
     used = _enforce(decisions, course=session.course, overrides=overrides, actor=actor)
     _save_change(
@@ -398,7 +495,8 @@ def session_reschedule(
         booked_late=any("late" in d.flags for d in decisions),
     )
     _record_overrides(session, used)
-    announce_session_change(session=session, change=SessionChange.RESCHEDULED, actor=actor)
+    sessions_now = [*(s for s in sessions.of_course if s.pk != session.pk), session]
+    announce_session_change(session=session, change=SessionChange.RESCHEDULED, actor=actor, sessions_now=sessions_now)
     return session
 
 
@@ -508,19 +606,23 @@ def session_complete(
     SessionProductUse.objects.bulk_create(
         SessionProductUse(session=session, lot=use.lot, quantity=use.quantity) for use in product_uses
     )
-    _advance_course(session)
-    announce_session_change(session=session, change=SessionChange.COMPLETED, actor=actor)
+    sessions_now = [*(s for s in sessions_of_course(session.course) if s.pk != session.pk), session]
+    _advance_course(session, sessions_now)
+    announce_session_change(session=session, change=SessionChange.COMPLETED, actor=actor, sessions_now=sessions_now)
     return session
 
 
-def _advance_course(session: Session) -> None:
+def _advance_course(session: Session, sessions_now: Sequence[Session]) -> None:
     """After a completion: an active course whose planned sessions are done, or any
-    maintenance session, (re)opens the maintenance window from this session."""
+    maintenance session, (re)opens the maintenance window from this session.
+
+    `sessions_now`: every session of the course, this completion included."""
     course = session.course
     protocol = course.protocol
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
-    if session.kind == SessionKind.MAINTENANCE or computed_followup(course).sessions_done >= course.planned_sessions:
+    done = followup_from_sessions(course, sessions_now).sessions_done
+    if session.kind == SessionKind.MAINTENANCE or done >= course.planned_sessions:
         course.status = CourseStatus.MAINTENANCE
         course.next_maintenance_earliest, course.next_maintenance_latest = rules.followup_window(
             last_anchor=session.spacing_anchor,
