@@ -1,7 +1,8 @@
 """`Idempotency-Key` on API POSTs: a retried request never acts twice.
 
 The first request with a key stores a record (committed at once, so
-concurrent retries see it), runs, and stores its response. A retry with the
+concurrent retries see it: one INSERT … ON CONFLICT DO NOTHING, outside any
+transaction), runs, and stores its response. A retry with the
 same key and body gets that response again; with a different body, 422;
 while the first is still running, 409 with Retry-After. A first request
 that never recorded its outcome (its worker was killed, or the database
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -111,30 +112,49 @@ class IdempotencyMiddleware:
     def _claim(self, principal: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
         now = timezone.now()
         for _ in range(3):
-            try:
-                with transaction.atomic():
-                    return (
-                        IdempotencyRecord.objects.create(
-                            principal=principal, key=key, fingerprint=fingerprint, expires_at=now + TTL
-                        ),
-                        True,
-                    )
-            except IntegrityError:
-                existing = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
-                if existing is None:
-                    continue  # deleted between our insert and read (a 5xx); try again
-                if existing.expires_at <= now:
-                    IdempotencyRecord.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
-                    continue
-                if existing.in_progress and existing.created_at <= now - ABANDONED_AFTER:
-                    # Conditional, so of two retries taking it over at once only one runs. If the abandoned
-                    # request did act (a booking committed), acting again meets it: the slot is taken (409).
-                    IdempotencyRecord.objects.filter(
-                        pk=existing.pk, in_progress=True, created_at__lte=now - ABANDONED_AFTER
-                    ).delete()
-                    continue
-                return existing, False
+            record = _insert_unless_taken(principal=principal, key=key, fingerprint=fingerprint, now=now)
+            if record is not None:
+                return record, True
+            existing = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
+            if existing is None:
+                continue  # deleted between our insert and read (a 5xx); try again
+            if existing.expires_at <= now:
+                IdempotencyRecord.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+                continue
+            if existing.in_progress and existing.created_at <= now - ABANDONED_AFTER:
+                # Conditional, so of two retries taking it over at once only one runs. If the abandoned
+                # request did act (a booking committed), acting again meets it: the slot is taken (409).
+                IdempotencyRecord.objects.filter(
+                    pk=existing.pk, in_progress=True, created_at__lte=now - ABANDONED_AFTER
+                ).delete()
+                continue
+            return existing, False
         raise RuntimeError("could not claim the idempotency key")
+
+
+def _insert_unless_taken(*, principal: str, key: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None:
+    """Store an in-progress record for (`principal`, `key`) unless one exists; return it, or None if taken.
+
+    One statement, INSERT … ON CONFLICT DO NOTHING: outside a transaction it
+    commits at once (a concurrent retry sees the key claimed), and a taken
+    key raises nothing, so no transaction or savepoint is wrapped around it.
+    """
+    record = IdempotencyRecord(
+        principal=principal, key=key, fingerprint=fingerprint, in_progress=True, created_at=now, expires_at=now + TTL
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {IdempotencyRecord._meta.db_table} "  # noqa: S608 - the table name is ours
+            '("principal", "key", "fingerprint", "in_progress", "content_type", "created_at", "expires_at") '
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            'ON CONFLICT ("principal", "key") DO NOTHING RETURNING "id"',
+            [principal, key, fingerprint, True, record.content_type, now, record.expires_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    return record
 
 
 def forget_responses_naming(identifiers: list[str]) -> int:

@@ -274,6 +274,15 @@ def has_treatment_consent(*, course: Course, at: datetime | None = None) -> bool
     )
 
 
+def with_treatment_consent(session: Session) -> Session:
+    """`session`, in hand with its course's protocol and patient, marked with whether the treatment consent
+    is in force now (`treatment_consent_in_force`, as `session_list()` annotates it): to show a session
+    just written without reading it back."""
+    annotated: Any = session
+    annotated.treatment_consent_in_force = has_treatment_consent(course=session.course)
+    return session
+
+
 def courses_needing_treatment_consent(course_ids: Iterable[Any]) -> set[Any]:
     """Of `course_ids`, those whose patient has no treatment consent in force for the protocol's current form."""
     return set(

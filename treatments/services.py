@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -373,16 +374,24 @@ def session_book(
     maintenance window; otherwise a course session, within the planned count.
     `overrides` are the acting practitioner's own decisions; a rule may also
     be set aside by a decision a practitioner recorded on the course ahead.
+
+    `course` is read afresh (and locked) here, so only its id matters; an id
+    with no course is a ValidationError on `course`. The session comes back
+    with its course (protocol, patient, location), its rule overrides and its
+    product uses (none yet) in hand: a door that shows it reads nothing more.
     """
     # The course row and its patient's are locked (bookings of one patient's courses are judged one at a
     # time: the conflict rule spans courses); the protocol, its category and the location are only read,
     # and whether the practitioner works at the room's location is read in the same query.
-    course = (
-        Course.objects.select_for_update(of=("self", "patient"))
-        .select_related("protocol__category", "patient", "location")
-        .annotate(practitioner_works_there=works_at(practitioner, room.location_id))
-        .get(pk=course.pk)
-    )
+    try:
+        course = (
+            Course.objects.select_for_update(of=("self", "patient"))
+            .select_related("protocol__category", "patient", "location")
+            .annotate(practitioner_works_there=works_at(practitioner, room.location_id))
+            .get(pk=course.pk)
+        )
+    except Course.DoesNotExist:
+        raise ValidationError({"course": ValidationError("There is no such course.", code="does_not_exist")}) from None
     if course.status in (CourseStatus.CANCELLED, CourseStatus.COMPLETED):
         raise InvalidState(f"A {course.get_status_display().lower()} course takes no more sessions.", field="course")
     if starts_at < timezone.now():
@@ -415,6 +424,11 @@ def session_book(
     )
     _save_or_slot_taken(session)  # the first version: sequence 0
     _record_overrides(session, used)
+    prefetch_related_objects(
+        [session],
+        Prefetch("product_uses", queryset=SessionProductUse.objects.none()),  # recorded on completion only
+        Prefetch("overrides", queryset=RuleOverride.objects.all() if used else RuleOverride.objects.none()),
+    )
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])

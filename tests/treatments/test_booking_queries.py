@@ -7,18 +7,27 @@ What booking reads and writes, inside the service's transaction:
 - the patient's sessions: every session of this course, the live ones of the others (1); the conflict
   rules (1); the opening hours (1); the medical clearances only when the patient has medical flags, the
   acting practitioner and the decisions recorded ahead only when overrides are given or a rule refused (0 here);
-- the session and its history row (2: no savepoint, a clash is named after the rollback), the course
-  becoming active and its history row (2);
+- the session and its history row (2: no savepoint around them, a clash is named after the rollback), the
+  course becoming active and its history row (2);
 - the course's follow-up state, worked out from the sessions in hand and stored (1);
 - what the session's announcement sets off: aftercare reads the pending messages of the course and the
   session (and the reminder's key) once, reads the reminder's template and writes the reminder (3);
   integrations reads the webhook subscriptions (1).
 
-Counted inside the test's transaction, so the service's `transaction.atomic()` shows as a SAVEPOINT and a
-RELEASE (in production it is BEGIN/COMMIT, which are not counted here): 13 statements of its own.
+That is 13 statements. Counted inside the test's transaction, the service's `transaction.atomic()` adds a
+SAVEPOINT and a RELEASE (in production it is BEGIN/COMMIT, which are not counted).
+
 Through the API the count adds the session login and the user's permissions (4), the Idempotency-Key record
-(claimed in a savepoint, then completed: 4), the three ids in the body (3) and the session read back for the
-response (3).
+(claimed in one INSERT … ON CONFLICT DO NOTHING, then completed: 2), the practitioner and the room in the body
+(2: the course is read by the service only) and whether the treatment consent is in force, for the response
+(1: the rest of the response is the booked session in hand).
+
+Moving a session re-reads every rule (the course and the session locked, whether the practitioner works at
+the room's location, the patient's sessions, conflict rules, opening hours: 6), writes the session and its
+history (2) and the follow-up state (1); aftercare reads the messages once, cancels the old reminder, reads
+the template and writes the new one (4); integrations reads the subscriptions (1): 14. Cancelling locks
+(2), writes the session and its history (2), reads the course's sessions and stores the follow-up state (2),
+reads the messages and cancels the reminder (2), reads the subscriptions (1): 9.
 """
 
 from __future__ import annotations
@@ -28,12 +37,16 @@ import pytest
 from tests.factories import CourseFactory, SessionFactory
 from tests.treatments.api_helpers import SESSIONS_URL, booking_body
 from tests.treatments.conftest import at, book
-from treatments.models import CourseStatus
+from treatments import services
+from treatments.models import CancelReason, CourseStatus
 
 pytestmark = pytest.mark.django_db
 
-SERVICE_QUERIES = 15
-API_QUERIES = SERVICE_QUERIES + 4 + 4 + 3 + 3
+# Each with the test transaction's SAVEPOINT and RELEASE around the service's own.
+SERVICE_QUERIES = 13 + 2
+API_QUERIES = SERVICE_QUERIES + 4 + 2 + 2 + 1
+RESCHEDULE_QUERIES = 14 + 2
+CANCEL_QUERIES = 9 + 2
 
 
 def test_booking_through_the_service_takes_a_fixed_number_of_queries(
@@ -65,3 +78,21 @@ def test_a_patients_other_sessions_add_no_query_to_a_booking(
 
     with django_assert_num_queries(SERVICE_QUERIES - 2):  # the course is active already: no status change
         book(course, practitioner, room, at(17, 10))
+
+
+def test_moving_a_session_takes_a_fixed_number_of_queries(
+    clock, course, practitioner, room, django_assert_num_queries
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+
+    with django_assert_num_queries(RESCHEDULE_QUERIES):
+        services.session_reschedule(session=session, starts_at=at(4, 10), actor=None)
+
+
+def test_cancelling_a_session_takes_a_fixed_number_of_queries(
+    clock, course, practitioner, room, django_assert_num_queries
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+
+    with django_assert_num_queries(CANCEL_QUERIES):
+        services.session_cancel(session=session, reason=CancelReason.PATIENT_REQUEST, actor=None)

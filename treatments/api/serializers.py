@@ -283,7 +283,8 @@ class OverridableInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class SessionBookInputSerializer(OverridableInputSerializer):
-    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
+    # The id only: the booking reads (and locks) the course itself, and refuses an id with no course.
+    course = serializers.UUIDField()
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     # With its location: the booking is judged there (opening hours, local dates).
     room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.select_related("location"))

@@ -236,8 +236,15 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
         serializer = SessionBookInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        data["course"] = Course(pk=data["course"])  # read and locked by the service, which refuses an unknown id
         session = services.session_book(actor=request.user, **_override_args(data), **data)
-        return self._output(session, status_code=status.HTTP_201_CREATED)
+        # The booked session comes back with what the response shows in hand: it is not read back.
+        return Response(
+            SessionOutputSerializer(
+                selectors.with_treatment_consent(session), context=self.get_serializer_context()
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         summary="Move a booked session",
