@@ -63,13 +63,10 @@ def on_session_changed(event: SessionChanged) -> None:
     reminder_key = _reminder_key(session)
     # One read of what the change can touch: the pending messages of the course and the session, and the
     # reminder about to be written if it exists already (a retried change).
-    messages = list(
-        ScheduledMessage.objects.filter(
-            Q(status=MessageStatus.PENDING, course_id=session.course_id)
-            | Q(status=MessageStatus.PENDING, session_id=session.pk)
-            | (Q(dedupe_key=reminder_key) if reminding else Q(pk__in=[]))
-        ).select_related("step", "session", "patient")
-    )
+    touched = Q(status=MessageStatus.PENDING) & (Q(course_id=session.course_id) | Q(session_id=session.pk))
+    if reminding:
+        touched |= Q(dedupe_key=reminder_key)
+    messages = list(ScheduledMessage.objects.filter(touched).select_related("step"))
     pending = [m for m in messages if m.status == MessageStatus.PENDING]
     if event.change == SessionChange.BOOKED:
         # A booking makes pending prompts for its course untrue, and needs a reminder.
@@ -160,19 +157,28 @@ def schedule_session_aftercare(*, event: SessionChanged) -> list[ScheduledMessag
 
 
 def refresh_pending_texts(*, event: SessionChanged, pending: Sequence[ScheduledMessage]) -> None:
-    """Re-render the messages among `pending` (the course's pending messages, read with their step, session
-    and patient) whose words depend on the course's bookings, which `event` changed."""
+    """Re-render the messages among `pending` (the course's pending messages, read with their step) whose
+    words depend on the course's bookings, which `event` changed.
+
+    The patient, and the session a message is about, are the course's: in hand with the event.
+    """
+    course = event.session.course
+    sessions = {s.pk: s for s in event.course_sessions}
     stale = [m for m in pending if m.step is not None and m.step.prompts_booking]
     prefetch_related_objects(stale, "step__templates")
     for message in stale:
         assert message.step is not None  # noqa: S101 - filtered above; for the type checker
-        template = template_for(message.step.templates.all(), message.channel, message.patient.language)
+        patient = course.patient if message.patient_id == course.patient_id else message.patient
+        template = template_for(message.step.templates.all(), message.channel, patient.language)
         if template is None:
             continue
+        session = sessions.get(message.session_id) if message.session_id is not None else None
+        if message.session_id is not None and session is None:
+            session = message.session
         context = message_context(
-            patient=message.patient,
-            course=event.session.course,
-            session=message.session,
+            patient=patient,
+            course=course,
+            session=session,
             followup=event.followup,
             course_sessions=event.course_sessions,
         )

@@ -10,6 +10,7 @@ tidies what is left, so a missing value never leaves an empty paragraph.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -52,6 +53,13 @@ def channel_for(rule: str, patient: Patient) -> str:
     return patient.preferred_channel if rule == ChannelRule.PREFERRED else rule
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """A template's source, parsed once: templates change rarely, and a changed one is another source."""
+    # Autoescape off: these are plain-text emails and SMS, not HTML.
+    return Template("{% autoescape off %}" + source + "{% endautoescape %}")
+
+
 def render(source: str, context: dict[str, Any]) -> str:
     """Render a template's source; raise TemplateSyntaxError for a broken one.
 
@@ -59,8 +67,7 @@ def render(source: str, context: dict[str, Any]) -> str:
     lines lose trailing spaces, and blank lines between paragraphs never stack
     up into an empty paragraph.
     """
-    # Autoescape off: these are plain-text emails and SMS, not HTML.
-    text = Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context))
+    text = _compiled(source).render(Context(context))
     lines = [re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

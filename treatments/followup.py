@@ -111,7 +111,7 @@ def followup_from_sessions(course: Course, sessions: Iterable[Session]) -> Follo
     sessions = list(sessions)
     completed = [s for s in sessions if s.status == SessionStatus.COMPLETED]
     done = sum(1 for s in completed if s.kind == SessionKind.COURSE)
-    # Ties broken by id, the latest id first (as PostgreSQL orders UUIDs).
+    # Ties go to the greater id (Python compares UUIDs as PostgreSQL orders them): a stable choice.
     last = max(completed, key=lambda s: (s.completed_at, s.pk), default=None)
     last_booking = max(sessions, key=lambda s: (s.starts_at, s.pk), default=None)
     booked = any(s.status == SessionStatus.BOOKED for s in sessions)

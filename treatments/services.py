@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Model
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -261,19 +261,39 @@ def names_the_clash(service: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-def _record_overrides(session: Session, used: list[UsedOverride]) -> None:
-    """Store each refusal set aside, as the decision of the practitioner who made it."""
+def _record_overrides(session: Session, used: list[UsedOverride]) -> list[RuleOverride]:
+    """Store each refusal set aside, as the decision of the practitioner who made it; return the rows."""
+    recorded = []
     for override in used:
-        RuleOverride.objects.create(
-            session=session,
-            rule=override.decision.rule,
-            reason=override.reason,
-            practitioner=override.practitioner,
-            rule_message=override.decision.reason,
+        recorded.append(
+            RuleOverride.objects.create(
+                session=session,
+                rule=override.decision.rule,
+                reason=override.reason,
+                practitioner=override.practitioner,
+                rule_message=override.decision.reason,
+            )
         )
         if override.decided_ahead is not None:
             override.decided_ahead.used_by = session
             override.decided_ahead.save(update_fields=["used_by"])
+    return recorded
+
+
+def _rows_in_hand(instance: Model, relation: str, rows: list[Any]) -> None:
+    """Give `instance` the rows of its reverse relation `relation`, known without reading them.
+
+    As `prefetch_related` leaves them (the same three assignments), so
+    `instance.<relation>.all()` returns `rows` without a query; the
+    prefetch machinery itself costs more than a query here.
+    """
+    queryset: Any = getattr(instance, relation).get_queryset()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    known: Any = instance
+    if not hasattr(known, "_prefetched_objects_cache"):
+        known._prefetched_objects_cache = {}
+    known._prefetched_objects_cache[relation] = queryset
 
 
 def _save_change(session: Session, **fields: Any) -> None:
@@ -423,12 +443,8 @@ def session_book(
         booked_late=any("late" in d.flags for d in decisions),
     )
     _save_or_slot_taken(session)  # the first version: sequence 0
-    _record_overrides(session, used)
-    prefetch_related_objects(
-        [session],
-        Prefetch("product_uses", queryset=SessionProductUse.objects.none()),  # recorded on completion only
-        Prefetch("overrides", queryset=RuleOverride.objects.all() if used else RuleOverride.objects.none()),
-    )
+    _rows_in_hand(session, "overrides", _record_overrides(session, used))
+    _rows_in_hand(session, "product_uses", [])  # recorded on completion only
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         course.save(update_fields=["status", "updated_at"])
