@@ -11,8 +11,8 @@
 
 Each runs in the transaction of the change, so messages exist exactly when
 the change does. A booking, a move, a cancellation or a no-show reads the
-messages it can touch once (the pending messages of the course and of the
-session, and the reminder about to be written, should it exist already);
+messages it can touch once (the messages of the course and of the session,
+and the reminder about to be written, should it exist already);
 the course's follow-up state and its sessions come with the event.
 """
 
@@ -61,9 +61,10 @@ def on_session_changed(event: SessionChanged) -> None:
         return
     reminding = event.change in (SessionChange.BOOKED, SessionChange.RESCHEDULED)
     reminder_key = _reminder_key(session)
-    # One read of what the change can touch: the pending messages of the course and the session, and the
+    # One read of what the change can touch: the messages of the course and the session (a few dozen at
+    # most; pending ones are picked here, as the outbox's pending index would be the wrong way in), and the
     # reminder about to be written if it exists already (a retried change).
-    touched = Q(status=MessageStatus.PENDING) & (Q(course_id=session.course_id) | Q(session_id=session.pk))
+    touched = Q(course_id=session.course_id) | Q(session_id=session.pk)
     if reminding:
         touched |= Q(dedupe_key=reminder_key)
     messages = list(ScheduledMessage.objects.filter(touched).select_related("step"))

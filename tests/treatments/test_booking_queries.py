@@ -10,7 +10,7 @@ What booking reads and writes, inside the service's transaction:
 - the session and its history row (2: no savepoint around them, a clash is named after the rollback), the
   course becoming active and its history row (2);
 - the course's follow-up state, worked out from the sessions in hand and stored (1);
-- what the session's announcement sets off: aftercare reads the pending messages of the course and the
+- what the session's announcement sets off: aftercare reads the messages of the course and the
   session (and the reminder's key) once, reads the reminder's template and writes the reminder (3);
   integrations reads the webhook subscriptions (1).
 
