@@ -168,9 +168,8 @@ def refresh_pending_texts(*, event: SessionChanged, pending: Sequence[ScheduledM
     stale = [m for m in pending if m.step is not None and m.step.prompts_booking]
     prefetch_related_objects(stale, "step__templates")
     for message in stale:
-        assert message.step is not None  # noqa: S101 - filtered above; for the type checker
         patient = course.patient if message.patient_id == course.patient_id else message.patient
-        template = template_for(message.step.templates.all(), message.channel, patient.language)
+        template = template_for(message.step.templates.all() if message.step else (), message.channel, patient.language)
         if template is None:
             continue
         session = sessions.get(message.session_id) if message.session_id is not None else None
