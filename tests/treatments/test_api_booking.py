@@ -198,6 +198,8 @@ def test_a_practitioner_booking_their_own_session_overrides_spacing_as_themself(
     )
     assert "14 days" in override["rule_message"]
     assert RuleOverride.objects.get().session_id == uuid.UUID(response.json()["id"])
+    # The response is built from the booking in hand, not read back: it shows the session as stored.
+    assert practitioner_api.get(detail_url(SESSIONS_URL, response.json()["id"])).json() == response.json()
 
 
 def test_the_front_desk_cannot_override_a_rule_whoever_it_names(treatments_client, course, practitioner, room) -> None:
@@ -378,6 +380,7 @@ def test_a_practitioner_decides_ahead_on_the_course_and_the_front_desk_books(
         practitioner,
         "Wedding on the 12th; agreed 10 days.",
     )
+    assert treatments_client.get(detail_url(SESSIONS_URL, booked.json()["id"])).json() == booked.json()
     again = treatments_client.post(SESSIONS_URL, booking_body(course, practitioner, room, at(20)))
     assert_rule_violation(again, "spacing", earliest_start=at(27)), "an advance decision is used once"
 
