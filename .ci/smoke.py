@@ -98,7 +98,8 @@ def smoke(base: str, log: Path) -> None:
     print("API create patient: ok", created.json()["id"])
 
     anonymous = requests.get(f"{base}/api/v1/patients/", timeout=10)
-    assert anonymous.status_code == 403, anonymous.status_code
+    assert anonymous.status_code == 401, anonymous.status_code
+    assert anonymous.headers.get("WWW-Authenticate") == "Bearer", anonymous.headers
 
     docs = requests.get(f"{base}/api/docs/", timeout=10)
     assert docs.status_code == 200 and "swagger" in docs.text.lower(), docs.status_code
