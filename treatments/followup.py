@@ -225,6 +225,22 @@ def _stored_values(followup: FollowUp) -> dict[str, Any]:
     return values
 
 
+def followup_state_row(course: Course, *, refreshed_at: datetime) -> FollowupState:
+    """The FollowupState row (unsaved) of `course` read through `_annotated()`, with its protocol and location.
+
+    A course carrying the FollowupAnnotations some other way will do: a bulk
+    loader that wrote the sessions itself (manage.py seed_bench) sets them from
+    what it wrote, so its rows follow this definition, and followup_check can
+    prove they agree with the sessions.
+    """
+    return FollowupState(
+        course_id=course.pk,
+        location_id=course.location_id,
+        refreshed_at=refreshed_at,
+        **_stored_values(_computed(course)),
+    )
+
+
 def followup_refresh(course_ids: Iterable[Any], *, batch_size: int = 2000) -> int:
     """Store the follow-up state of `course_ids` as their sessions say now; returns how many were stored.
 
@@ -237,15 +253,7 @@ def followup_refresh(course_ids: Iterable[Any], *, batch_size: int = 2000) -> in
     for offset in range(0, len(ids), batch_size):
         batch = ids[offset : offset + batch_size]
         courses = _annotated(Course.objects.filter(pk__in=batch).select_related("protocol", "location"))
-        rows = [
-            FollowupState(
-                course_id=course.pk,
-                location_id=course.location_id,
-                refreshed_at=now,
-                **_stored_values(_computed(course)),
-            )
-            for course in courses
-        ]
+        rows = [followup_state_row(course, refreshed_at=now) for course in courses]
         FollowupState.objects.bulk_create(
             rows,
             update_conflicts=True,
