@@ -7,27 +7,35 @@ foreign-key trigger per reference; here:
 - `BulkLoad.begin()` drops the loaded tables' secondary indexes and their
   unique and exclusion constraints (primary keys stay), remembering each
   definition as PostgreSQL prints it;
-- `copy_rows()` streams rows with COPY; as a superuser the foreign-key
+- `copy_from_workers()` has forked workers make up the rows and format
+  them for a binary COPY, and copies them in as they come; as a superuser the foreign-key
   triggers are off for the loading transaction (`session_replication_role =
   replica`), so the caller answers for the references (the seeder writes
   only rows it made itself);
 - `BulkLoad.rebuild()` builds the indexes and constraints again from those
-  definitions, two at a time on their own connections, largest table first,
-  so a rebuilt unique or exclusion constraint still checks every row.
+  definitions, two tables at a time on connections of their own; a rebuilt
+  unique or exclusion constraint checks every row.
 
 Nothing here is used by the clinic's own requests.
 """
 
 from __future__ import annotations
 
+import io
+import multiprocessing
+import multiprocessing.queues
+import queue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from django.db import connection, connections
 from django.db.models import Model
+from psycopg.copy import FileWriter
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Deferred:
 
     table: str
     name: str
+    kind: str  # "index", "unique" or "exclusion"
     create_sql: str
 
 
@@ -45,6 +54,7 @@ class BulkLoad:
 
     models: Sequence[type[Model]]
     deferred: list[Deferred] = field(default_factory=list)
+    build_seconds: dict[str, float] = field(default_factory=dict)  # by index or constraint name, once rebuilt
 
     @property
     def tables(self) -> list[str]:
@@ -55,7 +65,7 @@ class BulkLoad:
         with connection.cursor() as cursor:
             cursor.execute(
                 """
-                SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+                SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid)
                 FROM pg_constraint c
                 WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('u', 'x')
                 """,
@@ -73,23 +83,40 @@ class BulkLoad:
             )
             indexes = cursor.fetchall()
             quote = connection.ops.quote_name
-            for table, name, definition in constraints:
+            for table, name, kind, definition in constraints:
                 self.deferred.append(
-                    Deferred(table, name, f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+                    Deferred(
+                        table,
+                        name,
+                        "exclusion" if kind == "x" else "unique",
+                        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}",
+                    )
                 )
                 cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
             for table, name, definition in indexes:
-                self.deferred.append(Deferred(table, name, definition))
+                self.deferred.append(Deferred(table, name, "index", definition))
                 cursor.execute(f"DROP INDEX {quote(name)}")
 
     def rebuild(self, *, workers: int = 2) -> None:
         """Build every dropped index and constraint again (after the load committed), `workers` at a time.
 
-        Each worker has a connection of its own; the largest tables' indexes go
-        first so the two finish together.
+        Each worker has a connection of its own and takes a whole table at a
+        time: adding a constraint locks its table against every other build,
+        so two workers on one table would mostly wait for each other. The
+        tables with exclusion constraints (whose every row is checked against
+        the others) go first, then the largest; within a table, the plain
+        indexes before the constraints.
         """
         sizes = _table_sizes(self.tables)
-        pending = sorted(self.deferred, key=lambda item: sizes.get(item.table, 0), reverse=True)
+        by_table: dict[str, list[Deferred]] = {}
+        for item in self.deferred:
+            by_table.setdefault(item.table, []).append(item)
+        for items in by_table.values():
+            items.sort(key=lambda item: item.kind != "index")
+        pending = sorted(
+            by_table.values(),
+            key=lambda items: (not any(item.kind == "exclusion" for item in items), -sizes.get(items[0].table, 0)),
+        )
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -103,9 +130,12 @@ class BulkLoad:
                         with lock:
                             if not pending or errors:
                                 return
-                            item = pending.pop(0)
-                        cursor.execute(item.create_sql)
-            except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
+                            items = pending.pop(0)
+                        for item in items:
+                            began = time.perf_counter()
+                            cursor.execute(item.create_sql)
+                            self.build_seconds[item.name] = time.perf_counter() - began
+            except BaseException as error:  # handed to the main thread, raised there
                 errors.append(error)
             finally:
                 connections["default"].close()
@@ -140,24 +170,120 @@ def skip_foreign_key_checks() -> None:
         cursor.execute("SET LOCAL session_replication_role = replica")
 
 
-def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]], *, freeze: bool) -> int:
-    """COPY `rows` (tuples of Python values, in `columns`' order) into `model`'s table; return how many.
+# What a worker makes: for each of its chunks, a block of binary COPY data per table, with its row count.
+Blocks = dict[str, tuple[bytes, int]]
+Produce = Callable[[int, int], Iterator[dict[type[Model], list[Sequence[Any]]]]]
 
-    `freeze` writes them already frozen and visible to all (COPY FREEZE: the
-    table must have been truncated in this transaction), so no VACUUM has to
-    visit them before index-only scans can skip the table.
+
+def copy_from_workers(
+    produce: Produce, columns: dict[type[Model], Sequence[str]], *, workers: int, freeze: bool
+) -> dict[type[Model], int]:
+    """COPY the rows `produce(index, workers)` makes in each of `workers` forked processes; return the counts.
+
+    Each worker makes its share of the rows, a chunk at a time ({model:
+    rows}, rows being tuples of Python values in `columns[model]`'s order),
+    and formats each chunk into binary COPY data; this process copies the
+    blocks in as they come, on its connection and in its transaction, so
+    making up rows (in the workers) and taking them in (PostgreSQL) go on at
+    once. `freeze`: COPY FREEZE (the tables were truncated in this
+    transaction), so no VACUUM has to visit the rows before index-only scans
+    can skip the heap.
+
+    The workers are forked: they see what this process made before, and
+    must not touch its database connection (they format on one of their own).
     """
     quote = connection.ops.quote_name
-    statement = (
-        f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-        + (" (FREEZE)" if freeze else "")
-    )
-    count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
+    tables = {model._meta.db_table: model for model in columns}
+    statements = {
+        model._meta.db_table: f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in names)}) FROM STDIN "
+        + ("(FORMAT BINARY, FREEZE)" if freeze else "(FORMAT BINARY)")
+        for model, names in columns.items()
+    }
+    types = {model._meta.db_table: _column_types(model, names) for model, names in columns.items()}
+    params = {key: value for key, value in connection.get_connection_params().items() if key in CONNECT_KEYS}
+    context = multiprocessing.get_context("fork")
+    # Two chunks waiting per worker at most: the workers wait for PostgreSQL rather than fill the memory.
+    results: multiprocessing.queues.Queue[tuple[str, Any]] = context.Queue(maxsize=2 * workers)
+    processes = [
+        context.Process(target=_work, args=(produce, index, workers, types, params, results), name=f"seed-{index}")
+        for index in range(workers)
+    ]
+    counts = dict.fromkeys(columns, 0)
+    for process in processes:
+        process.start()
+    try:
+        finished = 0
+        with connection.cursor() as cursor:
+            while finished < workers:
+                try:
+                    kind, payload = results.get(timeout=5)
+                except queue.Empty:
+                    if any(process.exitcode not in (None, 0) for process in processes):
+                        raise RuntimeError("A seeding worker died.") from None
+                    continue
+                if kind == "error":
+                    raise RuntimeError(f"A seeding worker failed:\n{payload}")
+                if kind == "done":
+                    finished += 1
+                    continue
+                for table, (data, count) in payload.items():
+                    with cursor.cursor.copy(statements[table]) as copy:
+                        copy.write(data)
+                    counts[tables[table]] += count
+    finally:
+        for process in processes:
+            if process.is_alive() and finished < workers:
+                process.terminate()
+            process.join()
+    return counts
+
+
+CONNECT_KEYS = ("dbname", "user", "password", "host", "port", "sslmode")
+
+
+def _work(
+    produce: Produce,
+    index: int,
+    workers: int,
+    types: dict[str, list[str]],
+    params: dict[str, Any],
+    results: multiprocessing.queues.Queue[tuple[str, Any]],
+) -> None:
+    """A worker: make this share of the rows and hand each chunk over as binary COPY data."""
+    try:
+        # A connection only for the formatting (psycopg's adapters); no statement runs on it.
+        with psycopg.connect(**params) as formatter:
+            cursor = formatter.cursor()
+            for chunk in produce(index, workers):
+                blocks: Blocks = {}
+                for model, rows in chunk.items():
+                    data = io.BytesIO()
+                    with psycopg.Copy(cursor, binary=True, writer=FileWriter(data)) as copy:
+                        copy.set_types(types[model._meta.db_table])
+                        for row in rows:
+                            copy.write_row(row)
+                    blocks[model._meta.db_table] = (data.getvalue(), len(rows))
+                results.put(("chunk", blocks))
+        results.put(("done", None))
+    except BaseException:  # told to the parent, which stops
+        results.put(("error", traceback.format_exc()))
+
+
+def _column_types(model: type[Model], columns: Sequence[str]) -> list[str]:
+    """PostgreSQL's type name of each of `columns` ("uuid", "varchar[]" …), for a binary COPY."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.attname, CASE WHEN t.typelem <> 0 AND t.typlen = -1
+                                   THEN (SELECT e.typname FROM pg_type e WHERE e.oid = t.typelem) || '[]'
+                                   ELSE t.typname END
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            """,
+            [model._meta.db_table],
+        )
+        types = dict(cursor.fetchall())
+    return [types[column] for column in columns]
 
 
 def truncate_if_empty(models: Sequence[type[Model]]) -> bool:

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import random
 import uuid
+from bisect import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,6 +63,11 @@ from treatments.models import (
     Weekday,
 )
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 PATIENTS_PER_UNIT = 20_000
 LOCATIONS_PER_UNIT = 5
 PRACTITIONERS_PER_UNIT = 40
@@ -76,12 +83,12 @@ SLOT_STARTS |= {5: tuple(range(10 * 60, 14 * 60 - SESSION_MINUTES + 1, SESSION_M
 SHIFTS = (0, *(days for n in range(1, 22) for days in (n, -n)))
 SEND_TIME = time(10, 0)
 
-FIRST_NAMES = (
+FIRST_NAMES = _words(
     "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Willow Freya Florence Emily Ella Poppy Evie "
     "Elsie Charlotte Evelyn Sienna Sofia Daisy Alice Chloe Hannah Priya Zara Aisha Maya Leila Nora Clara Léa Chloé "
     "Manon Camille Inès Sarah Emma Louise Aoife Saoirse Niamh Ciara James Oliver Noah Leo Arthur Harry Jack Samuel"
-).split()
-LAST_NAMES = (
+)
+LAST_NAMES = _words(
     "Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans Walker White Roberts "
     "Green Hall Wood Jackson Clarke Patel Khan Lewis James Phillips Mason Mitchell Rose Davis Rodriguez Cox "
     "Alexander Morden Hart Shah Okafor Keller Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau "
@@ -89,38 +96,40 @@ LAST_NAMES = (
     "Byrne Ryan OBrien Walsh OSullivan McCarthy Doyle Gallagher Campbell Stewart Anderson Scott Murray MacDonald "
     "Reid Ross Paterson Young Henderson Fraser Ahmed Ali Hussain Begum Chowdhury Singh Kaur Gill Sandhu Nowak "
     "Kowalski Wisniewska Novak Rossi Russo Ferrari Esposito Bianchi Romano Silva Santos Ferreira Pereira Costa"
-).split()
+)
 # Surnames are not spread evenly: a few are common (what the search benchmark looks for), most are rare.
 LAST_NAME_WEIGHTS = [1 / (rank + 1) for rank in range(len(LAST_NAMES))]
 COMMON_LAST_NAME = LAST_NAMES[0]
 
 CONSENT_VERSION = "bench-1"
+BIRTHDAY_FROM = date(1950, 1, 1)
+REMINDER_BODY = ", a reminder of your appointment tomorrow. Reply C to confirm, R to rebook."
 COURSES_PER_PATIENT = (3, 2, 4, 3, 1, 5, 3, 3, 2, 4)  # three on average
 
 COLUMNS: dict[type[Model], tuple[str, ...]] = {
-    Patient: (
+    Patient: _words(
         "id first_name last_name email phone date_of_birth preferred_channel language time_zone skin_type "
         "medical_flags medical_notes erased_at created_at updated_at"
-    ).split(),
-    Consent: "id patient_id kind scope version given_at revoked_at recorded_by_id created_at updated_at".split(),
-    Course: (
+    ),
+    Consent: _words("id patient_id kind scope version given_at revoked_at recorded_by_id created_at updated_at"),
+    Course: _words(
         "id patient_id protocol_id planned_sessions status location_id next_maintenance_earliest "
         "next_maintenance_latest cancelled_at cancel_reason notes created_at updated_at"
-    ).split(),
-    Session: (
+    ),
+    Session: _words(
         "id course_id kind practitioner_id room_id location_id starts_at ends_at status booked_late completed_at "
         "notes treated_areas cancelled_at cancel_reason cancel_note no_show_at sequence created_at updated_at"
-    ).split(),
-    FollowupState: (
+    ),
+    FollowupState: _words(
         "course_id location_id kind sessions_done maintenance_done last_session_id last_practitioner_id "
         "last_completed_at window_start window_end is_booked rank last_booking_status last_booking_cancel_reason "
         "last_booking_at refreshed_at"
-    ).split(),
-    ScheduledMessage: (
+    ),
+    ScheduledMessage: _words(
         "id kind dedupe_key patient_id course_id session_id step_id report_id channel to_address reply_to subject "
         "body due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
         "cancelled_at cancelled_by_id created_at updated_at"
-    ).split(),
+    ),
 }
 LOADED_MODELS: tuple[type[Model], ...] = tuple(COLUMNS)
 
@@ -257,9 +266,24 @@ class Chunk:
     rows: dict[type[Model], list[tuple[Any, ...]]] = field(default_factory=lambda: {model: [] for model in COLUMNS})
 
 
+# Plain strings (not the choices' enum members): they are written for every row.
+COURSE, MAINTENANCE_VISIT = SessionKind.COURSE.value, SessionKind.MAINTENANCE.value
+BOOKED, COMPLETED = SessionStatus.BOOKED.value, SessionStatus.COMPLETED.value
+CANCELLED, NO_SHOW = SessionStatus.CANCELLED.value, SessionStatus.NO_SHOW.value
+SENT, PENDING, WITHDRAWN = MessageStatus.SENT.value, MessageStatus.PENDING.value, MessageStatus.CANCELLED.value
+EMAIL, SMS = ContactChannel.EMAIL.value, ContactChannel.SMS.value
+REMINDER = MessageKind.APPOINTMENT_REMINDER.value
+PATIENT_REASONS = (CancelReason.PATIENT_REQUEST.value, CancelReason.PATIENT_UNWELL.value)
+TREATED = [TreatedArea.FOREHEAD.value, TreatedArea.CHEEKS.value]
+NOTHING_TREATED: list[str] = []
+LAST_NAME_CUMULATIVE = list(accumulate(LAST_NAME_WEIGHTS))
+SESSION_LENGTH = timedelta(minutes=SESSION_MINUTES)
+DAY = timedelta(days=1)
+
+
 @dataclass
 class Visit:
-    """A session being written: what the course's follow-up state needs of it, and its message facts."""
+    """A session written for a course: what the course's follow-up state needs of it."""
 
     id: uuid.UUID
     kind: str
@@ -279,46 +303,104 @@ class CourseDraft:
     visits: list[Visit] = field(default_factory=list)
 
 
-class ChainGenerator:
-    """Makes up the patients of a chain, with their consents, courses, sessions, follow-up states and messages."""
+@dataclass(frozen=True)
+class _Patient:
+    id: uuid.UUID
+    first_name: str
+    channel: str
+    address: str
 
-    def __init__(self, *, chain: Chain, scale: ChainScale, seed: int, now: datetime) -> None:
+
+@dataclass(frozen=True)
+class _Step:
+    """What the messages of one plan step share."""
+
+    id: int
+    kind: str
+    subject: str
+    body_end: str
+    hours: int | None  # an hour offset, or None for a day offset at `send_time`
+    days: int
+    send_time: time
+
+
+class ChainGenerator:
+    """Makes up the patients of a chain, with their consents, courses, sessions, follow-up states and messages.
+
+    Written for speed more than for looks: a chain of 100,000 patients is five
+    million rows, so rows are plain tuples and the hot paths avoid keyword
+    calls and enum members.
+    """
+
+    def __init__(self, *, chain: Chain, scale: ChainScale, seed: int, now: datetime, share: tuple[int, int] = (0, 1)):
         self.chain = chain
         self.scale = scale
         self.now = now
-        self.random = random.Random(seed)
+        # Shares split the chain by location (each location's diaries are in one share only).
+        self.share, self.shares = share
+        self.random = random.Random(seed * 1_000 + self.share)  # noqa: S311 - made-up data, not secrets
         self.protocol = chain.protocol
+        self.steps = [self._step(step) for step in chain.steps]
+        self.first_steps = self.steps + [self._step(step) for step in chain.first_results]
 
-    # Identifiers from the seeded generator, so a seed always makes the same chain.
+    @staticmethod
+    def _step(step: AftercareStep) -> _Step:
+        return _Step(
+            id=step.pk,
+            kind=step.kind,
+            subject=step.name,
+            body_end=(
+                f", {step.name.lower()}: keep the treated skin clean, cool and protected, no makeup for 24 hours, "
+                "SPF 30+ every day. Any worry, call us."
+            ),
+            hours=step.offset_value if step.offset_unit == "hours" else None,
+            days=step.offset_value,
+            send_time=step.local_send_time or SEND_TIME,
+        )
+
     def _uuid(self) -> uuid.UUID:
-        return uuid.UUID(int=self.random.getrandbits(128), version=4)
+        """128 random bits from the seeded generator, so a seed always makes the same chain (uuid4 would
+        also set its version bits, which nothing here reads)."""
+        return uuid.UUID(int=self.random.getrandbits(128))
 
     def _days(self, low: float, high: float) -> timedelta:
-        return timedelta(days=self.random.uniform(low, high))
+        return timedelta(days=low + (high - low) * self.random.random())
 
-    def chunks(self, *, patients_per_chunk: int = 2000) -> Iterator[Chunk]:
-        """The chain's rows, `patients_per_chunk` patients at a time."""
-        for first in range(0, self.scale.patients, patients_per_chunk):
-            chunk = Chunk()
-            for number in range(first, min(first + patients_per_chunk, self.scale.patients)):
-                self._patient(number, chunk)
-            yield chunk
+    def chunks(self, *, patients_per_chunk: int = 2000) -> Iterator[dict[type[Model], list[tuple[Any, ...]]]]:
+        """This share's rows ({model: rows}), `patients_per_chunk` patients at a time.
+
+        Patient number n is at location n mod the number of locations; a share
+        takes the patients of every `shares`th location.
+        """
+        locations = len(self.chain.locations)
+        chunk = Chunk()
+        count = 0
+        for number in range(self.scale.patients):
+            if (number % locations) % self.shares != self.share:
+                continue
+            self._patient(number, chunk)
+            count += 1
+            if count == patients_per_chunk:
+                yield chunk.rows
+                chunk, count = Chunk(), 0
+        if count:
+            yield chunk.rows
 
     def _patient(self, number: int, chunk: Chunk) -> None:
-        pick = self.random
+        pick = self.random.random
         location = self.chain.locations[number % len(self.chain.locations)]
         chairs = self.chain.chairs_by_location[location.pk]
         patient_id = self._uuid()
-        first_name = pick.choice(FIRST_NAMES)
-        last_name = pick.choices(LAST_NAMES, weights=LAST_NAME_WEIGHTS)[0]
-        channel = ContactChannel.SMS if pick.random() < 0.4 else ContactChannel.EMAIL
+        first_name = FIRST_NAMES[int(pick() * len(FIRST_NAMES))]
+        last_name = LAST_NAMES[bisect(LAST_NAME_CUMULATIVE, pick() * LAST_NAME_CUMULATIVE[-1])]
+        channel = SMS if pick() < 0.4 else EMAIL
         email = f"{first_name.lower()}.{last_name.lower()}{number}@example.com"
         phone = f"+447{700000000 + number:09d}"
-        patient = _Patient(patient_id, first_name, channel, email if channel == ContactChannel.EMAIL else phone)
+        patient = _Patient(patient_id, first_name, channel, email if channel == EMAIL else phone)
 
         courses = self._courses(COURSES_PER_PATIENT[number % len(COURSES_PER_PATIENT)], chairs, patient, chunk)
         created_at = min(self.now, courses[0].created_at) - self._days(0, 30)
-        flags = [MedicalFlag.ANTICOAGULANTS.value] if pick.random() < 0.03 else []
+        flags = [MedicalFlag.ANTICOAGULANTS.value] if pick() < 0.03 else []
         chunk.rows[Patient].append(
             (
                 patient_id,
@@ -326,11 +408,11 @@ class ChainGenerator:
                 last_name,
                 email,
                 phone,
-                date(1950, 1, 1) + timedelta(days=pick.randrange(365 * 55)),
+                BIRTHDAY_FROM + timedelta(days=int(pick() * 365 * 55)),
                 channel,
                 "en",
                 location.time_zone.key,
-                pick.randint(1, 6),
+                1 + int(pick() * 6),
                 flags,
                 "Reviewed before each session." if flags else "",
                 None,
@@ -338,12 +420,12 @@ class ChainGenerator:
                 created_at,
             )
         )
-        consents = [(ConsentKind.SERVICE_MESSAGES, "", CONSENT_VERSION)]
-        if pick.random() < 0.92:
+        consents = [(ConsentKind.SERVICE_MESSAGES.value, "", CONSENT_VERSION)]
+        if pick() < 0.92:
             form, version = self.protocol.treatment_consent_form, self.protocol.treatment_consent_version
-            consents.append((ConsentKind.TREATMENT, form, version))
-        if pick.random() < 0.3:
-            consents.append((ConsentKind.MARKETING, "", CONSENT_VERSION))
+            consents.append((ConsentKind.TREATMENT.value, form, version))
+        if pick() < 0.3:
+            consents.append((ConsentKind.MARKETING.value, "", CONSENT_VERSION))
         for kind, scope, version in consents:
             chunk.rows[Consent].append(
                 (self._uuid(), patient_id, kind, scope, version, created_at, None, None, created_at, created_at)
@@ -351,11 +433,10 @@ class ChainGenerator:
 
     def _courses(self, count: int, chairs: list[Chair], patient: _Patient, chunk: Chunk) -> list[CourseDraft]:
         """The patient's courses, oldest first: the last one in any state, the earlier ones over."""
-        pick = self.random
-        chair = pick.choice(chairs)
-        drafts: list[CourseDraft] = []
+        pick = self.random.random
+        chair = chairs[int(pick() * len(chairs))]
         # The latest course is placed relative to now; each earlier one ends a while before the next began.
-        draw = pick.random()
+        draw = pick()
         state = (
             CourseStatus.PLANNED
             if draw < 0.05
@@ -367,15 +448,13 @@ class ChainGenerator:
             if draw < 0.9
             else CourseStatus.CANCELLED
         )
-        latest = self._latest_course(state, chair, patient, chunk)
-        drafts.append(latest)
-        begins = latest.created_at
+        drafts = [self._latest_course(state.value, chair, patient, chunk)]
+        begins = drafts[0].created_at
         for _ in range(count - 1):
-            if pick.random() < 0.3:
-                chair = pick.choice(chairs)
-            ends = begins - self._days(20, 240)
-            closed = CourseStatus.COMPLETED if pick.random() < 0.6 else CourseStatus.CANCELLED
-            earlier = self._closed_course(closed, chair, patient, chunk, ends=ends)
+            if pick() < 0.3:
+                chair = chairs[int(pick() * len(chairs))]
+            closed = CourseStatus.COMPLETED.value if pick() < 0.6 else CourseStatus.CANCELLED.value
+            earlier = self._closed_course(closed, chair, patient, chunk, ends=begins - self._days(20, 240))
             drafts.append(earlier)
             begins = earlier.created_at
         drafts.reverse()
@@ -386,54 +465,55 @@ class ChainGenerator:
         return 3 if draw < 0.4 else 4 if draw < 0.9 else 5 if draw < 0.97 else 6
 
     def _latest_course(self, state: str, chair: Chair, patient: _Patient, chunk: Chunk) -> CourseDraft:
-        pick, now = self.random, self.now
+        pick, now = self.random.random, self.now
         planned = self._planned_sessions()
         if state in (CourseStatus.COMPLETED, CourseStatus.CANCELLED):
             return self._closed_course(state, chair, patient, chunk, ends=now - self._days(5, 700))
         if state == CourseStatus.PLANNED:
             draft = CourseDraft(self._uuid(), chair, planned, now - self._days(1, 60))
-            draw = pick.random()
+            draw = pick()
             if draw < 0.35:
-                self._visit(draft, patient, chunk, SessionStatus.BOOKED, now + self._days(1, 30))
+                self._visit(draft, patient, chunk, BOOKED, now + self._days(1, 30))
             elif draw < 0.45:
-                self._visit(draft, patient, chunk, SessionStatus.CANCELLED, draft.created_at + self._days(0.5, 1))
-            return self._finish(draft, CourseStatus.PLANNED, patient, chunk)
+                self._visit(draft, patient, chunk, CANCELLED, draft.created_at + self._days(0.5, 1))
+            return self._finish(draft, state, patient, chunk)
         if state == CourseStatus.ACTIVE:
-            done = pick.randint(1, planned - 1)
+            done = 1 + int(pick() * (planned - 1))
             last_done = now - self._days(1, 45)
             draft = self._completed_run(planned, done, chair, patient, chunk, last_done=last_done)
-            draw = pick.random()
+            draw = pick()
             if draw < 0.4:
                 due = max(last_done + self._days(15, 26), now + self._days(0.2, 10))
-                self._visit(draft, patient, chunk, SessionStatus.BOOKED, due)
+                self._visit(draft, patient, chunk, BOOKED, due)
             elif draw < 0.45 and last_done < now - timedelta(days=16):
-                self._visit(draft, patient, chunk, SessionStatus.NO_SHOW, last_done + self._days(14, 15.5))
-            return self._finish(draft, CourseStatus.ACTIVE, patient, chunk)
+                self._visit(draft, patient, chunk, NO_SHOW, last_done + self._days(14, 15.5))
+            return self._finish(draft, state, patient, chunk)
         # In maintenance: the planned sessions done, perhaps a maintenance session since, perhaps one booked.
         last_done = now - self._days(20, 400)
-        maintenance = 1 if last_done < now - timedelta(days=200) and pick.random() < 0.6 else 0
+        maintenance = 1 if last_done < now - timedelta(days=200) and pick() < 0.6 else 0
         course_last = last_done - timedelta(days=120) * maintenance
         draft = self._completed_run(planned, planned, chair, patient, chunk, last_done=course_last)
         for _ in range(maintenance):
-            self._visit(draft, patient, chunk, SessionStatus.COMPLETED, last_done, kind=SessionKind.MAINTENANCE)
-        if pick.random() < 0.25:
-            due = now + self._days(1, 40)
-            self._visit(draft, patient, chunk, SessionStatus.BOOKED, due, kind=SessionKind.MAINTENANCE)
-        return self._finish(draft, CourseStatus.MAINTENANCE, patient, chunk)
+            self._visit(draft, patient, chunk, COMPLETED, last_done, kind=MAINTENANCE_VISIT)
+        if pick() < 0.25:
+            self._visit(draft, patient, chunk, BOOKED, now + self._days(1, 40), kind=MAINTENANCE_VISIT)
+        return self._finish(draft, state, patient, chunk)
 
-    def _closed_course(self, state: str, chair: Chair, patient: _Patient, chunk: Chunk, *, ends: datetime) -> CourseDraft:
+    def _closed_course(
+        self, state: str, chair: Chair, patient: _Patient, chunk: Chunk, *, ends: datetime
+    ) -> CourseDraft:
         """A course that is over by `ends`: completed (maintenance perhaps given too), or cancelled part-way."""
         planned = self._planned_sessions()
         if state == CourseStatus.COMPLETED:
             draft = self._completed_run(planned, planned, chair, patient, chunk, last_done=ends)
-            return self._finish(draft, CourseStatus.COMPLETED, patient, chunk)
-        done = self.random.randint(0, planned - 1)
+            return self._finish(draft, state, patient, chunk)
+        done = int(self.random.random() * planned)
         if done:
             draft = self._completed_run(planned, done, chair, patient, chunk, last_done=ends - self._days(10, 20))
         else:
             draft = CourseDraft(self._uuid(), chair, planned, ends - self._days(5, 20))
-        self._visit(draft, patient, chunk, SessionStatus.CANCELLED, ends, reason=CancelReason.COURSE_CANCELLED)
-        return self._finish(draft, CourseStatus.CANCELLED, patient, chunk, cancelled_at=ends)
+        self._visit(draft, patient, chunk, CANCELLED, ends, reason=CancelReason.COURSE_CANCELLED.value)
+        return self._finish(draft, state, patient, chunk, cancelled_at=ends)
 
     def _completed_run(
         self, planned: int, done: int, chair: Chair, patient: _Patient, chunk: Chunk, *, last_done: datetime
@@ -442,15 +522,15 @@ class ChainGenerator:
 
         Now and then a session was missed or cancelled and given again a few days later.
         """
+        pick = self.random.random
         gaps = [self._days(15, 26) for _ in range(done - 1)]
         first = last_done - sum(gaps, timedelta())
         draft = CourseDraft(self._uuid(), chair, planned, first - self._days(8, 25))
         when = first
         for n in range(done):
-            if self.random.random() < 0.08:
-                missed = SessionStatus.NO_SHOW if self.random.random() < 0.4 else SessionStatus.CANCELLED
-                self._visit(draft, patient, chunk, missed, when - self._days(4, 7))
-            self._visit(draft, patient, chunk, SessionStatus.COMPLETED, when, first=n == 0)
+            if pick() < 0.08:
+                self._visit(draft, patient, chunk, NO_SHOW if pick() < 0.4 else CANCELLED, when - self._days(4, 7))
+            self._visit(draft, patient, chunk, COMPLETED, when, first=n == 0)
             if n < len(gaps):
                 when += gaps[n]
         return draft
@@ -463,25 +543,23 @@ class ChainGenerator:
         status: str,
         around: datetime,
         *,
-        kind: str = SessionKind.COURSE,
+        kind: str = COURSE,
         reason: str = "",
         first: bool = False,
     ) -> None:
         """A session of the course near `around`, in a free slot of its practitioner, with its messages."""
         chair = draft.chair
-        live = status in (SessionStatus.BOOKED, SessionStatus.COMPLETED)
-        future = status == SessionStatus.BOOKED
-        starts_at, room_id = self._slot(chair, around, live=live, future=future)
-        ends_at = starts_at + timedelta(minutes=SESSION_MINUTES)
+        starts_at, room_id = self._slot(chair, around, live=status in (BOOKED, COMPLETED), future=status == BOOKED)
+        ends_at = starts_at + SESSION_LENGTH
         booked_at = max(draft.created_at, starts_at - self._days(2, 20))
-        completed_at = ends_at if status == SessionStatus.COMPLETED else None
-        cancelled_at = None
-        if status == SessionStatus.CANCELLED:
-            reason = reason or self.random.choice((CancelReason.PATIENT_REQUEST, CancelReason.PATIENT_UNWELL))
-            cancelled_at = min(self.now, starts_at - self._days(0.1, 2))
-            cancelled_at = max(cancelled_at, booked_at)
-        no_show_at = ends_at if status == SessionStatus.NO_SHOW else None
-        changed = completed_at or cancelled_at or no_show_at or booked_at
+        completed_at = cancelled_at = no_show_at = None
+        if status == COMPLETED:
+            completed_at = ends_at
+        elif status == CANCELLED:
+            reason = reason or PATIENT_REASONS[int(self.random.random() * 2)]
+            cancelled_at = max(min(self.now, starts_at - self._days(0.1, 2)), booked_at)
+        elif status == NO_SHOW:
+            no_show_at = ends_at
         session_id = self._uuid()
         chunk.rows[Session].append(
             (
@@ -497,27 +575,133 @@ class ChainGenerator:
                 False,
                 completed_at,
                 "Tolerated well." if completed_at else "",
-                [TreatedArea.FOREHEAD.value, TreatedArea.CHEEKS.value] if completed_at else [],
+                TREATED if completed_at else NOTHING_TREATED,
                 cancelled_at,
-                reason if status == SessionStatus.CANCELLED else "",
+                reason if cancelled_at else "",
                 "",
                 no_show_at,
-                0 if status == SessionStatus.BOOKED else 1,
+                0 if status == BOOKED else 1,
                 booked_at,
-                changed,
+                completed_at or cancelled_at or no_show_at or booked_at,
             )
         )
-        draft.visits.append(
-            Visit(session_id, kind, status, starts_at, completed_at, reason, chair.practitioner_id)
+        draft.visits.append(Visit(session_id, kind, status, starts_at, completed_at, reason, chair.practitioner_id))
+        messages = chunk.rows[ScheduledMessage]
+        key = str(session_id)
+        # The reminder a day before (cancelled with the session if that came first), then the plan's messages.
+        due = max(starts_at - DAY, booked_at)
+        if cancelled_at is not None and cancelled_at <= due:
+            messages.append(
+                self._message(
+                    REMINDER,
+                    f"reminder:{key}:0",
+                    draft,
+                    session_id,
+                    None,
+                    due,
+                    patient,
+                    "Your appointment tomorrow",
+                    REMINDER_BODY,
+                    WITHDRAWN,
+                    booked_at,
+                    cancelled_at,
+                )
+            )
+        else:
+            messages.append(
+                self._message(
+                    REMINDER,
+                    f"reminder:{key}:0",
+                    draft,
+                    session_id,
+                    None,
+                    due,
+                    patient,
+                    "Your appointment tomorrow",
+                    REMINDER_BODY,
+                    None,
+                    booked_at,
+                    None,
+                )
+            )
+        if completed_at is None:
+            return
+        zone = chair.zone
+        for step in self.first_steps if first else self.steps:
+            if step.hours is not None:
+                due = completed_at + timedelta(hours=step.hours)
+            else:
+                local = completed_at.astimezone(zone).date() + timedelta(days=step.days)
+                due = datetime.combine(local, step.send_time, tzinfo=zone)
+            messages.append(
+                self._message(
+                    step.kind,
+                    f"step:{key}:{step.id}",
+                    draft,
+                    session_id,
+                    step,
+                    due,
+                    patient,
+                    step.subject,
+                    step.body_end,
+                    None,
+                    completed_at,
+                    None,
+                )
+            )
+
+    def _message(
+        self,
+        kind: str,
+        dedupe_key: str,
+        draft: CourseDraft,
+        session_id: uuid.UUID,
+        step: _Step | None,
+        due: datetime,
+        patient: _Patient,
+        subject: str,
+        body_end: str,
+        status: str | None,
+        created_at: datetime,
+        cancelled_at: datetime | None,
+    ) -> tuple[Any, ...]:
+        """An outbox row; `status` None: sent if due by now, else pending."""
+        if status is None:
+            status = SENT if due <= self.now else PENDING
+        sent = status == SENT
+        sent_at = due + timedelta(seconds=2 + int(self.random.random() * 90)) if sent else None
+        return (
+            self._uuid(),
+            kind,
+            dedupe_key,
+            patient.id,
+            draft.id,
+            session_id,
+            step.id if step else None,
+            None,
+            patient.channel,
+            patient.address if sent else "",
+            "",
+            subject if patient.channel == EMAIL else "",
+            f"Hello {patient.first_name}{body_end}",
+            due,
+            status,
+            "",
+            1 if sent else 0,
+            "",
+            f"bench-{self.random.getrandbits(48):012x}" if sent else "",
+            sent_at,
+            sent_at,
+            cancelled_at,
+            None,
+            created_at,
+            sent_at or cancelled_at or created_at,
         )
-        self._reminder(draft, patient, chunk, session_id, starts_at, booked_at, cancelled_at)
-        if completed_at is not None:
-            for step in [*self.chain.steps, *(self.chain.first_results if first else ())]:
-                self._step_message(draft, patient, chunk, session_id, step, completed_at)
 
     def _slot(self, chair: Chair, around: datetime, *, live: bool, future: bool) -> tuple[datetime, uuid.UUID]:
         """A start in an opening slot near `around` (on the right side of now), held if the session is live."""
         day = around.astimezone(chair.zone).date()
+        now = self.now
         for shift in SHIFTS:
             candidate = day + timedelta(days=shift)
             starts = SLOT_STARTS[candidate.weekday()]
@@ -525,7 +709,7 @@ class ChainGenerator:
                 continue
             ordinal = candidate.toordinal()
             held = chair.held.get(ordinal, 0)
-            offset = self.random.randrange(len(starts))
+            offset = int(self.random.random() * len(starts))
             for step in range(len(starts)):
                 slot = (offset + step) % len(starts)
                 if live and held & (1 << slot):
@@ -533,137 +717,15 @@ class ChainGenerator:
                 minutes = starts[slot]
                 local = datetime.combine(candidate, time(minutes // 60, minutes % 60), tzinfo=chair.zone)
                 starts_at = local.astimezone(UTC)
-                ends_at = starts_at + timedelta(minutes=SESSION_MINUTES)
-                if (starts_at <= self.now) if future else (ends_at >= self.now):
+                if (starts_at <= now) if future else (starts_at + SESSION_LENGTH >= now):
                     continue
                 if live:
                     chair.held[ordinal] = held | (1 << slot)
-                room = chair.room_ids[(chair.seat + ordinal + slot) % len(chair.room_ids)]
-                return starts_at, room
+                return starts_at, chair.room_ids[(chair.seat + ordinal + slot) % len(chair.room_ids)]
         raise RuntimeError(f"No free slot near {around} for practitioner {chair.practitioner_id}")
 
-    def _reminder(
-        self,
-        draft: CourseDraft,
-        patient: _Patient,
-        chunk: Chunk,
-        session_id: uuid.UUID,
-        starts_at: datetime,
-        booked_at: datetime,
-        cancelled_at: datetime | None,
-    ) -> None:
-        due = max(starts_at - timedelta(days=1), booked_at)
-        if cancelled_at is not None and cancelled_at <= due:
-            status, cancelled = MessageStatus.CANCELLED, cancelled_at
-        else:
-            status, cancelled = (MessageStatus.SENT if due <= self.now else MessageStatus.PENDING), None
-        self._message(
-            chunk,
-            patient,
-            kind=MessageKind.APPOINTMENT_REMINDER,
-            key=f"reminder:{session_id}:0",
-            course_id=draft.id,
-            session_id=session_id,
-            step_id=None,
-            subject="Your appointment tomorrow",
-            body=f"Hello {patient.first_name}, a reminder of your appointment tomorrow. Reply C to confirm.",
-            due=due,
-            status=status,
-            created_at=booked_at,
-            cancelled_at=cancelled,
-        )
-
-    def _step_message(
-        self,
-        draft: CourseDraft,
-        patient: _Patient,
-        chunk: Chunk,
-        session_id: uuid.UUID,
-        step: AftercareStep,
-        completed_at: datetime,
-    ) -> None:
-        if step.offset_unit == "hours":
-            due = completed_at + timedelta(hours=step.offset_value)
-        else:
-            local = completed_at.astimezone(draft.chair.zone).date() + timedelta(days=step.offset_value)
-            due = datetime.combine(local, step.local_send_time or SEND_TIME, tzinfo=draft.chair.zone)
-        self._message(
-            chunk,
-            patient,
-            kind=step.kind,
-            key=f"step:{session_id}:{step.pk}",
-            course_id=draft.id,
-            session_id=session_id,
-            step_id=step.pk,
-            subject=step.name,
-            body=(
-                f"Hello {patient.first_name}, {step.name.lower()}: keep the treated skin clean, cool and "
-                "protected, no makeup for 24 hours, SPF 30+ every day. Any worry, call us."
-            ),
-            due=due,
-            status=MessageStatus.SENT if due <= self.now else MessageStatus.PENDING,
-            created_at=completed_at,
-            cancelled_at=None,
-        )
-
-    def _message(
-        self,
-        chunk: Chunk,
-        patient: _Patient,
-        *,
-        kind: str,
-        key: str,
-        course_id: uuid.UUID,
-        session_id: uuid.UUID,
-        step_id: Any,
-        subject: str,
-        body: str,
-        due: datetime,
-        status: str,
-        created_at: datetime,
-        cancelled_at: datetime | None,
-    ) -> None:
-        sent = status == MessageStatus.SENT
-        sent_at = due + timedelta(seconds=self.random.randint(2, 90)) if sent else None
-        email = patient.channel == ContactChannel.EMAIL
-        chunk.rows[ScheduledMessage].append(
-            (
-                self._uuid(),
-                kind,
-                key,
-                patient.id,
-                course_id,
-                session_id,
-                step_id,
-                None,
-                patient.channel,
-                patient.address if sent else "",
-                "",
-                subject if email else "",
-                body,
-                due,
-                status,
-                "",
-                1 if sent else 0,
-                "",
-                f"bench-{self.random.getrandbits(48):012x}" if sent else "",
-                sent_at,
-                sent_at,
-                cancelled_at,
-                None,
-                created_at,
-                sent_at or cancelled_at or created_at,
-            )
-        )
-
     def _finish(
-        self,
-        draft: CourseDraft,
-        status: str,
-        patient: _Patient,
-        chunk: Chunk,
-        *,
-        cancelled_at: datetime | None = None,
+        self, draft: CourseDraft, status: str, patient: _Patient, chunk: Chunk, *, cancelled_at: datetime | None = None
     ) -> CourseDraft:
         """Write the course row and its follow-up state, from the sessions written for it."""
         location = draft.chair.location
@@ -671,6 +733,7 @@ class ChainGenerator:
         last_completed = max(completed, key=lambda visit: (visit.completed_at, visit.id), default=None)
         maintenance_window: tuple[date, date] | tuple[None, None] = (None, None)
         if status == CourseStatus.MAINTENANCE and last_completed is not None and last_completed.completed_at:
+            # As treatments.services._advance_course opens it after a completion.
             maintenance_window = rules.followup_window(
                 last_anchor=last_completed.completed_at,
                 min_days=self.protocol.maintenance_min_days,
@@ -678,6 +741,24 @@ class ChainGenerator:
                 zone=location.time_zone,
             )
         changed = max([draft.created_at, *(visit.starts_at for visit in draft.visits)])
+        cancel_reason = "The patient stopped the course." if cancelled_at else ""
+        chunk.rows[Course].append(
+            (
+                draft.id,
+                patient.id,
+                self.protocol.pk,
+                draft.planned,
+                status,
+                location.pk,
+                maintenance_window[0],
+                maintenance_window[1],
+                cancelled_at,
+                cancel_reason,
+                "",
+                draft.created_at,
+                min(changed, self.now),
+            )
+        )
         course = Course(
             id=draft.id,
             patient_id=patient.id,
@@ -687,36 +768,17 @@ class ChainGenerator:
             location=location,
             next_maintenance_earliest=maintenance_window[0],
             next_maintenance_latest=maintenance_window[1],
-            cancelled_at=cancelled_at,
-            cancel_reason="The patient stopped the course." if cancelled_at else "",
             created_at=draft.created_at,
-        )
-        chunk.rows[Course].append(
-            (
-                course.pk,
-                patient.id,
-                self.protocol.pk,
-                draft.planned,
-                status,
-                location.pk,
-                course.next_maintenance_earliest,
-                course.next_maintenance_latest,
-                cancelled_at,
-                course.cancel_reason,
-                "",
-                draft.created_at,
-                min(changed, self.now),
-            )
         )
         # What treatments.followup._annotated() reads from the sessions, here from the sessions just written.
         last_booking = max(draft.visits, key=lambda visit: (visit.starts_at, visit.id), default=None)
         facts = {
-            "followup_sessions_done": sum(1 for visit in completed if visit.kind == SessionKind.COURSE),
-            "followup_maintenance_done": sum(1 for visit in completed if visit.kind == SessionKind.MAINTENANCE),
+            "followup_sessions_done": sum(1 for visit in completed if visit.kind == COURSE),
+            "followup_maintenance_done": sum(1 for visit in completed if visit.kind == MAINTENANCE_VISIT),
             "followup_last_session_id": last_completed.id if last_completed else None,
             "followup_last_completed_at": last_completed.completed_at if last_completed else None,
             "followup_last_practitioner_id": last_completed.practitioner_id if last_completed else None,
-            "followup_booked": any(visit.status == SessionStatus.BOOKED for visit in draft.visits),
+            "followup_booked": any(visit.status == BOOKED for visit in draft.visits),
             "followup_last_booking_status": last_booking.status if last_booking else None,
             "followup_last_booking_cancel_reason": last_booking.cancel_reason if last_booking else None,
             "followup_last_booking_at": last_booking.starts_at if last_booking else None,
@@ -726,11 +788,3 @@ class ChainGenerator:
         state = followup_state_row(course, refreshed_at=self.now)
         chunk.rows[FollowupState].append(tuple(getattr(state, column) for column in COLUMNS[FollowupState]))
         return draft
-
-
-@dataclass(frozen=True)
-class _Patient:
-    id: uuid.UUID
-    first_name: str
-    channel: str
-    address: str

@@ -18,16 +18,20 @@ throwaway databases (`make bench` makes its own).
 from __future__ import annotations
 
 import secrets
-import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from frontdesk import bulk_load
 from frontdesk.chain_data import COLUMNS, LOADED_MODELS, ChainGenerator, ChainScale, create_chain, unfilled_columns
 from patients.models import Patient
+
+# Processes making up rows while this one copies them in (the machines this runs on have two cores or more).
+WORKERS = 2
 
 
 class Command(BaseCommand):
@@ -53,8 +57,6 @@ class Command(BaseCommand):
             raise CommandError(f"seed_bench does not fill these columns (frontdesk.chain_data.COLUMNS): {gaps}")
         scale = ChainScale(patients=patients)
         clock = bulk_load.Stopwatch()
-        counts = dict.fromkeys(LOADED_MODELS, 0)
-        generating = copying = 0.0
         load = bulk_load.BulkLoad(LOADED_MODELS)
         with transaction.atomic():
             chain = create_chain(scale=scale, tag=secrets.token_hex(3))
@@ -64,26 +66,25 @@ class Command(BaseCommand):
                 bulk_load.skip_foreign_key_checks()
             load.begin()
             self._report(clock, f"secondary indexes dropped ({len(load.deferred)})")
-            generator = ChainGenerator(chain=chain, scale=scale, seed=seed, now=timezone.now())
-            chunks = generator.chunks()
-            while True:
-                began = time.perf_counter()
-                chunk = next(chunks, None)
-                generating += time.perf_counter() - began
-                if chunk is None:
-                    break
-                began = time.perf_counter()
-                for model, rows in chunk.rows.items():
-                    counts[model] += bulk_load.copy_rows(model, COLUMNS[model], rows, freeze=frozen)
-                copying += time.perf_counter() - began
+            now = timezone.now()
+            workers = min(WORKERS, scale.locations)
+
+            def produce(share: int, shares: int) -> Iterator[dict[type[Model], list[tuple[Any, ...]]]]:
+                generator = ChainGenerator(chain=chain, scale=scale, seed=seed, now=now, share=(share, shares))
+                return generator.chunks()
+
+            counts = bulk_load.copy_from_workers(produce, COLUMNS, workers=workers, freeze=frozen)
             self._report(
                 clock,
-                f"rows made up ({generating:.1f} s, follow-up states included) and copied "
-                f"({copying:.1f} s{', FREEZE' if frozen else ''})",
+                f"rows made up by {workers} worker(s) (follow-up states included) and copied"
+                + (" (FREEZE)" if frozen else ""),
             )
         self._report(clock, "commit")
         load.rebuild()
         self._report(clock, "indexes and constraints built")
+        if options["verbosity"] > 1:
+            slowest = sorted(load.build_seconds.items(), key=lambda item: item[1], reverse=True)[:12]
+            self._line("  slowest: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
         bulk_load.analyze(LOADED_MODELS)
         self._report(clock, "analyze")
         total = sum(clock.phases.values())
