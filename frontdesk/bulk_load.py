@@ -82,19 +82,14 @@ class BulkLoad:
                 [self.tables],
             )
             indexes = cursor.fetchall()
+            declared = _declared_sql(self.models)
             quote = connection.ops.quote_name
             for table, name, kind, definition in constraints:
-                self.deferred.append(
-                    Deferred(
-                        table,
-                        name,
-                        "exclusion" if kind == "x" else "unique",
-                        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}",
-                    )
-                )
+                create = declared.get(name, f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+                self.deferred.append(Deferred(table, name, "exclusion" if kind == "x" else "unique", create))
                 cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
             for table, name, definition in indexes:
-                self.deferred.append(Deferred(table, name, "index", definition))
+                self.deferred.append(Deferred(table, name, "index", declared.get(name, definition)))
                 cursor.execute(f"DROP INDEX {quote(name)}")
 
     def rebuild(self, *, workers: int = 2) -> None:
@@ -147,6 +142,23 @@ class BulkLoad:
             thread.join()
         if errors:
             raise errors[0]
+
+
+def _declared_sql(models: Sequence[type[Model]]) -> dict[str, str]:
+    """The statement that creates each index and constraint `models` declare in their Meta, by name: what
+    their migrations ran. (PostgreSQL's own definition of a partial index does not always read back into the
+    same condition: `IN (...)` comes back as a differently cast array.) Field indexes have no condition, and
+    are rebuilt from PostgreSQL's definition."""
+    statements = {}
+    with connection.schema_editor(collect_sql=True) as editor:
+        for model in models:
+            for index in model._meta.indexes:
+                statements[index.name] = str(index.create_sql(model, editor))
+            for constraint in model._meta.constraints:
+                statement = constraint.create_sql(model, editor)
+                if statement is not None:
+                    statements[constraint.name] = str(statement)
+    return statements
 
 
 def _table_sizes(tables: Sequence[str]) -> dict[str, int]:
