@@ -73,11 +73,13 @@ class Command(BaseCommand):
                 generator = ChainGenerator(chain=chain, scale=scale, seed=seed, now=now, share=(share, shares))
                 return generator.chunks()
 
-            counts = bulk_load.copy_from_workers(produce, COLUMNS, workers=workers, freeze=frozen)
+            copied = bulk_load.copy_from_workers(produce, COLUMNS, workers=workers, freeze=frozen)
+            counts = copied.counts
             self._report(
                 clock,
                 f"rows made up by {workers} worker(s) (follow-up states included) and copied"
-                + (" (FREEZE)" if frozen else ""),
+                + (" (FREEZE)" if frozen else "")
+                + f" (copying {copied.copying_seconds:.0f} s, waiting for rows {copied.waiting_seconds:.0f} s)",
             )
         self._report(clock, "commit")
         load.rebuild()
