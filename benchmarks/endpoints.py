@@ -56,7 +56,7 @@ class Scale:
     gunicorn_rounds: int  # times every read is sent to the gunicorn worker
 
 
-FULL = Scale(samples=200, bookings=100, gunicorn_rounds=100)
+FULL = Scale(samples=100, bookings=100, gunicorn_rounds=100)
 SMOKE = Scale(samples=5, bookings=3, gunicorn_rounds=3)
 
 
@@ -407,7 +407,9 @@ def booking_plan(count: int) -> tuple[list[Booking], list[Booking]]:
 
     protocol = Protocol.objects.get(name="Facial mesotherapy")
     states = (
-        FollowupState.objects.filter(kind="next_session", is_booked=False, course__patient__medical_flags=[])
+        FollowupState.objects.filter(
+            kind="next_session", is_booked=False, course__patient__medical_flags=[], last_practitioner__isnull=False
+        )
         .select_related("course__location", "last_practitioner")
         .order_by("window_start", "course_id")[: 2 * count]
     )
@@ -417,7 +419,7 @@ def booking_plan(count: int) -> tuple[list[Booking], list[Booking]]:
     practitioners = {p.pk: p for p in Practitioner.objects.prefetch_related("locations")}
     for state in states:
         course = state.course
-        practitioner = practitioners[state.last_practitioner_id]
+        practitioner = practitioners[state.last_practitioner_id]  # type: ignore[index]  # not null, filtered
         first_day = max(state.window_start or date.min, course.location.today()) + timedelta(days=1)
         slots = availability(
             practitioner=practitioner,

@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +205,7 @@ def skip_foreign_key_checks() -> None:
 
 # What a worker makes: for each of its chunks, a block of binary COPY data per table, with its row count.
 Blocks = dict[str, tuple[bytes, int]]
-Produce = Callable[[int, int], Iterator[dict[type[Model], list[Sequence[Any]]]]]
+Produce = Callable[[int, int], Iterator[Mapping[type[Model], Sequence[Sequence[Any]]]]]
 
 
 @dataclass
@@ -216,7 +216,7 @@ class CopyReport:
 
 
 def copy_from_workers(
-    produce: Produce, columns: dict[type[Model], Sequence[str]], *, workers: int, freeze: bool
+    produce: Produce, columns: Mapping[type[Model], Sequence[str]], *, workers: int, freeze: bool
 ) -> CopyReport:
     """COPY the rows `produce(index, workers)` makes in each of `workers` forked processes; return the counts.
 

@@ -138,7 +138,7 @@ def unfilled_columns() -> dict[str, set[str]]:
     """Columns a loaded table has that COLUMNS does not fill (or the other way round): empty when in step."""
     gaps = {}
     for model, columns in COLUMNS.items():
-        actual = {f.column for f in model._meta.concrete_fields}
+        actual = {f.column for f in model._meta.concrete_fields if f.column}
         if actual != set(columns):
             gaps[model._meta.db_table] = actual ^ set(columns)
     return gaps
