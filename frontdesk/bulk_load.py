@@ -5,16 +5,18 @@ at once. Row by row, every insert would update a dozen indexes and fire a
 foreign-key trigger per reference; here:
 
 - `BulkLoad.begin()` drops the loaded tables' secondary indexes and their
-  unique and exclusion constraints (primary keys stay), remembering each
-  definition as PostgreSQL prints it;
-- `copy_from_workers()` has forked workers make up the rows and format
-  them for a binary COPY, and copies them in as they come; as a superuser the foreign-key
-  triggers are off for the loading transaction (`session_replication_role =
-  replica`), so the caller answers for the references (the seeder writes
-  only rows it made itself);
-- `BulkLoad.rebuild()` builds the indexes and constraints again from those
-  definitions, two tables at a time on connections of their own; a rebuilt
-  unique or exclusion constraint checks every row.
+  unique and exclusion constraints (primary keys stay), remembering how to
+  build each again: the statement Django's migration ran for those a model
+  declares, PostgreSQL's own definition for the rest;
+- `copy_from_workers()` has forked workers make up the rows and format them
+  for a binary COPY, and copies them in as they come (COPY FREEZE when the
+  tables were empty and truncated in the transaction); as a superuser the
+  foreign-key triggers are off for the loading transaction
+  (`session_replication_role = replica`), so the caller answers for the
+  references (the seeder writes only rows it made itself);
+- `BulkLoad.rebuild()` builds the indexes and constraints again, two at a
+  time on connections of their own; a rebuilt unique or exclusion
+  constraint checks every row, so a clash the seeder made would fail there.
 
 Nothing here is used by the clinic's own requests.
 """

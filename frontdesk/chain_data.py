@@ -10,8 +10,9 @@ The data hold together the way the services would have left them:
 
 - a course's sessions are 14–28 days apart, with its practitioner, at its
   location, inside opening hours; no practitioner or room holds two live
-  sessions at once (each practitioner's day is a grid of hourly slots, and
-  the rooms are dealt out so two practitioners never share one in a slot);
+  sessions at once (each practitioner's day is a grid of back-to-back
+  45-minute slots, and the rooms are dealt out so two practitioners never
+  share one in a slot);
 - a course's status follows its sessions (planned, active, maintenance with
   its window set from the last completion as `_advance_course` sets it,
   completed, cancelled), and a patient has at most one course in progress;
@@ -20,9 +21,10 @@ The data hold together the way the services would have left them:
   `manage.py followup_check` finds no drift;
 - every message belongs to a patient, and those about a session to it.
 
-The generator is deterministic for a given seed and `now`. It yields the
-rows in chunks of patients (tuples in the column order of `COLUMNS`), so a
-chain of any size streams through in bounded memory.
+The generator is deterministic for a given seed, `now` and split into
+shares (by location, so that seed_bench's workers make them side by side).
+It yields the rows in chunks of patients (tuples in the column order of
+`COLUMNS`), so a chain of any size streams through in bounded memory.
 """
 
 from __future__ import annotations
