@@ -21,6 +21,7 @@ class ScaleResult:
     seed_summary: str  # seed_bench's last line: what it made, and in how long
     seed_phases: list[tuple[str, float]]
     seed_seconds: float
+    seed_slowest_indexes: str  # the longest index and constraint builds, "name 12.3 s, ..."
     followup_check: str  # followup_check's verdict
     followup_check_seconds: float
     figures: list[Figure] = field(default_factory=list)
@@ -158,6 +159,11 @@ def markdown(machine: Machine, results: Sequence[ScaleResult], dispatch: Sequenc
             *(f"| {phase} | {seconds:.1f} |" for phase, seconds in result.seed_phases),
             f"| **total** | **{result.seed_seconds:.1f}** |",
             "",
+            *(
+                [f"Longest index builds (two at a time): {result.seed_slowest_indexes}.", ""]
+                if result.seed_slowest_indexes
+                else []
+            ),
             f"`manage.py followup_check` afterwards ({result.followup_check_seconds:.0f} s): {result.followup_check}",
             "",
             *figures_table(result.figures),

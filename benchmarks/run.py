@@ -112,12 +112,15 @@ def seed(patients: int) -> ScaleResult:
     from benchmarks.dispatch import database_url
 
     environ = {**os.environ, "DATABASE_URL": database_url()}
-    seeding = _manage(["seed_bench", "--patients", str(patients)], environ)
+    seeding = _manage(["seed_bench", "--patients", str(patients), "--verbosity", "2"], environ)
     phases = []
+    slowest = ""
     for line in seeding.splitlines()[:-1]:
         match = PHASE_LINE.match(line.strip())
         if match:
             phases.append((match["phase"], float(match["seconds"])))
+        elif line.strip().startswith("slowest:"):
+            slowest = ", ".join(line.strip().removeprefix("slowest:").strip().split(", ")[:6])
     began = time.perf_counter()
     check = _manage(["followup_check"], environ).strip().splitlines()[-1]
     checked_in = time.perf_counter() - began
@@ -127,6 +130,7 @@ def seed(patients: int) -> ScaleResult:
         seed_summary=seeding.strip().splitlines()[-1],
         seed_phases=phases,
         seed_seconds=sum(seconds for _, seconds in phases),
+        seed_slowest_indexes=slowest,
         followup_check=check,
         followup_check_seconds=checked_in,
     )
