@@ -6,7 +6,11 @@ connection and turned into JSON with `json.dumps`: what any implementation
 must at least pay. The figure is the endpoint through Django's test client:
 the whole request (middleware, authentication as the front desk, filters,
 serializers, JSON), without the network. App and limit are timed turn and
-turn about, so a busy moment of the machine falls on both.
+turn about, so a busy moment of the machine falls on both, and garbage is
+collected before each timing (untimed): a sample pays for its own garbage,
+not for a full collection of what earlier samples left (which took up to
+400 ms in this process and made the p95 of app and limit alike a measure
+of the collector; a server's tail pays it too, now and then).
 
 - the worklist, page 1 (50 rows), p95;
 - a practitioner's sessions over a month, 100 rows, p95;
@@ -27,6 +31,7 @@ sessions to it.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -378,12 +383,14 @@ def measure_read(client: Any, read: Read, *, samples: int) -> Figure:
     limit: list[float] = []
     rows = limit_count = 0
     for round_number in range(samples + 3):
+        gc.collect()
         began = time.perf_counter()
         response = client.get(read.url, secure=True)
         body = response.content
         app_ms = (time.perf_counter() - began) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"{read.url} answered {response.status_code}: {body[:500]!r}")
+        gc.collect()
         began = time.perf_counter()
         fetched = limit_rows(read)
         json.dumps(fetched, default=str)
@@ -526,6 +533,7 @@ def measure_bookings(client: Any, *, count: int) -> list[Figure]:
             "room": str(mine.room_id),
             "starts_at": mine.starts_at.isoformat(),
         }
+        gc.collect()
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
             response = client.post(f"{API}/sessions/", payload, content_type="application/json", secure=True)
@@ -534,6 +542,7 @@ def measure_bookings(client: Any, *, count: int) -> list[Figure]:
             raise RuntimeError(f"Booking {payload} answered {response.status_code}: {response.content[:500]!r}")
         queries.append(len(captured))
         sql.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
+        gc.collect()
         began = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(BOOKING_LIMIT_SQL[0], [least.course_id])

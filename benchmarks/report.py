@@ -129,6 +129,8 @@ def markdown(machine: Machine, results: Sequence[ScaleResult], dispatch: Sequenc
         "**targets** are issue 10's (at 100,000 patients). Requests go through Django's test client as the front",
         "desk (the whole request but the network); memory through a gunicorn worker over loopback with an API key.",
         "A page of N rows fetches N + 1 (to know whether another page follows), and so does its limit.",
+        "Garbage is collected before each timed sample, untimed: a sample pays for its own garbage, not for a full",
+        "collection of what the earlier samples left (a server's tail pays that too, now and then).",
         "The data set is `manage.py seed_bench --patients N` (frontdesk/chain_data.py says how it holds together).",
         "",
         "## Machine",
