@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?= --patients 10000 100000
 
 .PHONY: run test lint format install clean-data chromium bench load faults
 
@@ -38,9 +39,9 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/python -m devenv exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Benchmarks: dispatcher throughput, booking latency, worklist time (figures, not tests).
+## Benchmarks at chain scale, each figure beside its limit, into BENCHMARKS.md (figures, not tests; 20-40 min).
 bench: $(STAMP)
-	TEST_DATABASE_NAME=clinic_bench $(BIN)/python -m devenv exec -- $(BIN)/python benchmarks/run.py
+	TEST_DATABASE_NAME=clinic_bench $(BIN)/python -m devenv exec -- $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 ## Load: gunicorn (2 workers) under mixed API traffic for 60 s, then SQL checks; fails on any 5xx or lost booking.
 load: $(STAMP)

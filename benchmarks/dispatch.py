@@ -40,7 +40,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from benchmarks.figures import Figure  # noqa: E402
+from benchmarks.figures import Figure, Target  # noqa: E402
 from benchmarks.worker_tasks import NOOP_TASK  # noqa: E402
 
 BEAT_INTERVAL_SECONDS = 60.0
@@ -95,6 +95,8 @@ def run(smoke: bool = False) -> list[Figure]:
                     limit=noop_rate,
                     unit="messages/s",
                     note=note,
+                    # Issue 10: at least half the no-op task rate, sustained under beat.
+                    target=Target(ratio=2.0),
                 )
             )
     return figures

@@ -1,153 +1,157 @@
-"""Benchmarks: figures, not pass/fail. `make bench` runs them on the embedded servers.
+"""`make bench`: the project's benchmarks at chain scale, each figure beside its limit, written to BENCHMARKS.md.
 
-Each run builds a throwaway database (like the test suite), fills it, times
-the operation and prints figures:
+    python benchmarks/run.py                          # 10,000 and 100,000 patients -> BENCHMARKS.md
+    python benchmarks/run.py --patients 20000         # one scale
+    python benchmarks/run.py --smoke                  # a tiny chain, in seconds; writes a temporary file
 
-- dispatcher throughput: due outbox rows sent per second (file SMS transport);
-- booking latency: session_book through every rule and the exclusion
-  constraints (p50 / p95 / max);
-- worklist: building the front desk's worklist over many courses.
+For each scale: a fresh throwaway database (migrated, like the test
+suite's), `manage.py seed_bench --patients N` (its phases timed),
+`manage.py followup_check` (the stored follow-up states agree with the
+sessions), then the API's figures (benchmarks/endpoints.py). The dispatch
+benchmark (benchmarks/dispatch.py: real Celery workers at concurrency 2 and
+4) runs once, in the last scale's database. Each figure is printed beside
+its limit and its target; the report (machine, versions, date, a table per
+scale, the cost curve between the scales) goes to BENCHMARKS.md, or with
+--smoke to a temporary file (--output names another).
+
+Run it under `python -m devenv exec` (as `make bench` does) or with
+DATABASE_URL and REDIS_URL set; the requests run with DEBUG off, as in production.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import re
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import django
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
-django.setup()
+from benchmarks.report import ScaleResult  # noqa: E402
 
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-LONDON = ZoneInfo("Europe/London")
+SMOKE_PATIENTS = 300
+PHASE_LINE = re.compile(r"^(?P<phase>.+): (?P<seconds>[0-9.]+) s$")
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def bench_dispatch(count: int) -> None:
-    from aftercare.dispatch import dispatch_due
-    from aftercare.models import MessageStatus, ScheduledMessage
-    from patients import services as patient_services
-    from patients.models import ConsentKind
-    from tests.factories import PatientFactory
-
-    settings.SMS_BACKEND = "aftercare.channels.sms.FileSmsTransport"
-    settings.SMS_FILE_PATH = tempfile.mkdtemp(prefix="bench-sms-")
-    settings.AFTERCARE_QUIET_HOURS = "00:00-00:00"
-    patients = []
-    for n in range(50):
-        patient = PatientFactory(preferred_channel="sms", phone=f"+4479111{n:05d}")
-        patient_services.consent_give(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, version="v1", actor=None)
-        patients.append(patient)
-    now = timezone.now()
-    ScheduledMessage.objects.bulk_create(
-        ScheduledMessage(
-            kind="aftercare",
-            dedupe_key=f"bench-{n}",
-            patient=patients[n % len(patients)],
-            channel="sms",
-            body="Keep the treated skin cool and clean today.",
-            due_at=now,
-        )
-        for n in range(count)
-    )
-    started = time.perf_counter()
-    result = dispatch_due(batch_size=200, time_budget_seconds=600)
-    elapsed = time.perf_counter() - started
-    sent = ScheduledMessage.objects.filter(status=MessageStatus.SENT).count()
-    print(
-        f"dispatch: {sent}/{count} sent in {elapsed:.2f} s = {sent / elapsed:,.0f} messages/s "
-        f"(claimed {result.claimed})"
-    )
-
-
-def bench_booking(count: int) -> None:
-    from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory
-    from treatments import services
-
-    location = LocationFactory()
-    rooms = [RoomFactory(location=location) for _ in range(4)]
-    practitioners = [PractitionerFactory(locations=[location]) for _ in range(4)]
-    start = datetime.combine(timezone.localdate() + timedelta(days=1), datetime.min.time(), tzinfo=LONDON)
-    timings = []
-    for n in range(count):
-        course = CourseFactory(location=location)
-        day, slot = divmod(n, 48)
-        starts_at = start + timedelta(days=day) + timedelta(hours=8) + timedelta(minutes=60 * (slot // 4))
-        began = time.perf_counter()
-        services.session_book(
-            course=course,
-            practitioner=practitioners[slot % 4],
-            room=rooms[slot % 4],
-            starts_at=starts_at,
-            actor=None,
-        )
-        timings.append((time.perf_counter() - began) * 1000)
-    print(
-        f"booking: {count} bookings, p50 {percentile(timings, 0.5):.1f} ms, "
-        f"p95 {percentile(timings, 0.95):.1f} ms, max {max(timings):.1f} ms"
-    )
-
-
-def bench_worklist(count: int) -> None:
-    from frontdesk.worklist import worklist
-    from tests.factories import CourseFactory, LocationFactory, PractitionerFactory, RoomFactory, SessionFactory
-
-    location = LocationFactory()
-    room = RoomFactory(location=location)
-    practitioner = PractitionerFactory(locations=[location])
-    done_at = timezone.now() - timedelta(days=20)
-    for n in range(count):
-        course = CourseFactory(location=location, status="active")
-        SessionFactory(
-            course=course,
-            practitioner=practitioner,
-            room=room,
-            starts_at=done_at - timedelta(minutes=n),
-            ends_at=done_at - timedelta(minutes=n) + timedelta(seconds=30),
-            status="completed",
-            completed_at=done_at,
-        )
-    timings = []
-    for _ in range(5):
-        began = time.perf_counter()
-        rows = worklist()
-        timings.append(time.perf_counter() - began)
-    print(f"worklist: {len(rows)} rows from {count} courses, median {statistics.median(timings) * 1000:.0f} ms")
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--bookings", type=int, default=300)
-    parser.add_argument("--courses", type=int, default=1000)
-    args = parser.parse_args()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    parser.add_argument("--patients", type=int, nargs="+", default=[10_000, 100_000], help="the scales, in patients")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_PATIENTS} patients and a few samples of each")
+    parser.add_argument("--output", type=Path, help="where the report goes (default: BENCHMARKS.md, or a temp file)")
+    args = parser.parse_args(argv)
+    scales = [SMOKE_PATIENTS] if args.smoke else args.patients
+    output = args.output or (
+        Path(tempfile.mkdtemp(prefix="bench-")) / "BENCHMARKS.md" if args.smoke else PROJECT_ROOT / "BENCHMARKS.md"
+    )
+    sms_folder = tempfile.mkdtemp(prefix="bench-sms-")
+    # The requests are measured as production serves them: DEBUG off (no query log, HTTPS assumed).
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DJANGO_DEBUG": "false",
+            "SMS_BACKEND": "aftercare.channels.sms.FileSmsTransport",
+            "SMS_FILE_PATH": sms_folder,
+        }
+    )
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from benchmarks import dispatch, endpoints
+    from benchmarks.report import Machine, figure_line, markdown
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        row = cursor.fetchone()
+    machine = Machine.now(postgresql=row[0] if row else "?")
+    results: list[ScaleResult] = []
+    dispatch_figures = []
+    for position, patients in enumerate(scales):
+        print(f"\n== {patients:,} patients ==", flush=True)
+        with throwaway_database():
+            result = seed(patients)
+            result.figures = endpoints.run(smoke=args.smoke)
+            for figure in result.figures:
+                print(figure_line(figure), flush=True)
+            if position == len(scales) - 1:
+                dispatch_figures = dispatch.run(smoke=args.smoke)
+                for figure in dispatch_figures:
+                    print(figure_line(figure), flush=True)
+        results.append(result)
+    output.write_text(markdown(machine, results, dispatch_figures, smoke=args.smoke))
+    print(f"\nWritten to {output}")
+    return 0
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A fresh, migrated database for one scale (TEST_DATABASE_NAME, else test_<name>), dropped afterwards."""
+    from django.db import connection
+
     old_name = connection.settings_dict["NAME"]
-    test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    print(f"database: {test_name} (PostgreSQL {connection.get_database_version()[0]}), {os.cpu_count()} cores")
+    began = time.perf_counter()
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    print(f"database {name} migrated in {time.perf_counter() - began:.0f} s", flush=True)
     try:
-        bench_dispatch(args.messages)
-        bench_booking(args.bookings)
-        bench_worklist(args.courses)
+        yield name
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
+def seed(patients: int) -> ScaleResult:
+    """Run seed_bench and followup_check on the current database, as their own processes."""
+    from benchmarks.dispatch import database_url
+
+    environ = {**os.environ, "DATABASE_URL": database_url()}
+    seeding = _manage(["seed_bench", "--patients", str(patients), "--verbosity", "2"], environ)
+    phases = []
+    slowest = ""
+    for line in seeding.splitlines()[:-1]:
+        match = PHASE_LINE.match(line.strip())
+        if match:
+            phases.append((match["phase"], float(match["seconds"])))
+        elif line.strip().startswith("slowest:"):
+            slowest = ", ".join(line.strip().removeprefix("slowest:").strip().split(", ")[:6])
+    began = time.perf_counter()
+    check = _manage(["followup_check"], environ).strip().splitlines()[-1]
+    checked_in = time.perf_counter() - began
+    print(check, f"({checked_in:.0f} s)", flush=True)
+    return ScaleResult(
+        patients=patients,
+        seed_summary=seeding.strip().splitlines()[-1],
+        seed_phases=phases,
+        seed_seconds=sum(seconds for _, seconds in phases),
+        seed_slowest_indexes=slowest,
+        followup_check=check,
+        followup_check_seconds=checked_in,
+    )
+
+
+def _manage(arguments: list[str], environ: dict[str, str]) -> str:
+    """Run a management command (its output shown as it goes); its output, or SystemExit if it fails."""
+    # --skip-checks: with DEBUG off, the file and console transports of a development machine fail the checks.
+    command = [sys.executable, "manage.py", *arguments, "--skip-checks"]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        command, cwd=PROJECT_ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None  # noqa: S101 - stdout=PIPE
+    lines = []
+    for line in process.stdout:
+        print(f"  {line}", end="", flush=True)
+        lines.append(line)
+    if process.wait() != 0:
+        raise SystemExit(f"manage.py {' '.join(arguments)} failed ({process.returncode})")
+    return "".join(lines)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -218,6 +218,16 @@ def _stored_values(followup: FollowUp) -> dict[str, Any]:
     return values
 
 
+def followup_state_row(course: Course, sessions: Iterable[Session], *, refreshed_at: datetime) -> FollowupState:
+    """The FollowupState row (unsaved) of `course` (with its protocol and location) from `sessions`, every
+    session of it: for a bulk loader that wrote the sessions itself (manage.py seed_bench), so its rows
+    follow the one definition and followup_check can prove they agree."""
+    followup = followup_from_sessions(course, sessions)
+    return FollowupState(
+        course_id=course.pk, location_id=course.location_id, refreshed_at=refreshed_at, **_stored_values(followup)
+    )
+
+
 def _store(followups: list[tuple[Course, FollowUp]], *, now: datetime) -> None:
     """Write the stored state of each course, in one statement (an upsert on the course)."""
     FollowupState.objects.bulk_create(
