@@ -78,6 +78,21 @@ class LocalTimeFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "example": "09:00:00"}
 
 
+class BlankableEmailFieldExtension(OpenApiSerializerFieldExtension):
+    """An email that may be blank (a patient without one) is an address or "": `format: email` alone would
+    make every client that validates the schema refuse the blank one."""
+
+    target_class = "rest_framework.fields.EmailField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        address = {"type": "string", "format": "email"}
+        # A read-only field loses allow_blank (DRF drops it); what it shows may be a blank the model allows.
+        if not (getattr(self.target, "allow_blank", False) or self.target.read_only):
+            return address
+        return {"anyOf": [address, {"type": "string", "maxLength": 0}], "description": "An address, or blank."}
+
+
 BAD_REQUEST = PolymorphicProxySerializer(
     component_name="BadRequestResponse",
     serializers={"validation_error": ValidationErrorResponseSerializer, "client_error": ClientErrorResponseSerializer},

@@ -96,6 +96,20 @@ def test_dates_that_can_be_null_say_so_and_wall_clock_times_have_no_offset_forma
     assert "format" not in hours["opens_at"] and hours["opens_at"]["pattern"].startswith("^")
 
 
+def test_a_blank_email_is_valid_by_the_schema_the_api_reads_and_writes(schema) -> None:
+    """A patient without an email address reads as "", which `format: email` alone refused."""
+    for component in ("PatientOutput", "PatientInputRequest"):
+        email = schema["components"]["schemas"][component]["properties"]["email"]
+        assert {"type": "string", "maxLength": 0} in email["anyOf"], (component, email)
+        assert {"type": "string", "format": "email"} in email["anyOf"]
+
+
+def test_the_worklist_is_documented_as_the_page_it_is(schema) -> None:
+    response = schema["paths"]["/api/v1/worklist/"]["get"]["responses"]["200"]["content"]["application/json"]
+    page = schema["components"]["schemas"][response["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+
+
 # --- the contract -----------------------------------------------------------------------------------------------
 
 
