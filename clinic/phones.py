@@ -11,9 +11,13 @@ and reads a search term however the number in it was typed.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
+from phonenumber_field.modelfields import PhoneNumberField
+from phonenumber_field.phonenumber import PhoneNumber
+from phonenumber_field.phonenumber import to_python as phone_to_python
 
 # Characters a typed phone number may hold besides digits.
 TYPED_NUMBER = re.compile(r"^\+?[\d\s().\-]+$")
@@ -90,3 +94,50 @@ def phone_search_fragment(term: str) -> str | None:
         trunk_prefix = metadata.national_prefix if metadata is not None else None
         fragment = digits[len(trunk_prefix) :] if trunk_prefix and digits.startswith(trunk_prefix) else digits
     return fragment if len(fragment.lstrip("+")) >= MIN_SEARCH_DIGITS else None
+
+
+class StoredPhoneNumber(PhoneNumber):
+    """A phone number read from the database, parsed the first time one of its parts is asked for.
+
+    The column holds what PhoneNumberField wrote: the number in E.164 when it
+    was valid, else the text as typed; either way that text is what str() of
+    the parsed number gives, so str() needs no parsing. Parsing and checking a
+    number costs about 0.2 ms: a page of 100 patients paid 20 ms for numbers it
+    only printed. Anything else (is_valid, as_national, the country code,
+    comparisons) parses the stored text as PhoneNumberField would, once.
+    """
+
+    _PARTS = frozenset(vars(phonenumbers.PhoneNumber()))
+
+    def __init__(self, stored: str | None = None, **parts: Any) -> None:
+        if stored is None:  # made by hand (phonenumber_field does, to compare): an ordinary number
+            super().__init__(**parts)
+        self.__dict__["_stored"] = stored  # else the parts come on first use (__getattr__)
+
+    def _parse(self) -> None:
+        parsed = phone_to_python(self.__dict__["_stored"])
+        for part in StoredPhoneNumber._PARTS:
+            self.__dict__[part] = getattr(parsed, part)
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not set yet
+        if name not in StoredPhoneNumber._PARTS or self.__dict__.get("_stored") is None:
+            raise AttributeError(name)
+        self._parse()
+        return self.__dict__[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in StoredPhoneNumber._PARTS and self.__dict__.get("_stored") is not None:
+            self._parse()
+            self.__dict__["_stored"] = None  # changed: from now on str() formats the parts
+        super().__setattr__(name, value)
+
+    def __str__(self) -> str:
+        stored = self.__dict__.get("_stored")
+        return super().__str__() if stored is None else str(stored)
+
+
+class PhoneField(PhoneNumberField):
+    """PhoneNumberField whose values from the database are StoredPhoneNumber: parsed when used, not when read."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return StoredPhoneNumber(value) if value else value

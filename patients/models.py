@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, TextField, Value
 from django.db.models.functions import Concat, Upper
-from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
 from clinic.audit import audited
+from clinic.phones import PhoneField
 from patients.validators import validate_birth_date, validate_one_line
 
 
@@ -61,7 +61,7 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100, validators=[validate_one_line])
     last_name = models.CharField(max_length=100, validators=[validate_one_line])
     email = models.EmailField(blank=True)
-    phone = PhoneNumberField(
+    phone = PhoneField(
         blank=True, help_text="As dialled in the clinic's country, or with + and the country code; saved in E.164."
     )
     date_of_birth = models.DateField(validators=[validate_birth_date])

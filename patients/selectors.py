@@ -11,6 +11,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains, IContains
 from django.utils import timezone
+from django_cte import CTE, with_cte
 
 from clinic.access import access_all_clinical_records, access_clinical_record
 from clinic.phones import phone_search_fragment
@@ -42,8 +43,10 @@ def patient_search(patients: QuerySet[Patient], *, words: list[str], term: str) 
     it was typed (see patient_phone_match).
 
     Each condition reads the expression the trigram index is built on
-    (patients.models.patient_search_text), so a search over many patients is
-    an index scan, not a read of every row.
+    (patients.models.patient_search_text), and the matches are found first,
+    in a materialised CTE, then sorted and paged: left to itself, PostgreSQL
+    walks the name index in order and filters (it guesses a common name is
+    spread evenly), which for "Smith" reads 80,000 of 100,000 patients.
     """
     if not words:
         return patients
@@ -55,7 +58,8 @@ def patient_search(patients: QuerySet[Patient], *, words: list[str], term: str) 
     if fragment is not None:
         # The index narrows to rows holding the fragment anywhere; the phone itself must hold it.
         found |= Q(IContains(text, fragment)) & Q(Contains(Cast("phone", output_field=CharField()), fragment))
-    return patients.filter(found)
+    matches = CTE(patients.filter(found).order_by(), name="patient_matches", materialized=True)
+    return with_cte(matches, select=matches.queryset())
 
 
 def consent_list(*, patient: Patient) -> QuerySet[Consent]:

@@ -15,11 +15,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
 from django.utils import timezone
-from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
 from clinic.audit import audited
 from clinic.local_time import date_text, local_datetime_text, local_time_text
+from clinic.phones import PhoneField
 from patients.validators import validate_one_line
 
 
@@ -48,7 +48,7 @@ class Location(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True, validators=[validate_one_line])
     address = models.TextField(blank=True)
-    phone = PhoneNumberField(blank=True)
+    phone = PhoneField(blank=True)
     email = models.EmailField(
         blank=True, help_text="Patients' replies to messages come here; without it, messages ask for none."
     )

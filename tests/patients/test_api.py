@@ -277,6 +277,43 @@ def test_search_matches_names_email_and_phone(api_client) -> None:
     assert listed_last_names(api_client.get(PATIENTS_URL, {"search": "nobody"})) == []
 
 
+def test_search_combines_with_filters_ordering_and_paging(api_client) -> None:
+    for first, born in [("Ann", date(1990, 1, 1)), ("Cleo", date(1970, 1, 1)), ("Bea", date(1980, 1, 1))]:
+        PatientFactory(first_name=first, last_name="Smith", date_of_birth=born, preferred_channel=ContactChannel.SMS)
+    PatientFactory(
+        first_name="Dora", last_name="Smithers", date_of_birth=date(1960, 1, 1), preferred_channel=ContactChannel.EMAIL
+    )
+    PatientFactory(first_name="Eve", last_name="Jones")
+
+    by_birth = api_client.get(PATIENTS_URL, {"search": "smith", "ordering": "-date_of_birth"})
+    assert [row["first_name"] for row in results(by_birth)] == ["Ann", "Bea", "Cleo", "Dora"]
+    emails = api_client.get(PATIENTS_URL, {"search": "smith", "preferred_channel": ContactChannel.EMAIL})
+    assert [row["first_name"] for row in results(emails)] == ["Dora"]
+    second_page = api_client.get(PATIENTS_URL, {"search": "smith", "page_size": 2, "page": 2, "count": "true"})
+    assert [row["first_name"] for row in results(second_page)] == ["Cleo", "Dora"]  # by name: Ann, Bea, Cleo, Dora
+    assert second_page.json()["count"] == 4
+
+
+def test_search_finds_its_matches_along_the_trigram_index_not_by_walking_every_name() -> None:
+    """PostgreSQL, left to itself, walks the name index in order and filters every row until the page is full
+    (80,000 of 100,000 patients for "Smith"); the search reads the trigram index first, then sorts the matches."""
+    from django.db import connection, transaction
+
+    from patients.selectors import patient_list
+
+    PatientFactory.create_batch(5, last_name="Smith")
+    PatientFactory.create_batch(5, last_name="Jones")
+    searched = patient_search_queryset("Smith")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a large table: an index or nothing
+        plan = searched.order_by("last_name", "first_name", "id")[:101].explain()
+    # The matches come first, whole (a materialised CTE the planner cannot fold into a walk of the names)…
+    assert "CTE patient_matches" in plan, plan
+    # … along the trigram index.
+    assert "Bitmap Index Scan on patient_search_trgm_idx" in plan, plan
+    assert list(patient_list().filter(last_name="Smith").order_by("id")) == sorted(searched, key=lambda p: p.pk)
+
+
 def test_listing_costs_the_same_queries_for_3_or_30_patients(
     api_client, django_assert_max_num_queries, django_assert_num_queries
 ) -> None:
@@ -684,3 +721,9 @@ def test_revoking_needs_the_change_permission_not_just_add() -> None:
     assert consent.revoked_at is None
     # The same user may still record a consent.
     assert client.post(consents_url(consent.patient_id), {"kind": "marketing", "version": "v1"}).status_code == 201
+
+
+def patient_search_queryset(term: str) -> Any:
+    from patients.selectors import patient_list, patient_search
+
+    return patient_search(patient_list(), words=term.split(), term=term)
