@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField
-from rest_framework.relations import PKOnlyObject
+from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
 from timezone_field.rest_framework import TimeZoneSerializerField
 
@@ -185,6 +185,21 @@ class _ListOf:
         return [self.child.to_representation(row) for row in rows]
 
 
+class _EachOf:
+    """A ListField's items, as ListField.to_representation shows them (None stays None)."""
+
+    def __init__(self, converter: Any) -> None:
+        self.converter = converter
+
+    def __call__(self, items: Any) -> list[Any]:
+        converter = self.converter
+        if converter is None:
+            return list(items)
+        return [None if item is None else converter(item) for item in items]
+
+
+_LIST_REPRESENTATION = serializers.ListField.to_representation
+
 # Field classes whose to_representation the plan reproduces; a subclass that overrides it goes through DRF.
 _PLAIN_REPRESENTATIONS = frozenset(
     cls.to_representation
@@ -227,8 +242,13 @@ class FastRepresentationMixin(_SerializerBase):
         if isinstance(field, serializers.SerializerMethodField):
             return name, getattr(self, field.method_name), None, None
         model = getattr(getattr(self, "Meta", None), "model", None)
-        if model is None:
-            return name, None, None, field
+        if model is None:  # a plain serializer over objects of any kind: plain fields of one attribute only
+            if len(field.source_attrs) != 1 or isinstance(field, (serializers.BaseSerializer, RelatedField)):
+                return name, None, None, field
+            converter = self._converter(field)
+            return (
+                (name, None, None, field) if converter is False else (name, attrgetter(field.source), converter, None)
+            )
         *hops, last = field.source_attrs
         for hop in hops:  # a dotted source: only along forward foreign keys that cannot be null
             try:
@@ -261,6 +281,9 @@ class FastRepresentationMixin(_SerializerBase):
     @staticmethod
     def _converter(field: Any) -> Any:
         """How `field` shows a non-null value: None as it is, a callable, or False for "let DRF do it"."""
+        if isinstance(field, serializers.ListField) and type(field).to_representation is _LIST_REPRESENTATION:
+            child = FastRepresentationMixin._converter(field.child)
+            return False if child is False else _EachOf(child)
         if type(field).to_representation not in _PLAIN_REPRESENTATIONS:
             return False  # a field class with a representation of its own
         if isinstance(field, serializers.ChoiceField):

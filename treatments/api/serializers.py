@@ -335,7 +335,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     step_minutes = serializers.IntegerField(required=False, min_value=5, max_value=240, default=15)
 
 
-class SlotSerializer(serializers.Serializer):
+class SlotSerializer(FastRepresentationMixin, serializers.Serializer):
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     room_ids = serializers.ListField(child=serializers.UUIDField())
