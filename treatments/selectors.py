@@ -16,6 +16,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from clinic.prefetch import listed
 from patients.models import Consent, ConsentKind
 from patients.selectors import patient_has_consent
 from treatments import rules
@@ -62,7 +63,7 @@ def course_list() -> QuerySet[Course]:
     of the sessions only the ids are shown, so only those are read.
     """
     return with_followup(Course.objects.select_related("protocol", "location")).prefetch_related(
-        Prefetch("sessions", queryset=Session.objects.order_by("starts_at", "id").only("id", "course_id", "starts_at"))
+        listed("sessions", Session.objects.order_by("starts_at", "id").only("id", "course_id", "starts_at"))
     )
 
 
@@ -76,8 +77,8 @@ def session_list() -> QuerySet[Session]:
     return (
         Session.objects.select_related("course")
         .prefetch_related(
-            Prefetch("product_uses", queryset=SessionProductUse.objects.select_related("lot__product")),
-            "overrides",
+            listed("product_uses", SessionProductUse.objects.select_related("lot__product")),
+            listed("overrides"),
         )
         .annotate(
             treatment_consent_in_force=Exists(

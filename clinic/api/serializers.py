@@ -14,6 +14,8 @@ from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
 from timezone_field.rest_framework import TimeZoneSerializerField
 
+from clinic.prefetch import rows_of
+
 if TYPE_CHECKING:
     # What the mixin's self and super() are: the serializer it is mixed into.
     _SerializerBase = serializers.Serializer[Any]
@@ -165,14 +167,13 @@ class _Choice:
 
 
 class _Prefetched:
-    """A reverse relation's rows: the prefetched list when there is one (no queryset built per row)."""
+    """A reverse relation's rows: the list or queryset prefetched, when there is one (clinic.prefetch.rows_of)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def __call__(self, instance: Any) -> Any:
-        cached = getattr(instance, "_prefetched_objects_cache", {})
-        return cached[self.name] if self.name in cached else getattr(instance, self.name).all()
+        return rows_of(instance, self.name)
 
 
 class _ListOf:

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api.serializers import FastRepresentationMixin, OffsetDateTimeField, StrictInputMixin, TimeZoneField
+from clinic.prefetch import rows_of
 from patients.api.serializers import response_clinical_access
 from patients.models import Patient
 from treatments import rules
@@ -142,22 +143,30 @@ class CourseOutputSerializer(FastRepresentationMixin, serializers.ModelSerialize
         ]
 
     def get_sessions_done(self, course: Course) -> int:
-        return followup_of(course).sessions_done
+        return _followup(course).sessions_done
 
     def get_maintenance_sessions_done(self, course: Course) -> int:
-        return followup_of(course).maintenance_done
+        return _followup(course).maintenance_done
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_next_window_start(self, course: Course) -> date | None:
-        return followup_of(course).window_start
+        return _followup(course).window_start
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_next_window_end(self, course: Course) -> date | None:
-        return followup_of(course).window_end
+        return _followup(course).window_end
 
     def get_sessions(self, course: Course) -> list[str]:
         """Ids of the course's sessions, oldest first."""
-        return [str(s.pk) for s in course.sessions.all()]
+        return [str(s.pk) for s in rows_of(course, "sessions")]
+
+
+def _followup(course: Course) -> Any:
+    """followup_of(course), worked out once per row for the four fields that show it."""
+    known = course.__dict__.get("_followup_shown")
+    if known is None:
+        known = course.__dict__["_followup_shown"] = followup_of(course)
+    return known
 
 
 class CourseCreateInputSerializer(StrictInputMixin, serializers.Serializer):
