@@ -13,7 +13,7 @@ from uuid import UUID
 from django.contrib.postgres.fields import RangeBoundary
 from django.core.exceptions import ValidationError
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clinic.prefetch import listed
