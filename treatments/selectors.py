@@ -292,10 +292,18 @@ def has_treatment_consent(*, course: Course, at: datetime | None = None) -> bool
 def with_treatment_consent(session: Session) -> Session:
     """`session`, in hand with its course's protocol and patient, marked with whether the treatment consent
     is in force now (`treatment_consent_in_force`, as `session_list()` annotates it): to show a session
-    just written without reading it back."""
+    just written without reading it back. A session that knows it already (booking reads it with the
+    course) is left as it is."""
     annotated: Any = session
-    annotated.treatment_consent_in_force = has_treatment_consent(course=session.course)
+    if not hasattr(annotated, "treatment_consent_in_force"):
+        annotated.treatment_consent_in_force = has_treatment_consent(course=session.course)
     return session
+
+
+def treatment_consent_in_force() -> Exists:
+    """Whether a course's patient has consented to its protocol's current form, now: an expression to read
+    beside the course (`Course.objects.annotate(consented=treatment_consent_in_force())`)."""
+    return Exists(_consent_in_force(patient="patient_id", protocol="protocol"))
 
 
 def courses_needing_treatment_consent(course_ids: Iterable[Any]) -> set[Any]:

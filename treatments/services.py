@@ -70,7 +70,7 @@ from treatments.models import (
     SessionStatus,
     new_calendar_token,
 )
-from treatments.selectors import has_treatment_consent
+from treatments.selectors import has_treatment_consent, treatment_consent_in_force
 
 __all__ = ["Override", "ProductUse"]  # the value types callers build, re-exported beside the services
 
@@ -397,8 +397,10 @@ def session_book(
 
     `course` is read afresh (and locked) here, so only its id matters; an id
     with no course is a ValidationError on `course`. The session comes back
-    with its course (protocol, patient, location), its rule overrides and its
-    product uses (none yet) in hand: a door that shows it reads nothing more.
+    with its course (protocol, patient, location), its rule overrides, its
+    product uses (none yet) and whether the patient's treatment consent is in
+    force (`treatment_consent_in_force`) in hand: a door that shows it reads
+    nothing more.
     """
     # The course row and its patient's are locked (bookings of one patient's courses are judged one at a
     # time: the conflict rule spans courses); the protocol, its category and the location are only read,
@@ -407,7 +409,11 @@ def session_book(
         course = (
             Course.objects.select_for_update(of=("self", "patient"))
             .select_related("protocol__category", "patient", "location")
-            .annotate(practitioner_works_there=works_at(practitioner, room.location_id))
+            .annotate(
+                practitioner_works_there=works_at(practitioner, room.location_id),
+                # For whoever shows the booked session (treatment_consent_needed), read with the course.
+                treatment_consent_in_force=treatment_consent_in_force(),
+            )
             .get(pk=course.pk)
         )
     except Course.DoesNotExist:
@@ -443,6 +449,8 @@ def session_book(
         booked_late=any("late" in d.flags for d in decisions),
     )
     _save_or_slot_taken(session)  # the first version: sequence 0
+    shown: Any = session
+    shown.treatment_consent_in_force = annotated.treatment_consent_in_force
     _rows_in_hand(session, "overrides", _record_overrides(session, used))
     _rows_in_hand(session, "product_uses", [])  # recorded on completion only
     if course.status == CourseStatus.PLANNED:

@@ -2,8 +2,8 @@
 read (a query per session, per rule…) shows.
 
 What booking reads and writes, inside the service's transaction:
-- the course, locked with its patient, read with its protocol, category and location, and whether the
-  practitioner works at the room's location (1);
+- the course, locked with its patient, read with its protocol, category and location, whether the
+  practitioner works at the room's location and whether the patient's treatment consent is in force (1);
 - the patient's sessions: every session of this course, the live ones of the others (1); the conflict
   rules (1); the opening hours (1); the medical clearances only when the patient has medical flags, the
   acting practitioner and the decisions recorded ahead only when overrides are given or a rule refused (0 here);
@@ -17,10 +17,11 @@ What booking reads and writes, inside the service's transaction:
 That is 13 statements. Counted inside the test's transaction, the service's `transaction.atomic()` adds a
 SAVEPOINT and a RELEASE (in production it is BEGIN/COMMIT, which are not counted).
 
-Through the API the count adds the session login and the user's permissions (4), the Idempotency-Key record
-(claimed in one INSERT … ON CONFLICT DO NOTHING, then completed: 2), the practitioner and the room in the body
-(2: the course is read by the service only) and whether the treatment consent is in force, for the response
-(1: the rest of the response is the booked session in hand).
+Through the API the count adds the session login and the user with their permissions (2:
+clinic.auth_backends), the Idempotency-Key record (claimed in one INSERT … ON CONFLICT DO NOTHING, then
+completed: 2) and the practitioner and the room in the body (2: the course is read by the service only). The
+response is the booked session in hand, whether the treatment consent is in force included (read with the
+course).
 
 Moving a session re-reads every rule (the course and the session locked, whether the practitioner works at
 the room's location, the patient's sessions, conflict rules, opening hours: 6), writes the session and its
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.django_db
 
 # Each with the test transaction's SAVEPOINT and RELEASE around the service's own.
 SERVICE_QUERIES = 13 + 2
-API_QUERIES = SERVICE_QUERIES + 4 + 2 + 2 + 1
+API_QUERIES = SERVICE_QUERIES + 2 + 2 + 2
 RESCHEDULE_QUERIES = 14 + 2
 CANCEL_QUERIES = 9 + 2
 
