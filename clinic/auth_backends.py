@@ -28,7 +28,7 @@ def _permission_names(**to_user: Any) -> ArraySubquery:
 
 class ModelBackend(DjangoModelBackend):
     def get_user(self, user_id: Any) -> Any:
-        user = (
+        user: Any = (
             get_user_model()
             ._default_manager.annotate(
                 own_permission_names=_permission_names(user=OuterRef("pk")),
