@@ -67,15 +67,24 @@ def course_list() -> QuerySet[Course]:
     )
 
 
+# Of a session's course, the API shows the patient's and the protocol's ids.
+_COURSE_COLUMNS_NOT_SHOWN = [
+    f"course__{field.name}"
+    for field in Course._meta.concrete_fields
+    if field.name not in ("id", "patient", "protocol")
+]
+
+
 def session_list() -> QuerySet[Session]:
     """Sessions with what the API shows of them, whether the patient's treatment consent is in force included.
 
     The API shows the practitioner, room, location and patient by id, so only
-    the course is joined (for the patient's and protocol's ids); product uses
+    the course is joined, and of it only the patient's and protocol's ids read; product uses
     come with their lot and product, which are shown by name.
     """
     return (
         Session.objects.select_related("course")
+        .defer(*_COURSE_COLUMNS_NOT_SHOWN)
         .prefetch_related(
             listed("product_uses", SessionProductUse.objects.select_related("lot__product")),
             listed("overrides"),

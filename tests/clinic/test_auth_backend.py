@@ -49,6 +49,7 @@ def test_superusers_have_every_permission_and_inactive_or_missing_users_none() -
     assert signed_in.get_all_permissions() == DjangoModelBackend().get_all_permissions(superuser)
     assert ModelBackend().get_user(inactive.pk) is None
     assert ModelBackend().get_user(10**9) is None
+    assert ModelBackend().get_user("not a user id") is None
 
 
 def test_staff_sign_in_uses_it(client) -> None:
