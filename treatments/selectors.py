@@ -69,9 +69,7 @@ def course_list() -> QuerySet[Course]:
 
 # Of a session's course, the API shows the patient's and the protocol's ids.
 _COURSE_COLUMNS_NOT_SHOWN = [
-    f"course__{field.name}"
-    for field in Course._meta.concrete_fields
-    if field.name not in ("id", "patient", "protocol")
+    f"course__{field.name}" for field in Course._meta.concrete_fields if field.name not in ("id", "patient", "protocol")
 ]
 
 
