@@ -44,14 +44,14 @@ def _user_with_permissions_sql() -> str:
     )
     return (
         f"SELECT u.*, ARRAY({own}) AS own_permission_names, ARRAY({of_groups}) AS group_permission_names "  # noqa: S608
-        f"FROM {quote(user_model._meta.db_table)} u WHERE u.{quote(user_model._meta.pk.column)} = %s"  # type: ignore[union-attr]
+        f"FROM {quote(user_model._meta.db_table)} u WHERE u.{quote(str(user_model._meta.pk.column))} = %s"
     )
 
 
 class ModelBackend(DjangoModelBackend):
     def get_user(self, user_id: Any) -> Any:
         try:
-            pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+            pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:  # a session holding something that is no user id: no user
             return None
         found: list[Any] = list(get_user_model()._default_manager.raw(_user_with_permissions_sql(), [pk]))
