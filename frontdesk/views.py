@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
+from clinic.errors import DomainError, SlotTaken
+from frontdesk import calendar
 from frontdesk.worklist import KIND_LABELS, KINDS, worklist_rows
-from treatments import selectors
+from treatments import selectors, services
 from treatments.followup import FIRST_SESSION, course_followup
-from treatments.models import Course, Practitioner
+from treatments.models import Course, Location, Practitioner, Room, Session
 
 PAGE_SIZE = 100
 
@@ -83,3 +89,122 @@ def book_from_worklist(request: HttpRequest, course_id: str) -> HttpResponse:
     if suggestion.room_id:
         query["room"] = str(suggestion.room_id)
     return HttpResponseRedirect(f"{reverse('admin:treatments_session_add')}?{urlencode(query)}")
+
+
+# --- the calendar -----------------------------------------------------------------------------------------
+
+
+def _calendar_location(request: HttpRequest) -> Location:
+    """The location asked for (?location=), else the first one; 404 when there is none."""
+    locations = Location.objects.order_by("name")
+    wanted = request.GET.get("location")
+    if wanted:
+        try:
+            return get_object_or_404(locations, pk=wanted)
+        except ValidationError:
+            raise Http404("No such location.") from None
+    location = locations.first()
+    if location is None:
+        raise Http404("No location yet: add one in the admin.")
+    return location
+
+
+def calendar_page(request: HttpRequest) -> HttpResponse:
+    """A location's day or week, one column per practitioner (or room); booked sessions move by dragging."""
+    if not request.user.has_perm("treatments.view_session"):
+        raise PermissionDenied
+    location = _calendar_location(request)
+    by = calendar.columns_asked(request.GET.get("by"))
+    try:
+        day = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        day = location.today()
+    opens, closes = calendar.day_bounds(location)
+    config = {
+        "eventsUrl": reverse("frontdesk:calendar-events"),
+        "moveUrl": reverse("frontdesk:calendar-move", args=[UUID(int=0)]),
+        "location": str(location.pk),
+        "by": by,
+        "date": day.isoformat(),
+        "view": "resourceTimeGridWeek" if request.GET.get("view") == "week" else "resourceTimeGridDay",
+        "resources": calendar.calendar_columns(location, by=by),
+        "businessHours": calendar.business_hours(location),
+        "slotMinTime": opens,
+        "slotMaxTime": closes,
+        "mayMove": request.user.has_perm("treatments.change_session"),
+    }
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Calendar: {location.name}",
+        "location": location,
+        "locations": Location.objects.order_by("name"),
+        "by": by,
+        "calendar_config": config,
+    }
+    return TemplateResponse(request, "frontdesk/calendar.html", context)
+
+
+def calendar_events(request: HttpRequest) -> JsonResponse:
+    """The sessions of ?location= from ?start= to ?end= (local dates, end excluded), as calendar events."""
+    if not request.user.has_perm("treatments.view_session"):
+        return JsonResponse({"detail": "You may not see sessions."}, status=403)
+    try:
+        location = Location.objects.get(pk=request.GET.get("location", ""))
+    except (Location.DoesNotExist, ValidationError):
+        return JsonResponse({"attr": "location", "detail": "No such location."}, status=400)
+    try:
+        days = calendar.parse_range(location, request.GET.get("start"), request.GET.get("end"))
+    except ValueError as problem:
+        attr, _, detail = str(problem).partition(": ")
+        return JsonResponse({"attr": attr, "detail": detail}, status=400)
+    by = calendar.columns_asked(request.GET.get("by"))
+    movable = request.user.has_perm("treatments.change_session")
+    return JsonResponse(calendar.calendar_events(days, by=by, movable=movable), safe=False)
+
+
+@require_POST
+def calendar_move(request: HttpRequest, session_id: UUID) -> JsonResponse:
+    """Move a booked session to another start (local wall clock) and column, through the booking rules.
+
+    Body: {"start": "YYYY-MM-DDTHH:MM[:SS]", "by": "practitioner"|"room", "resource": "<id>"}. A refusal is a
+    400 whose `detail` says why in the clinic's words (and `earliest_start` when a rule gives one); the
+    calendar puts the block back and shows it.
+    """
+    if not request.user.has_perm("treatments.change_session"):
+        return JsonResponse({"detail": "You may not move sessions."}, status=403)
+    session = Session.objects.select_related("location").filter(pk=session_id).first()
+    if session is None:
+        return JsonResponse({"detail": "There is no such session."}, status=404)
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"detail": "The body must be a JSON object."}, status=400)
+    zone = session.location.time_zone
+    try:
+        starts_at = datetime.fromisoformat(str(body.get("start", ""))).replace(tzinfo=zone)
+    except ValueError:
+        return JsonResponse({"attr": "start", "detail": "start: a local date and time."}, status=400)
+    change: dict[str, Any] = {}
+    resource = body.get("resource")
+    if resource:
+        by = body.get("by", calendar.BY_PRACTITIONER)
+        model = Room if by == calendar.BY_ROOM else Practitioner
+        try:
+            target = model.objects.get(pk=resource)
+        except (model.DoesNotExist, ValidationError):
+            return JsonResponse({"attr": "resource", "detail": "No such practitioner or room."}, status=400)
+        change["room" if by == calendar.BY_ROOM else "practitioner"] = target
+    try:
+        moved = services.session_reschedule(session=session, starts_at=starts_at, actor=request.user, **change)
+    except DomainError as refusal:
+        body = {"detail": refusal.message, "attr": refusal.field}
+        earliest = getattr(refusal, "earliest_start", None)
+        if earliest is not None:
+            body["earliest_start"] = earliest.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+        return JsonResponse(body, status=409 if isinstance(refusal, SlotTaken) else 400)
+    except ValidationError as refusal:
+        messages = [message for messages in refusal.message_dict.values() for message in messages]
+        return JsonResponse({"detail": " ".join(messages)}, status=400)
+    return JsonResponse({"id": str(moved.pk), "start": moved.starts_at.astimezone(zone).isoformat()})

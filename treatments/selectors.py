@@ -87,12 +87,14 @@ def session_list() -> QuerySet[Session]:
             listed("product_uses", SessionProductUse.objects.select_related("lot__product")),
             listed("overrides"),
         )
-        .annotate(
-            treatment_consent_in_force=Exists(
-                _consent_in_force(patient="course__patient_id", protocol="course__protocol")
-            )
-        )
+        .annotate(treatment_consent_in_force=session_treatment_consent_in_force())
     )
+
+
+def session_treatment_consent_in_force() -> Exists:
+    """Whether a session's patient has consented to its protocol's current form, now: an expression to read
+    beside the session (`Session.objects.annotate(consented=session_treatment_consent_in_force())`)."""
+    return Exists(_consent_in_force(patient="course__patient_id", protocol="course__protocol"))
 
 
 def _consent_in_force(*, patient: str, protocol: str) -> QuerySet[Consent]:

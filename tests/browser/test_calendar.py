@@ -1,0 +1,133 @@
+"""The receptionist's calendar in a real browser: the day of a location by practitioner, a drag that moves a
+session, and a drag the rules refuse, which puts the block back and says why.
+
+Headless Chromium from Debian's package, driven by Playwright (see test_front_desk.py). The run leaves a
+screenshot of the calendar in docs/ for the README.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from playwright.sync_api import expect, sync_playwright
+
+from clinic.roles import FRONT_DESK
+from tests.browser.test_front_desk import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import (
+    CourseFactory,
+    LocationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    SessionFactory,
+    UserFactory,
+)
+from treatments import services
+from treatments.models import Session, SessionStatus
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _course_due(location, practitioner, room, first_name: str, last_name: str, days_ago: int):  # type: ignore[no-untyped-def]
+    """A course whose first session was `days_ago` (20 or so) days ago: its next one may go any day now."""
+    course = CourseFactory(
+        patient=PatientFactory(first_name=first_name, last_name=last_name), location=location, status="active"
+    )
+    done = timezone.now() - timedelta(days=days_ago)
+    SessionFactory(
+        course=course,
+        practitioner=practitioner,
+        room=room,
+        starts_at=done,
+        ends_at=done + timedelta(minutes=45),
+        status=SessionStatus.COMPLETED,
+        completed_at=done + timedelta(minutes=45),
+    )
+    return course
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receptionist_drags_a_session_to_a_new_time_and_a_refused_drag_goes_back(
+    live_server, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: install Debian's chromium package"
+    location = LocationFactory(name="Marylebone")
+    room = RoomFactory(location=location, name="Room 1")
+    RoomFactory(location=location, name="Room 2")
+    evans = PractitionerFactory(locations=[location], display_name="Dr Evans")
+    PractitionerFactory(locations=[location], display_name="Dr Patel")
+    zone = location.time_zone
+    tomorrow = location.today() + timedelta(days=1)
+
+    def book(course, hour: int, booked_room=room):  # type: ignore[no-untyped-def]
+        starts = datetime.combine(tomorrow, time(hour), tzinfo=zone)
+        return services.session_book(course=course, practitioner=evans, room=booked_room, starts_at=starts, actor=None)
+
+    amelia = book(_course_due(location, evans, room, "Amelia", "Hart", 20), 10)
+    book(_course_due(location, evans, room, "Bella", "Stone", 21), 14)
+    desk = UserFactory(username="reception", password="front-desk-password-1")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(20_000)
+        try:
+            page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+            page.fill("#id_username", "reception")
+            page.fill("#id_password", "front-desk-password-1")
+            page.click("input[type=submit]")
+            page.click("#front-desk >> text=Calendar")
+            page.goto(f"{page.url}?location={location.pk}&date={tomorrow.isoformat()}")
+
+            block = page.locator(".ec-event", has_text="Amelia Hart")
+            expect(block).to_be_visible()
+            expect(block).to_contain_text("2 of")
+            expect(page.locator(".ec-event", has_text="Bella Stone")).to_be_visible()
+            expect(page.locator(".ec-resource, .ec-col-head", has_text="Dr Patel").first).to_be_visible()
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "calendar.png"))
+
+            slot = _slot_height(block)
+            _drag(page, block, down=slot * 4)  # one hour later: 11:00, free
+            expect(page.locator("#calendar-message")).to_contain_text("moved to")
+            _wait_for_start(amelia, datetime.combine(tomorrow, time(11), tzinfo=zone))
+
+            block = page.locator(".ec-event", has_text="Amelia Hart")
+            _drag(page, block, down=slot * 12)  # 14:00: Dr Evans is with Bella Stone
+            expect(page.locator("#calendar-message")).to_contain_text("Not moved")
+            page.screenshot(path=str(tmp_path / "calendar-refused.png"))
+        finally:
+            browser.close()
+
+    amelia.refresh_from_db()
+    assert amelia.starts_at == datetime.combine(tomorrow, time(11), tzinfo=zone)  # the refused drag changed nothing
+
+
+def _slot_height(block) -> float:  # type: ignore[no-untyped-def]
+    """A 45-minute block spans three 15-minute slots."""
+    box = block.bounding_box()
+    assert box is not None
+    return box["height"] / 3
+
+
+def _drag(page, block, *, down: float) -> None:  # type: ignore[no-untyped-def]
+    box = block.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + 8
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y + down / 2, steps=8)
+    page.mouse.move(x, y + down, steps=8)
+    page.mouse.up()
+
+
+def _wait_for_start(session: Session, starts_at: datetime) -> None:
+    """The move is saved by the time the page says so; read it back."""
+    session.refresh_from_db()
+    assert session.starts_at == starts_at
