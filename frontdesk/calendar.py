@@ -127,7 +127,17 @@ def _wall_clock(moment: datetime, location: Location) -> str:
     return moment.astimezone(location.time_zone).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def session_event(session: Any, *, location: Location, by: str, movable: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Viewer:
+    """What the person looking may do from a block: move and check in (change_session), complete (their own
+    sessions, as the practitioner who gives them)."""
+
+    may_change: bool
+    practitioner_id: Any = None
+    may_complete: bool = False
+
+
+def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) -> dict[str, Any]:
     """One session as an EventCalendar event (its `extendedProps` carry what the block and its menu show)."""
     course = session.course
     if session.kind == SessionKind.MAINTENANCE:
@@ -136,14 +146,21 @@ def session_event(session: Any, *, location: Location, by: str, movable: bool) -
         number = f"{session.number_in_course} of {course.planned_sessions}"
     alerts = session_alerts(session)
     patient = course.patient
+    booked = session.status == SessionStatus.BOOKED
+    on_its_day = location.today() == location.today(now=session.starts_at)
+    arrived = session.arrived_at is not None
     return {
         "id": str(session.pk),
         "resourceIds": [str(session.practitioner_id if by == BY_PRACTITIONER else session.room_id)],
         "start": _wall_clock(session.starts_at, location),
         "end": _wall_clock(session.ends_at, location),
         "title": f"{patient.first_name} {patient.last_name}",
-        "classNames": [f"status-{session.status}", *(f"alert-{alert}" for alert in alerts)],
-        "editable": movable and session.status == SessionStatus.BOOKED,
+        "classNames": [
+            f"status-{session.status}",
+            *(["arrived"] if arrived and booked else []),
+            *(f"alert-{alert}" for alert in alerts),
+        ],
+        "editable": viewer.may_change and booked,
         "extendedProps": {
             "patient": f"{patient.first_name} {patient.last_name}",
             "patientId": str(patient.pk),
@@ -154,14 +171,16 @@ def session_event(session: Any, *, location: Location, by: str, movable: bool) -
             "practitioner": session.practitioner.display_name,
             "room": session.room.name,
             "alerts": [ALERT_LABELS[alert] for alert in alerts],
+            "arrived": arrived,
+            "arrivedAt": _wall_clock(session.arrived_at, location)[11:16] if arrived else None,
+            "mayCheckIn": viewer.may_change and booked and on_its_day and not arrived,
+            "mayComplete": viewer.may_complete and booked and session.practitioner_id == viewer.practitioner_id,
         },
     }
 
 
-def calendar_events(days: Range, *, by: str, movable: bool) -> list[dict[str, Any]]:
-    return [
-        session_event(session, location=days.location, by=by, movable=movable) for session in calendar_sessions(days)
-    ]
+def calendar_events(days: Range, *, by: str, viewer: Viewer) -> list[dict[str, Any]]:
+    return [session_event(session, location=days.location, by=by, viewer=viewer) for session in calendar_sessions(days)]
 
 
 def calendar_columns(location: Location, *, by: str) -> list[dict[str, str]]:

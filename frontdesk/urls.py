@@ -11,5 +11,10 @@ urlpatterns = [
     path("worklist/<uuid:course_id>/book/", admin.site.admin_view(views.book_from_worklist), name="worklist-book"),
     path("calendar/", admin.site.admin_view(views.calendar_page), name="calendar"),
     path("calendar/events/", admin.site.admin_view(views.calendar_events), name="calendar-events"),
+    path(
+        "calendar/sessions/<uuid:session_id>/check-in/",
+        admin.site.admin_view(views.calendar_check_in),
+        name="calendar-check-in",
+    ),
     path("calendar/sessions/<uuid:session_id>/move/", admin.site.admin_view(views.calendar_move), name="calendar-move"),
 ]

@@ -123,6 +123,9 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     config = {
         "eventsUrl": reverse("frontdesk:calendar-events"),
         "moveUrl": reverse("frontdesk:calendar-move", args=[UUID(int=0)]),
+        "checkInUrl": reverse("frontdesk:calendar-check-in", args=[UUID(int=0)]),
+        "completeUrl": reverse("admin:treatments_session_complete", args=[UUID(int=0)]),
+        "sessionUrl": reverse("admin:treatments_session_change", args=[UUID(int=0)]),
         "location": str(location.pk),
         "by": by,
         "date": day.isoformat(),
@@ -158,8 +161,37 @@ def calendar_events(request: HttpRequest) -> JsonResponse:
         attr, _, detail = str(problem).partition(": ")
         return JsonResponse({"attr": attr, "detail": detail}, status=400)
     by = calendar.columns_asked(request.GET.get("by"))
-    movable = request.user.has_perm("treatments.change_session")
-    return JsonResponse(calendar.calendar_events(days, by=by, movable=movable), safe=False)
+    return JsonResponse(calendar.calendar_events(days, by=by, viewer=_calendar_viewer(request)), safe=False)
+
+
+def _calendar_viewer(request: HttpRequest) -> calendar.Viewer:
+    user: Any = request.user
+    practitioner = Practitioner.objects.filter(user_id=user.pk, is_active=True).values_list("pk", flat=True).first()
+    return calendar.Viewer(
+        may_change=user.has_perm("treatments.change_session"),
+        practitioner_id=practitioner,
+        may_complete=practitioner is not None
+        and user.has_perms(["treatments.change_session", "treatments.complete_session"]),
+    )
+
+
+@require_POST
+def calendar_check_in(request: HttpRequest, session_id: UUID) -> JsonResponse:
+    """The patient of a booked session has arrived (services.session_check_in)."""
+    if not request.user.has_perm("treatments.change_session"):
+        return JsonResponse({"detail": "You may not check patients in."}, status=403)
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return JsonResponse({"detail": "There is no such session."}, status=404)
+    try:
+        checked_in = services.session_check_in(session=session, actor=request.user)
+    except DomainError as refusal:
+        return JsonResponse({"detail": refusal.message, "attr": refusal.field}, status=409)
+    except ValidationError as refusal:
+        messages = [message for messages in refusal.message_dict.values() for message in messages]
+        return JsonResponse({"detail": " ".join(messages)}, status=400)
+    assert checked_in.arrived_at is not None  # noqa: S101 - set by the service
+    return JsonResponse({"id": str(checked_in.pk), "arrived_at": checked_in.arrived_at.isoformat()})
 
 
 @require_POST

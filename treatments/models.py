@@ -447,6 +447,9 @@ class Session(models.Model):
     cancel_reason = models.CharField(max_length=30, choices=CancelReason.choices, blank=True)
     cancel_note = models.TextField(blank=True)
     no_show_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient checked in at the desk (a booked session, on its day)."
+    )
     # Raised on every change, for calendar feeds (iCalendar SEQUENCE) and ETags.
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -514,6 +517,8 @@ class Session(models.Model):
 
     @property
     def fhir_status(self) -> str:
+        if self.status == SessionStatus.BOOKED and self.arrived_at is not None:
+            return "arrived"
         return FHIR_APPOINTMENT_STATUS[SessionStatus(self.status)]
 
 

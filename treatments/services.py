@@ -580,6 +580,26 @@ def session_mark_no_show(*, session: Session, actor: Actor) -> Session:
 
 @records_actor
 @transaction.atomic
+def session_check_in(*, session: Session, actor: Actor) -> Session:
+    """Record that the patient has arrived for a booked session, on the session's local day.
+
+    Checking in twice keeps the first arrival. Nothing else changes: the
+    session is still booked until it is completed or missed.
+    """
+    session = _lock_session(session)
+    _check_may_book_for(actor, session.practitioner, moving=session)
+    _require_booked(session, "checked in")
+    now = timezone.now()
+    day = session.location.today(now=session.starts_at)
+    if session.location.today(now=now) != day:
+        raise ValidationError({"arrived_at": f"A patient checks in on the day of the session ({date_text(day)})."})
+    if session.arrived_at is None:
+        _save_change(session, arrived_at=now)
+    return session
+
+
+@records_actor
+@transaction.atomic
 def session_complete(
     *,
     session: Session,

@@ -7,15 +7,17 @@ screenshot of the calendar in docs/ for the README.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import re
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
-from clinic.roles import FRONT_DESK
+from clinic.roles import FRONT_DESK, PRACTITIONER
 from tests.browser.test_front_desk import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import (
     CourseFactory,
@@ -131,3 +133,68 @@ def _wait_for_start(session: Session, starts_at: datetime) -> None:
     """The move is saved by the time the page says so; read it back."""
     session.refresh_from_db()
     assert session.starts_at == starts_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_desk_checks_a_patient_in_and_the_practitioner_completes_the_session_from_the_calendar(
+    live_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    location = LocationFactory(name="Marylebone")
+    room = RoomFactory(location=location, name="Room 1")
+    evans = PractitionerFactory(locations=[location], display_name="Dr Evans")
+    evans.user.set_password("practitioner-password-1")
+    evans.user.save()
+    evans.user.groups.add(Group.objects.get(name=PRACTITIONER))
+    desk = UserFactory(username="reception", password="front-desk-password-1")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+    zone = location.time_zone
+    # A day in the future (cookies expire by the browser's own clock), the clock running from 10:00.
+    day = date(2027, 3, 2)
+    with time_machine.travel(datetime.combine(day, time(10), tzinfo=zone), tick=True):
+        course = _course_due(location, evans, room, "Amelia", "Hart", 20)
+        session = SessionFactory(
+            course=course,
+            practitioner=evans,
+            room=room,
+            starts_at=datetime.combine(day, time(9, 45), tzinfo=zone),
+            ends_at=datetime.combine(day, time(10, 30), tzinfo=zone),
+        )
+        calendar_url = f"{live_server.url}/frontdesk/calendar/?location={location.pk}&date={day.isoformat()}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = _signed_in(browser, live_server, "reception", "front-desk-password-1")
+                page.goto(calendar_url)
+                page.locator(".ec-event", has_text="Amelia Hart").click()
+                expect(page.locator("#panel-complete")).to_be_hidden()  # the desk does not complete
+                page.click("#panel-check-in")
+                expect(page.locator("#calendar-message")).to_contain_text("checked in")
+                expect(page.locator(".ec-event.arrived", has_text="Amelia Hart")).to_be_visible()
+
+                page = _signed_in(browser, live_server, evans.user.username, "practitioner-password-1")
+                page.goto(calendar_url)
+                page.locator(".ec-event", has_text="Amelia Hart").click()
+                expect(page.locator("#session-panel-detail")).to_contain_text("arrived")
+                expect(page.locator("#panel-check-in")).to_be_hidden()  # arrived already
+                page.click("#panel-complete")
+                page.click("#session-complete-form input[type=submit]")
+                expect(page).to_have_url(re.compile(r"/frontdesk/calendar/\?"))  # back where they came from
+                expect(page.locator(".ec-event.status-completed", has_text="Amelia Hart")).to_be_visible()
+            finally:
+                browser.close()
+    session.refresh_from_db()
+    assert session.arrived_at is not None
+    assert session.status == SessionStatus.COMPLETED
+
+
+def _signed_in(browser, live_server, username: str, password: str):  # type: ignore[no-untyped-def]
+    """A page of a fresh browser context, signed in to the admin as `username`."""
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    expect(page.locator("#front-desk")).to_be_visible()
+    return page

@@ -111,7 +111,8 @@ def test_a_week_of_a_ten_practitioner_location_costs_the_same_queries_at_any_siz
             book(course, practitioner, room, at(day, 9 + index % 8))
 
     fill(3)
-    with django_assert_num_queries(4) as few:  # the login's session, its user with permissions, location, sessions
+    # The login's session, its user with permissions, the location, whether the user is a practitioner, sessions.
+    with django_assert_num_queries(5) as few:
         assert len(events(desk, location).json()) == 10
     for day in (4, 5, 6, 7):
         fill(day)
@@ -220,8 +221,49 @@ def test_the_page_lists_the_columns_and_opening_hours_for_the_calendar(
     assert b"event-calendar.min.js" in page.content
 
 
-def test_a_practitioner_sees_the_calendar_too(client, clock, course, practitioner, room) -> None:
-    book(course, practitioner, room, at(4, 10))
+def test_a_practitioner_may_complete_their_own_sessions_from_the_calendar_and_nobody_elses(
+    client, clock, course, practitioner, room
+) -> None:
+    own = book(course, practitioner, room, at(4, 10))
+    colleague = PractitionerFactory(locations=[course.location])
+    other_course = CourseFactory(location=course.location, protocol=course.protocol)
+    theirs = book(other_course, colleague, room, at(4, 14))
     client.force_login(in_role(practitioner.user, PRACTITIONER))
 
-    assert len(events(client, course.location).json()) == 1
+    blocks = {block["id"]: block["extendedProps"] for block in events(client, course.location).json()}
+
+    assert blocks[str(own.pk)]["mayComplete"] is True
+    assert blocks[str(theirs.pk)]["mayComplete"] is False
+
+
+def test_the_desk_checks_a_patient_in_on_the_day_from_the_calendar(desk, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(2, 14))  # today, at 14:00 (the clock says 08:00)
+    tomorrow = book(CourseFactory(location=course.location, protocol=course.protocol), practitioner, room, at(3, 10))
+    blocks = {block["id"]: block for block in events(desk, course.location).json()}
+    assert blocks[str(session.pk)]["extendedProps"]["mayCheckIn"] is True
+    assert blocks[str(tomorrow.pk)]["extendedProps"]["mayCheckIn"] is False  # not its day yet
+    assert blocks[str(session.pk)]["extendedProps"]["mayComplete"] is False  # the desk does not complete
+
+    clock.move_to(at(2, 13, 50))
+    response = desk.post(reverse("frontdesk:calendar-check-in", args=[session.pk]))
+
+    assert response.status_code == 200, response.content
+    session.refresh_from_db()
+    assert session.arrived_at == at(2, 13, 50)
+    block = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
+    assert block["extendedProps"]["arrived"] is True
+    assert block["extendedProps"]["arrivedAt"] == "13:50"
+    assert "arrived" in block["classNames"]
+    assert block["extendedProps"]["mayCheckIn"] is False
+    early = desk.post(reverse("frontdesk:calendar-check-in", args=[tomorrow.pk]))
+    assert early.status_code == 400
+    assert "day of the session" in early.json()["detail"]
+
+
+def test_checking_in_needs_the_permission_to_change_sessions(client, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(2, 14))
+    client.force_login(UserFactory(username="viewer", permissions=["treatments.view_session"]))
+
+    assert client.post(reverse("frontdesk:calendar-check-in", args=[session.pk])).status_code == 403
+    session.refresh_from_db()
+    assert session.arrived_at is None

@@ -454,6 +454,49 @@ def test_a_no_show_takes_no_fields_and_only_a_booked_session_can_be_one(
     assert session_row(session) == completed
 
 
+# --- Check-in -----------------------------------------------------------------------------
+
+
+def test_a_patient_checks_in_on_the_day_and_the_session_reads_arrived(
+    treatments_client, clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    url = action_url(SESSIONS_URL, session.pk, "check-in")
+    before = session_row(session)
+
+    # The day before: refused, naming the field, nothing written.
+    assert_validation_error(treatments_client.post(url, {}), "arrived_at")
+    assert session_row(session) == before
+
+    clock.move_to(at(3, 9, 50))
+    response = treatments_client.post(url)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["fhir_status"], body["sequence"]) == ("booked", "arrived", 1)
+    assert parse_api_datetime(body["arrived_at"]) == at(3, 9, 50)
+
+    clock.move_to(at(3, 9, 55))
+    again = treatments_client.post(url)
+    assert again.status_code == 200
+    assert parse_api_datetime(again.json()["arrived_at"]) == at(3, 9, 50)  # the first arrival stays
+    assert again.json()["sequence"] == 1
+
+
+def test_only_a_booked_session_is_checked_in_and_the_check_in_takes_no_fields(
+    treatments_client, clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    clock.move_to(at(3, 9, 50))
+    url = action_url(SESSIONS_URL, session.pk, "check-in")
+
+    assert_validation_error(treatments_client.post(url, {"when": "now"}), "when")
+    services.session_cancel(session=session, actor=None, reason="patient_request")
+    cancelled = session_row(session)
+    assert_client_error(treatments_client.post(url, {}), 409, "invalid_state")
+    assert session_row(session) == cancelled
+
+
 # --- treatment consent -------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_actions import apply_to_each
@@ -324,7 +325,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
                 form.add_error(None, error)
             else:
                 self.message_user(request, f"Session completed: {session.course.patient}.", messages.SUCCESS)
-                return HttpResponseRedirect(change_url)
+                return HttpResponseRedirect(_came_from(request) or change_url)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Complete session: {session.course.patient}, {session.local_start_text()}",
@@ -333,6 +334,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
             "formset": formset,
             "opts": self.model._meta,
             "change_url": change_url,
+            "next": _came_from(request) or "",
         }
         return TemplateResponse(request, "admin/treatments/session/complete.html", context)
 
@@ -357,3 +359,11 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
             lambda s: services.session_mark_no_show(session=s, actor=request.user),
             done="Marked {count} session(s).",
         )
+
+
+def _came_from(request: HttpRequest) -> str | None:
+    """The page to go back to after an action (?next=, e.g. the calendar), if it is one of this site's."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return None

@@ -211,7 +211,8 @@ class SessionOutputSerializer(FastRepresentationMixin, serializers.ModelSerializ
     patient = serializers.UUIDField(source="course.patient_id", read_only=True)
     protocol = serializers.UUIDField(source="course.protocol_id", read_only=True)
     fhir_status = serializers.CharField(
-        read_only=True, help_text="FHIR Appointment.status: booked, fulfilled, cancelled or noshow."
+        read_only=True,
+        help_text="FHIR Appointment.status: booked, arrived (checked in), fulfilled, cancelled or noshow.",
     )
     product_uses = ProductUseOutputSerializer(many=True, read_only=True)
     overrides = RuleOverrideOutputSerializer(many=True, read_only=True)
@@ -255,6 +256,7 @@ class SessionOutputSerializer(FastRepresentationMixin, serializers.ModelSerializ
             "cancel_reason",
             "cancel_note",
             "no_show_at",
+            "arrived_at",
             "sequence",
             "created_at",
             "updated_at",
@@ -327,6 +329,10 @@ class SessionCompleteInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class NoShowInputSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+class CheckInInputSerializer(StrictInputMixin, serializers.Serializer):
     pass
 
 

@@ -17,6 +17,7 @@ from clinic.api.query import StrictQueryParams
 from treatments import selectors, services
 from treatments.api.serializers import (
     AvailabilityQuerySerializer,
+    CheckInInputSerializer,
     CourseCancelInputSerializer,
     CourseCreateInputSerializer,
     CourseOutputSerializer,
@@ -215,6 +216,7 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
         "reschedule": ["treatments.change_session"],
         "cancel": ["treatments.change_session"],
         "no_show": ["treatments.change_session"],
+        "check_in": ["treatments.change_session"],
         "complete": ["treatments.change_session", "treatments.complete_session"],
     }
 
@@ -297,6 +299,19 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
     def no_show(self, request: Request, pk: str) -> Response:
         NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
+        return self._output(session)
+
+    @extend_schema(
+        summary="Check a patient in",
+        description="The patient has arrived for a booked session, on its local day: `arrived_at` is set "
+        "(a second check-in keeps the first) and `fhir_status` becomes `arrived`; the session stays booked.",
+        request=CheckInInputSerializer,
+        responses={200: SessionOutputSerializer, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request: Request, pk: str) -> Response:
+        CheckInInputSerializer(data=request.data).is_valid(raise_exception=True)
+        session = services.session_check_in(session=self.get_object(), actor=request.user)
         return self._output(session)
 
 

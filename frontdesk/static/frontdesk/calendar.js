@@ -72,6 +72,51 @@
       .catch(function () { info.revert(); say("Not moved: the server could not be reached.", true); });
   }
 
+  var panel = document.getElementById("session-panel");
+  var current = null;
+
+  function urlFor(template, id) { return template.replace("00000000-0000-0000-0000-000000000000", id); }
+
+  function openPanel(info) {
+    var event = info.event;
+    var props = event.extendedProps;
+    current = event;
+    document.getElementById("session-panel-title").textContent = props.patient;
+    document.getElementById("session-panel-detail").textContent =
+      localText(event.start).replace("T", " ").slice(0, 16) + " · " + props.protocol + " · " + props.number +
+      " · " + props.practitioner + ", " + props.room + " · " + props.statusLabel +
+      (props.arrived ? " · arrived " + props.arrivedAt : "");
+    document.getElementById("session-panel-alerts").textContent = props.alerts.join(" · ");
+    document.getElementById("panel-check-in").hidden = !props.mayCheckIn;
+    var complete = document.getElementById("panel-complete");
+    complete.hidden = !props.mayComplete;
+    complete.href = urlFor(config.completeUrl, event.id) + "?next=" +
+      encodeURIComponent(window.location.pathname + "?" + new URLSearchParams({
+        location: config.location, by: config.by, date: localText(event.start).slice(0, 10)
+      }).toString());
+    document.getElementById("panel-open").href = urlFor(config.sessionUrl, event.id);
+    panel.showModal();
+  }
+
+  document.getElementById("panel-close").addEventListener("click", function () { panel.close(); });
+  document.getElementById("panel-check-in").addEventListener("click", function () {
+    var event = current;
+    fetch(urlFor(config.checkInUrl, event.id), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": element.dataset.csrf }
+    })
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          panel.close();
+          if (!response.ok) { say("Not checked in: " + answer.detail, true); return; }
+          say(event.extendedProps.patient + " checked in.", false);
+          calendar.refetchEvents();
+        });
+      })
+      .catch(function () { panel.close(); say("Not checked in: the server could not be reached.", true); });
+  });
+
   var calendar = EventCalendar.create(element, {
     view: config.view,
     date: config.date,
@@ -88,7 +133,8 @@
     eventDurationEditable: false,
     eventSources: [{ events: events }],
     eventContent: blockContent,
-    eventDrop: move
+    eventDrop: move,
+    eventClick: openPanel
   });
   window.clinicCalendar = calendar;
 })();
