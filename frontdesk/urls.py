@@ -9,6 +9,12 @@ urlpatterns = [
     # admin_view: the admin's staff login, CSRF and never-cache rules, as for its own pages.
     path("worklist/", admin.site.admin_view(views.worklist_page), name="worklist"),
     path("worklist/<uuid:course_id>/book/", admin.site.admin_view(views.book_from_worklist), name="worklist-book"),
+    path("today/", admin.site.admin_view(views.today_page), name="today"),
+    path(
+        "today/sessions/<uuid:session_id>/check-in/",
+        admin.site.admin_view(views.today_check_in),
+        name="today-check-in",
+    ),
     path("calendar/", admin.site.admin_view(views.calendar_page), name="calendar"),
     path("calendar/events/", admin.site.admin_view(views.calendar_events), name="calendar-events"),
     path(

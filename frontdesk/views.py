@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -188,8 +188,8 @@ def calendar_check_in(request: HttpRequest, session_id: UUID) -> JsonResponse:
     except DomainError as refusal:
         return JsonResponse({"detail": refusal.message, "attr": refusal.field}, status=409)
     except ValidationError as refusal:
-        messages = [message for messages in refusal.message_dict.values() for message in messages]
-        return JsonResponse({"detail": " ".join(messages)}, status=400)
+        said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
+        return JsonResponse({"detail": " ".join(said)}, status=400)
     assert checked_in.arrived_at is not None  # noqa: S101 - set by the service
     return JsonResponse({"id": str(checked_in.pk), "arrived_at": checked_in.arrived_at.isoformat()})
 
@@ -237,6 +237,59 @@ def calendar_move(request: HttpRequest, session_id: UUID) -> JsonResponse:
             body["earliest_start"] = earliest.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
         return JsonResponse(body, status=409 if isinstance(refusal, SlotTaken) else 400)
     except ValidationError as refusal:
-        messages = [message for messages in refusal.message_dict.values() for message in messages]
-        return JsonResponse({"detail": " ".join(messages)}, status=400)
+        said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
+        return JsonResponse({"detail": " ".join(said)}, status=400)
     return JsonResponse({"id": str(moved.pk), "start": moved.starts_at.astimezone(zone).isoformat()})
+
+
+# --- today's appointments ---------------------------------------------------------------------------------
+
+TODAY_SPANS = {"today": (0, 1, "Today"), "tomorrow": (1, 2, "Tomorrow"), "week": (0, 7, "Next 7 days")}
+
+
+def today_page(request: HttpRequest) -> HttpResponse:
+    """A location's appointments of today (tomorrow, or the next 7 days), by time, with check-in from the row."""
+    if not request.user.has_perm("treatments.view_session"):
+        raise PermissionDenied
+    location = _calendar_location(request)
+    span = request.GET.get("span") if request.GET.get("span") in TODAY_SPANS else "today"
+    first_offset, after_offset, label = TODAY_SPANS[span]
+    today = location.today()
+    days = calendar.Range(
+        location=location, first=today + timedelta(days=first_offset), after=today + timedelta(days=after_offset)
+    )
+    viewer = _calendar_viewer(request)
+    rows = []
+    for session in calendar.calendar_sessions(days):
+        event = calendar.session_event(session, location=location, by=calendar.BY_PRACTITIONER, viewer=viewer)
+        rows.append({"session": session, "event": event, "phone": session.course.patient.phone})
+    context = {
+        **admin.site.each_context(request),
+        "title": f"{label}: {location.name}",
+        "location": location,
+        "locations": Location.objects.order_by("name"),
+        "span": span,
+        "spans": [(key, value[2]) for key, value in TODAY_SPANS.items()],
+        "rows": rows,
+        "multi_day": after_offset - first_offset > 1,
+    }
+    return TemplateResponse(request, "frontdesk/today.html", context)
+
+
+@require_POST
+def today_check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """Check a patient in from the today list, then back to it saying what happened."""
+    if not request.user.has_perm("treatments.change_session"):
+        raise PermissionDenied
+    session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
+    back = reverse("frontdesk:today") + "?" + urlencode({"location": str(session.location_id)})
+    try:
+        services.session_check_in(session=session, actor=request.user)
+    except DomainError as refusal:
+        messages.error(request, f"{session.course.patient} not checked in: {refusal.message}")
+    except ValidationError as refusal:
+        said = " ".join(message for field_messages in refusal.message_dict.values() for message in field_messages)
+        messages.error(request, f"{session.course.patient} not checked in: {said}")
+    else:
+        messages.success(request, f"{session.course.patient} checked in.")
+    return HttpResponseRedirect(back)
