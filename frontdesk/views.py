@@ -252,7 +252,8 @@ def today_page(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("treatments.view_session"):
         raise PermissionDenied
     location = _calendar_location(request)
-    span = request.GET.get("span") if request.GET.get("span") in TODAY_SPANS else "today"
+    asked = request.GET.get("span", "today")
+    span = asked if asked in TODAY_SPANS else "today"
     first_offset, after_offset, label = TODAY_SPANS[span]
     today = location.today()
     days = calendar.Range(
