@@ -9,6 +9,10 @@ urlpatterns = [
     # admin_view: the admin's staff login, CSRF and never-cache rules, as for its own pages.
     path("worklist/", admin.site.admin_view(views.worklist_page), name="worklist"),
     path("worklist/<uuid:course_id>/book/", admin.site.admin_view(views.book_from_worklist), name="worklist-book"),
+    path("patients/search/", admin.site.admin_view(views.patient_search), name="patient-search"),
+    path("patients/<uuid:patient_id>/courses/", admin.site.admin_view(views.patient_courses), name="patient-courses"),
+    path("calendar/check/", admin.site.admin_view(views.calendar_check_booking), name="calendar-check"),
+    path("calendar/book/", admin.site.admin_view(views.calendar_book), name="calendar-book"),
     path("today/", admin.site.admin_view(views.today_page), name="today"),
     path(
         "today/sessions/<uuid:session_id>/check-in/",

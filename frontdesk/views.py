@@ -10,6 +10,7 @@ from uuid import UUID
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,11 +22,14 @@ from django.views.decorators.http import require_POST
 from clinic.errors import DomainError, SlotTaken
 from frontdesk import calendar
 from frontdesk.worklist import KIND_LABELS, KINDS, worklist_rows
+from patients.selectors import patient_list
+from patients.selectors import patient_search as patient_search_in
 from treatments import selectors, services
 from treatments.followup import FIRST_SESSION, course_followup
-from treatments.models import Course, Location, Practitioner, Room, Session
+from treatments.models import Course, CourseStatus, Location, Practitioner, Room, Session
 
 PAGE_SIZE = 100
+BOOKABLE_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
 
 
 def worklist_page(request: HttpRequest) -> HttpResponse:
@@ -131,6 +135,13 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "date": day.isoformat(),
         "view": "resourceTimeGridWeek" if request.GET.get("view") == "week" else "resourceTimeGridDay",
         "resources": calendar.calendar_columns(location, by=by),
+        "practitioners": calendar.calendar_columns(location, by=calendar.BY_PRACTITIONER),
+        "rooms": calendar.calendar_columns(location, by=calendar.BY_ROOM),
+        "mayBook": request.user.has_perm("treatments.add_session"),
+        "searchUrl": reverse("frontdesk:patient-search"),
+        "coursesUrl": reverse("frontdesk:patient-courses", args=[UUID(int=0)]),
+        "checkUrl": reverse("frontdesk:calendar-check"),
+        "bookUrl": reverse("frontdesk:calendar-book"),
         "businessHours": calendar.business_hours(location),
         "slotMinTime": opens,
         "slotMaxTime": closes,
@@ -234,7 +245,7 @@ def calendar_move(request: HttpRequest, session_id: UUID) -> JsonResponse:
         body = {"detail": refusal.message, "attr": refusal.field}
         earliest = getattr(refusal, "earliest_start", None)
         if earliest is not None:
-            body["earliest_start"] = earliest.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+            body["earliest_start"] = _bookable_minute(earliest, zone)
         return JsonResponse(body, status=409 if isinstance(refusal, SlotTaken) else 400)
     except ValidationError as refusal:
         said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
@@ -294,3 +305,160 @@ def today_check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
     else:
         messages.success(request, f"{session.course.patient} checked in.")
     return HttpResponseRedirect(back)
+
+
+# --- the search box -------------------------------------------------------------------------------------
+
+SEARCH_RESULTS = 10
+# Dates of birth as people type them: ISO, and day first (the clinic's way) with / . or -.
+BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
+
+
+def typed_birth_date(text: str) -> date | None:
+    for format_ in BIRTH_DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), format_).date()  # noqa: DTZ007 - a date, no time or zone
+        except ValueError:
+            continue
+    return None
+
+
+def patient_search(request: HttpRequest) -> JsonResponse:
+    """Patients for the header's search box (?q=, two characters at least): by name, phone in any format,
+    email or date of birth; the first few by name."""
+    if not request.user.has_perm("patients.view_patient"):
+        return JsonResponse({"detail": "You may not see patients."}, status=403)
+    text = request.GET.get("q", "").strip()
+    if len(text) < 2:
+        return JsonResponse({"attr": "q", "detail": "Type two characters at least."}, status=400)
+    born = typed_birth_date(text)
+    patients = patient_list().filter(erased_at__isnull=True)
+    if born is not None:
+        found = patients.filter(date_of_birth=born)
+    else:
+        found = patient_search_in(patients, words=text.split(), term=text)
+    results = [
+        {
+            "id": str(patient.pk),
+            "name": f"{patient.first_name} {patient.last_name}",
+            "date_of_birth": patient.date_of_birth.strftime("%d/%m/%Y"),
+            "phone": patient.phone.as_national if patient.phone else "",
+            "email": patient.email,
+            "url": reverse("admin:patients_patient_change", args=[patient.pk]),
+        }
+        for patient in found.order_by("last_name", "first_name", "id")[:SEARCH_RESULTS]
+    ]
+    return JsonResponse({"results": results})
+
+
+# --- booking from the calendar --------------------------------------------------------------------------
+
+
+def _bookable_minute(moment: datetime, zone: Any) -> str:
+    """`moment` as a local wall clock, rounded up to the whole minute: a rule's earliest start is measured
+    from an instant with seconds, and a booking offered at the minute before it would be refused again."""
+    rounded = moment.replace(second=0, microsecond=0)
+    if rounded < moment:
+        rounded += timedelta(minutes=1)
+    return rounded.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class _DryRun(Exception):
+    """Raised inside a booking to roll it back: the verdict without the booking."""
+
+
+def _refusal_body(refusal: Exception, zone: Any) -> tuple[dict[str, Any], int]:
+    """What a refused booking says, in the clinic's words, with the earliest allowed start when a rule gives one."""
+    if isinstance(refusal, DomainError):
+        body: dict[str, Any] = {"ok": False, "detail": refusal.message, "attr": refusal.field, "rule": refusal.code}
+        earliest = getattr(refusal, "earliest_start", None)
+        if earliest is not None:
+            body["earliest_start"] = _bookable_minute(earliest, zone)
+        return body, 409 if isinstance(refusal, SlotTaken) else 400
+    assert isinstance(refusal, ValidationError)  # noqa: S101 - the only other kind caught
+    said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
+    return {"ok": False, "detail": " ".join(said)}, 400
+
+
+def _booking_request(request: HttpRequest) -> tuple[dict[str, Any] | None, JsonResponse | None]:
+    """The course, practitioner, room and local start of a booking body, or the 400 naming what is wrong."""
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        return None, JsonResponse({"ok": False, "detail": "The body must be a JSON object."}, status=400)
+    found: dict[str, Any] = {}
+    models: tuple[tuple[str, Any], ...] = (("course", Course), ("practitioner", Practitioner), ("room", Room))
+    for name, model in models:
+        try:
+            found[name] = model.objects.get(pk=str(body.get(name, "")))
+        except (model.DoesNotExist, ValidationError, ValueError):
+            return None, JsonResponse({"ok": False, "attr": name, "detail": f"No such {name}."}, status=400)
+    zone = found["room"].location.time_zone
+    try:
+        found["starts_at"] = datetime.fromisoformat(str(body.get("start", ""))).replace(tzinfo=zone)
+    except ValueError:
+        return None, JsonResponse({"ok": False, "attr": "start", "detail": "A local date and time."}, status=400)
+    return found, None
+
+
+def _book(request: HttpRequest, *, dry_run: bool) -> JsonResponse:
+    if not request.user.has_perm("treatments.add_session"):
+        return JsonResponse({"ok": False, "detail": "You may not book sessions."}, status=403)
+    booking, problem = _booking_request(request)
+    if problem is not None:
+        return problem
+    assert booking is not None  # noqa: S101 - no problem, so a booking
+    zone = booking["room"].location.time_zone
+    try:
+        with transaction.atomic():
+            session = services.session_book(actor=request.user, **booking)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        return JsonResponse({"ok": True, "detail": "The rules allow this booking."})
+    except (DomainError, ValidationError) as refusal:
+        body, status = _refusal_body(refusal, zone)
+        return JsonResponse(body, status=status)
+    return JsonResponse(
+        {"ok": True, "id": str(session.pk), "start": session.starts_at.astimezone(zone).isoformat()}, status=201
+    )
+
+
+@require_POST
+def calendar_check_booking(request: HttpRequest) -> JsonResponse:
+    """The booking rules' verdict on a booking, without making it: the booking is made and rolled back, so
+    the verdict is exactly what booking would say (spacing, conflicts, opening hours, medical review, a taken
+    slot), with the earliest allowed start when a rule gives one."""
+    return _book(request, dry_run=True)
+
+
+@require_POST
+def calendar_book(request: HttpRequest) -> JsonResponse:
+    """Book: {"course", "practitioner", "room", "start": local wall clock} (services.session_book)."""
+    return _book(request, dry_run=False)
+
+
+def patient_courses(request: HttpRequest, patient_id: UUID) -> JsonResponse:
+    """A patient's courses that take another session (planned, active, maintenance), for the booking dialog."""
+    if not request.user.has_perm("treatments.view_course"):
+        return JsonResponse({"detail": "You may not see courses."}, status=403)
+    courses = (
+        Course.objects.filter(patient_id=patient_id, status__in=BOOKABLE_COURSE_STATUSES)
+        .select_related("protocol", "location")
+        .order_by("-created_at")
+    )
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": str(course.pk),
+                    "label": f"{course.protocol.name} at {course.location.name}"
+                    f" ({course.get_status_display().lower()})",
+                    "location": str(course.location_id),
+                }
+                for course in courses
+            ]
+        }
+    )

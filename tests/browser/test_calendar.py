@@ -198,3 +198,56 @@ def _signed_in(browser, live_server, username: str, password: str):  # type: ign
     page.click("input[type=submit]")
     expect(page.locator("#front-desk")).to_be_visible()
     return page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receptionist_finds_a_patient_by_phone_and_books_at_the_earliest_start_the_rules_allow(
+    live_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    location = LocationFactory(name="Marylebone")
+    room = RoomFactory(location=location, name="Room 1")
+    evans = PractitionerFactory(locations=[location], display_name="Dr Evans")
+    desk = UserFactory(username="reception", password="front-desk-password-1")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+    # Carla's last session was five days ago: tomorrow is too soon (14 days apart at least).
+    course = _course_due(location, evans, room, "Carla", "Reyes", 5)
+    patient = course.patient
+    patient.phone = "+447700900123"
+    patient.save()
+    tomorrow = location.today() + timedelta(days=1)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = _signed_in(browser, live_server, "reception", "front-desk-password-1")
+            page.goto(f"{live_server.url}/frontdesk/today/?location={location.pk}")
+            # The header's search box, with the number as the patient says it.
+            page.fill("#patient-search-input", "07700 900123")
+            expect(page.locator("#patient-search-results [role=option]")).to_have_count(1)
+            expect(page.locator("#patient-search-results")).to_contain_text("Carla Reyes")
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(f"/admin/patients/patient/{patient.pk}/change/"))
+
+            page.goto(f"{live_server.url}/frontdesk/calendar/?location={location.pk}&date={tomorrow.isoformat()}")
+            expect(page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first).to_be_visible()
+            column = page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first.bounding_box()
+            eleven = page.get_by_text("11:00 AM", exact=True).first.bounding_box()
+            assert column is not None and eleven is not None
+            page.mouse.click(column["x"] + column["width"] / 2, eleven["y"] + eleven["height"] / 2 + 4)
+
+            expect(page.locator("#booking-dialog")).to_be_visible()
+            page.fill("#booking-patient", "Reyes")
+            page.locator("#booking-patients button", has_text="Carla Reyes").click()
+            expect(page.locator("#booking-verdict")).to_contain_text("days")  # the spacing rule, in words
+            expect(page.locator("#booking-earliest")).to_be_visible()
+            page.click("#booking-earliest")
+            expect(page.locator("#calendar-message")).to_contain_text("Carla Reyes booked for")
+        finally:
+            browser.close()
+
+    booked = Session.objects.get(course=course, status=SessionStatus.BOOKED)
+    last = Session.objects.get(course=course, status=SessionStatus.COMPLETED)
+    assert booked.practitioner == evans
+    assert booked.starts_at >= last.starts_at + timedelta(days=14) - timedelta(days=1)

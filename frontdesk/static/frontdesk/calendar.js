@@ -134,7 +134,8 @@
     eventSources: [{ events: events }],
     eventContent: blockContent,
     eventDrop: move,
-    eventClick: openPanel
+    eventClick: openPanel,
+    dateClick: function (info) { if (window.clinicBooking) { window.clinicBooking.open(info); } }
   });
   window.clinicCalendar = calendar;
 })();
