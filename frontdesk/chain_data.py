@@ -120,7 +120,8 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     ),
     Session: _words(
         "id course_id kind practitioner_id room_id location_id starts_at ends_at status booked_late completed_at "
-        "notes treated_areas cancelled_at cancel_reason cancel_note no_show_at sequence created_at updated_at"
+        "notes treated_areas cancelled_at cancel_reason cancel_note no_show_at arrived_at sequence created_at "
+        "updated_at"
     ),
     FollowupState: _words(
         "course_id location_id kind sessions_done maintenance_done last_session_id last_practitioner_id "
@@ -281,6 +282,7 @@ NOTHING_TREATED: list[str] = []
 LAST_NAME_CUMULATIVE = list(accumulate(LAST_NAME_WEIGHTS))
 SESSION_LENGTH = timedelta(minutes=SESSION_MINUTES)
 DAY = timedelta(days=1)
+ARRIVED_BEFORE = timedelta(minutes=5)  # when a treated patient checked in
 
 
 @dataclass
@@ -582,6 +584,7 @@ class ChainGenerator:
                 reason if cancelled_at else "",
                 "",
                 no_show_at,
+                starts_at - ARRIVED_BEFORE if completed_at else None,  # a treated patient checked in first
                 0 if status == BOOKED else 1,
                 booked_at,
                 completed_at or cancelled_at or no_show_at or booked_at,
