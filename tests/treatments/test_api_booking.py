@@ -91,6 +91,7 @@ SESSION_FIELDS = {
     "cancel_reason",
     "cancel_note",
     "no_show_at",
+    "arrived_at",
     "sequence",
     "created_at",
     "updated_at",
