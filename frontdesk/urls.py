@@ -9,6 +9,11 @@ urlpatterns = [
     # admin_view: the admin's staff login, CSRF and never-cache rules, as for its own pages.
     path("worklist/", admin.site.admin_view(views.worklist_page), name="worklist"),
     path("worklist/<uuid:course_id>/book/", admin.site.admin_view(views.book_from_worklist), name="worklist-book"),
+    path("patients/<uuid:patient_id>/", admin.site.admin_view(views.patient_card_page), name="patient-card"),
+    path("sessions/<uuid:session_id>/cancel/", admin.site.admin_view(views.session_cancel_page), name="session-cancel"),
+    path(
+        "sessions/<uuid:session_id>/<str:action>/", admin.site.admin_view(views.session_action), name="session-action"
+    ),
     path("patients/search/", admin.site.admin_view(views.patient_search), name="patient-search"),
     path("patients/<uuid:patient_id>/courses/", admin.site.admin_view(views.patient_courses), name="patient-courses"),
     path("calendar/check/", admin.site.admin_view(views.calendar_check_booking), name="calendar-check"),

@@ -16,17 +16,19 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from clinic.errors import DomainError, SlotTaken
 from frontdesk import calendar
+from frontdesk.patient_card import patient_card
 from frontdesk.worklist import KIND_LABELS, KINDS, worklist_rows
-from patients.selectors import patient_list
+from patients.models import Patient
+from patients.selectors import clinical_access, patient_list
 from patients.selectors import patient_search as patient_search_in
 from treatments import selectors, services
 from treatments.followup import FIRST_SESSION, course_followup
-from treatments.models import Course, CourseStatus, Location, Practitioner, Room, Session
+from treatments.models import CancelReason, Course, CourseStatus, Location, Practitioner, Room, Session
 
 PAGE_SIZE = 100
 BOOKABLE_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
@@ -344,7 +346,7 @@ def patient_search(request: HttpRequest) -> JsonResponse:
             "date_of_birth": patient.date_of_birth.strftime("%d/%m/%Y"),
             "phone": patient.phone.as_national if patient.phone else "",
             "email": patient.email,
-            "url": reverse("admin:patients_patient_change", args=[patient.pk]),
+            "url": reverse("frontdesk:patient-card", args=[patient.pk]),
         }
         for patient in found.order_by("last_name", "first_name", "id")[:SEARCH_RESULTS]
     ]
@@ -462,3 +464,96 @@ def patient_courses(request: HttpRequest, patient_id: UUID) -> JsonResponse:
             ]
         }
     )
+
+
+# --- the patient card -------------------------------------------------------------------------------------
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    """Where to return after an action: ?next= (or the form's next) when it is this site's, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return default
+
+
+def patient_card_page(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    """One patient: alerts, courses, sessions (with their actions), messages, reports and consents."""
+    if not request.user.has_perm("patients.view_patient"):
+        raise PermissionDenied
+    patient = get_object_or_404(Patient, pk=patient_id, erased_at__isnull=True)
+    card = patient_card(patient, sees_clinical=clinical_access(request.user).covers(patient.pk))
+    here = request.get_full_path()
+    may = request.user.has_perm
+    context = {
+        **admin.site.each_context(request),
+        "title": f"{patient.first_name} {patient.last_name}",
+        "card": card,
+        "patient": patient,
+        "here": here,
+        "now": timezone.now(),
+        "today": timezone.localdate(),
+        "may_book": may("treatments.add_session"),
+        "may_change_session": may("treatments.change_session"),
+        "may_add_consent": may("patients.add_consent"),
+        "may_log_call": may("frontdesk.add_contactattempt"),
+        "may_report": may("aftercare.add_sideeffectreport"),
+        "may_edit_patient": may("patients.change_patient"),
+    }
+    return TemplateResponse(request, "frontdesk/patient_card.html", context)
+
+
+def session_cancel_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """Cancel a booked session: a confirmation naming the patient and the time, with the reason code."""
+    if not request.user.has_perm("treatments.change_session"):
+        raise PermissionDenied
+    session = get_object_or_404(Session.objects.select_related("course__patient", "location"), pk=session_id)
+    back = _back(request, reverse("frontdesk:patient-card", args=[session.course.patient_id]))
+    error = ""
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        if reason not in CancelReason.values:
+            error = "Choose why the session is cancelled."
+        else:
+            try:
+                services.session_cancel(
+                    session=session, reason=reason, note=request.POST.get("note", "")[:2000], actor=request.user
+                )
+            except (DomainError, ValidationError) as refusal:
+                error = refusal.message if isinstance(refusal, DomainError) else " ".join(refusal.messages)
+            else:
+                messages.success(request, f"Cancelled: {session.course.patient}, {session.local_start_text()}.")
+                return HttpResponseRedirect(back)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Cancel {session.course.patient}'s session on {session.local_start_text()}?",
+        "session": session,
+        "reasons": CancelReason.choices,
+        "back": back,
+        "error": error,
+    }
+    return TemplateResponse(request, "frontdesk/session_cancel.html", context, status=400 if error else 200)
+
+
+@require_POST
+def session_action(request: HttpRequest, session_id: UUID, action: str) -> HttpResponse:
+    """Check-in or no-show from a page's row, then back where the user came from, saying what happened."""
+    if not request.user.has_perm("treatments.change_session"):
+        raise PermissionDenied
+    session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
+    back = _back(request, reverse("frontdesk:patient-card", args=[session.course.patient_id]))
+    doing = {
+        "check-in": (services.session_check_in, "checked in"),
+        "no-show": (services.session_mark_no_show, "marked as a no-show"),
+    }
+    if action not in doing:
+        raise Http404("No such action.")
+    service, done = doing[action]
+    try:
+        service(session=session, actor=request.user)
+    except (DomainError, ValidationError) as refusal:
+        said = refusal.message if isinstance(refusal, DomainError) else " ".join(refusal.messages)
+        messages.error(request, f"{session.course.patient}: not {done}. {said}")
+    else:
+        messages.success(request, f"{session.course.patient} {done}.")
+    return HttpResponseRedirect(back)

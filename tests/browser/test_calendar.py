@@ -228,7 +228,10 @@ def test_a_receptionist_finds_a_patient_by_phone_and_books_at_the_earliest_start
             expect(page.locator("#patient-search-results")).to_contain_text("Carla Reyes")
             page.keyboard.press("ArrowDown")
             page.keyboard.press("Enter")
-            expect(page).to_have_url(re.compile(f"/admin/patients/patient/{patient.pk}/change/"))
+            expect(page).to_have_url(re.compile(f"/frontdesk/patients/{patient.pk}/"))
+            expect(page.locator("#card-courses")).to_contain_text("Book next")
+            expect(page.locator("#card-alerts")).to_be_visible()
+            page.screenshot(path=str(DOCS / "patient-card.png"), full_page=True)
 
             page.goto(f"{live_server.url}/frontdesk/calendar/?location={location.pk}&date={tomorrow.isoformat()}")
             expect(page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first).to_be_visible()

@@ -67,7 +67,7 @@ def test_a_result_says_what_tells_patients_apart_and_links_their_page(desk, amel
     assert row["date_of_birth"] == "12/04/1988"
     assert row["phone"] == "07700 900123"
     assert row["email"] == "amelia.hart@example.com"
-    assert row["url"] == f"/admin/patients/patient/{amelia.pk}/change/"
+    assert row["url"] == f"/frontdesk/patients/{amelia.pk}/"
 
 
 def test_one_character_is_a_400_and_erased_patients_are_not_found(desk, amelia) -> None:
