@@ -28,6 +28,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from aftercare.models import SideEffectReport
 from treatments.models import Location, MedicalClearance, Room, Session, SessionKind, SessionStatus
@@ -174,6 +175,8 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
             "arrived": arrived,
             "arrivedAt": _wall_clock(session.arrived_at, location)[11:16] if arrived else None,
             "mayCheckIn": viewer.may_change and booked and on_its_day and not arrived,
+            "mayNoShow": viewer.may_change and booked and session.starts_at <= timezone.now(),
+            "mayCancel": viewer.may_change and booked,
             "mayComplete": viewer.may_complete and booked and session.practitioner_id == viewer.practitioner_id,
         },
     }

@@ -67,6 +67,22 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "frontdesk/worklist.html", context)
 
 
+def _next_booking(course: Course) -> selectors.BookingSuggestion | None:
+    """Where the course's next session might go (the last practitioner's first free slot in the window), or
+    None when no window is open. Worked out on click, not for every row: availability costs a few queries."""
+    followup = course_followup(course)
+    window = followup.window
+    if window is None and followup.kind == FIRST_SESSION and followup.window_start is not None:
+        # A first session has no spacing window: look over the next few weeks.
+        window = (followup.window_start, course.location.today() + timedelta(days=selectors.MAX_AVAILABILITY_DAYS - 1))
+    if window is None:
+        return None
+    last_practitioner = (
+        Practitioner.objects.filter(pk=followup.last_practitioner_id).first() if followup.last_practitioner_id else None
+    )
+    return selectors.suggest_booking(course=course, window=window, last_practitioner=last_practitioner)
+
+
 def book_from_worklist(request: HttpRequest, course_id: str) -> HttpResponse:
     """Open the booking form pre-filled with the last practitioner's first free slot in the window.
 
@@ -76,17 +92,9 @@ def book_from_worklist(request: HttpRequest, course_id: str) -> HttpResponse:
     if not request.user.has_perm("treatments.add_session"):
         raise PermissionDenied
     course = get_object_or_404(Course.objects.select_related("protocol", "location"), pk=course_id)
-    followup = course_followup(course)
-    window = followup.window
-    if window is None and followup.kind == FIRST_SESSION and followup.window_start is not None:
-        # A first session has no spacing window: look over the next few weeks.
-        window = (followup.window_start, course.location.today() + timedelta(days=selectors.MAX_AVAILABILITY_DAYS - 1))
-    if window is None:
+    suggestion = _next_booking(course)
+    if suggestion is None:
         raise Http404("This course has no open window.")
-    last_practitioner = (
-        Practitioner.objects.filter(pk=followup.last_practitioner_id).first() if followup.last_practitioner_id else None
-    )
-    suggestion = selectors.suggest_booking(course=course, window=window, last_practitioner=last_practitioner)
     # The admin's form reads and shows times in the clinic's zone.
     local_start = suggestion.starts_at.astimezone(timezone.get_current_timezone())
     query = {"course": str(course.pk), "starts_at": f"{local_start:%Y-%m-%d %H:%M}"}
@@ -125,6 +133,9 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         day = date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
         day = location.today()
+    suggestion = _calendar_suggestion(request, location)
+    if suggestion is not None:
+        day = date.fromisoformat(suggestion["start"][:10])
     opens, closes = calendar.day_bounds(location)
     config = {
         "eventsUrl": reverse("frontdesk:calendar-events"),
@@ -132,6 +143,8 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "checkInUrl": reverse("frontdesk:calendar-check-in", args=[UUID(int=0)]),
         "completeUrl": reverse("admin:treatments_session_complete", args=[UUID(int=0)]),
         "sessionUrl": reverse("admin:treatments_session_change", args=[UUID(int=0)]),
+        "cancelUrl": reverse("frontdesk:session-cancel", args=[UUID(int=0)]),
+        "noShowUrl": reverse("frontdesk:session-action", args=[UUID(int=0), "no-show"]),
         "location": str(location.pk),
         "by": by,
         "date": day.isoformat(),
@@ -148,6 +161,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "slotMinTime": opens,
         "slotMaxTime": closes,
         "mayMove": request.user.has_perm("treatments.change_session"),
+        "suggestion": suggestion,
     }
     context = {
         **admin.site.each_context(request),
@@ -158,6 +172,29 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "calendar_config": config,
     }
     return TemplateResponse(request, "frontdesk/calendar.html", context)
+
+
+def _calendar_suggestion(request: HttpRequest, location: Location) -> dict[str, Any] | None:
+    """With ?course= (the card's and the worklist's "Book next"): the booking dialog opened at the course's
+    first free slot in its window, patient and course chosen; None without it, or with no slot to offer."""
+    wanted = request.GET.get("course")
+    if not wanted or not request.user.has_perm("treatments.add_session"):
+        return None
+    try:
+        course = Course.objects.select_related("protocol", "location", "patient").get(pk=wanted, location=location)
+    except (Course.DoesNotExist, ValidationError):
+        return None
+    suggestion = _next_booking(course)
+    if suggestion is None:
+        return None
+    return {
+        "start": suggestion.starts_at.astimezone(location.time_zone).strftime("%Y-%m-%dT%H:%M:%S"),
+        "practitioner": str(suggestion.practitioner_id or ""),
+        "room": str(suggestion.room_id or ""),
+        "course": str(course.pk),
+        "courseLabel": f"{course.protocol.name} at {location.name}",
+        "patient": f"{course.patient.first_name} {course.patient.last_name}",
+    }
 
 
 def calendar_events(request: HttpRequest) -> JsonResponse:

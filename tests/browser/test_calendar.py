@@ -165,12 +165,15 @@ def test_the_desk_checks_a_patient_in_and_the_practitioner_completes_the_session
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
                 page = _signed_in(browser, live_server, "reception", "front-desk-password-1")
+                page.click("#front-desk >> text=Today")
+                row = page.locator("tr.today-row", has_text="Amelia Hart")
+                row.locator("button.check-in").click()
+                expect(page.locator(".messagelist")).to_contain_text("Amelia Hart checked in")
+                expect(page.locator("tr.today-row.arrived", has_text="Amelia Hart")).to_be_visible()
                 page.goto(calendar_url)
+                expect(page.locator(".ec-event.arrived", has_text="Amelia Hart")).to_be_visible()
                 page.locator(".ec-event", has_text="Amelia Hart").click()
                 expect(page.locator("#panel-complete")).to_be_hidden()  # the desk does not complete
-                page.click("#panel-check-in")
-                expect(page.locator("#calendar-message")).to_contain_text("checked in")
-                expect(page.locator(".ec-event.arrived", has_text="Amelia Hart")).to_be_visible()
 
                 page = _signed_in(browser, live_server, evans.user.username, "practitioner-password-1")
                 page.goto(calendar_url)
@@ -254,3 +257,35 @@ def test_a_receptionist_finds_a_patient_by_phone_and_books_at_the_earliest_start
     last = Session.objects.get(course=course, status=SessionStatus.COMPLETED)
     assert booked.practitioner == evans
     assert booked.starts_at >= last.starts_at + timedelta(days=14) - timedelta(days=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_book_next_from_the_patient_card_opens_the_calendar_at_the_first_free_slot_and_books_it(
+    live_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    location = LocationFactory(name="Marylebone")
+    room = RoomFactory(location=location, name="Room 1")
+    evans = PractitionerFactory(locations=[location], display_name="Dr Evans")
+    desk = UserFactory(username="reception", password="front-desk-password-1")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+    course = _course_due(location, evans, room, "Dana", "Okafor", 20)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = _signed_in(browser, live_server, "reception", "front-desk-password-1")
+            page.fill("#patient-search-input", "Okafor")
+            page.locator("#patient-search-results a", has_text="Dana Okafor").click()
+            page.click("#card-courses a.book-next")
+            expect(page.locator("#booking-dialog")).to_be_visible()
+            expect(page.locator("#booking-patient-chosen")).to_contain_text("Dana Okafor")
+            expect(page.locator("#booking-verdict")).to_contain_text("The rules allow this booking")
+            page.click("#booking-save")
+            expect(page.locator("#calendar-message")).to_contain_text("Dana Okafor booked for")
+            expect(page.locator(".ec-event", has_text="Dana Okafor")).to_be_visible()
+        finally:
+            browser.close()
+
+    booked = Session.objects.get(course=course, status=SessionStatus.BOOKED)
+    assert booked.practitioner == evans

@@ -19,6 +19,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.treatments.conftest import at, book, in_role
+from treatments import services
 from treatments.models import Session, SessionStatus
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +268,38 @@ def test_checking_in_needs_the_permission_to_change_sessions(client, clock, cour
     assert client.post(reverse("frontdesk:calendar-check-in", args=[session.pk])).status_code == 403
     session.refresh_from_db()
     assert session.arrived_at is None
+
+
+def test_book_next_opens_the_calendar_at_the_courses_first_free_slot_with_the_patient_chosen(
+    desk, clock, course, practitioner, room
+) -> None:
+    first = book(course, practitioner, room, at(3, 10))
+    clock.move_to(at(3, 10, 45))
+    services.session_complete(session=first, actor=practitioner.user)
+
+    page = desk.get("/frontdesk/calendar/", {"location": str(course.location.pk), "course": str(course.pk)})
+
+    suggestion = page.context["calendar_config"]["suggestion"]
+    assert suggestion["course"] == str(course.pk)
+    assert suggestion["practitioner"] == str(practitioner.pk)
+    assert suggestion["room"] == str(room.pk)
+    assert suggestion["start"] == "2026-03-17T08:00:00"  # the window opens 14 days on, at opening time
+    assert page.context["calendar_config"]["date"] == suggestion["start"][:10]
+    assert suggestion["patient"] == f"{course.patient.first_name} {course.patient.last_name}"
+    # Someone who may not book is not offered it.
+    viewer = UserFactory(username="viewer", permissions=["treatments.view_session"])
+    desk.force_login(viewer)
+    page = desk.get("/frontdesk/calendar/", {"location": str(course.location.pk), "course": str(course.pk)})
+    assert page.context["calendar_config"]["suggestion"] is None
+
+
+def test_a_started_booked_session_offers_no_show_and_any_booked_one_cancel(
+    desk, clock, course, practitioner, room
+) -> None:
+    started = book(course, practitioner, room, at(2, 9))
+    clock.move_to(at(2, 9, 30))
+
+    blocks = {block["id"]: block["extendedProps"] for block in events(desk, course.location).json()}
+
+    assert blocks[str(started.pk)]["mayNoShow"] is True
+    assert blocks[str(started.pk)]["mayCancel"] is True

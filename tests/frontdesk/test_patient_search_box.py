@@ -91,7 +91,7 @@ def test_searching_needs_the_permission_to_see_patients(client, amelia) -> None:
 
 
 def test_the_box_is_in_the_header_of_the_front_desk_pages_for_those_who_may_search(desk, client, location) -> None:
-    for url in ("/frontdesk/today/", "/frontdesk/calendar/", "/frontdesk/worklist/"):
+    for url in ("/admin/", "/frontdesk/today/", "/frontdesk/calendar/", "/frontdesk/worklist/"):
         page = desk.get(url)
         assert page.status_code == 200, url
         assert 'id="patient-search-input"' in page.content.decode(), url

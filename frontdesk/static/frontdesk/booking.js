@@ -161,5 +161,27 @@
     });
   });
   document.getElementById("booking-close").addEventListener("click", function () { dialog.close(); });
+  // "Book next" from the card: the dialog opens at the course's first free slot, patient and course chosen.
+  function openSuggested(suggestion) {
+    state = { start: suggestion.start, column: config.by === "room" ? suggestion.room : suggestion.practitioner };
+    document.getElementById("booking-when").textContent = shown(state.start);
+    document.getElementById("booking-other-label").textContent = config.by === "room" ? "Practitioner" : "Room";
+    fill(otherSelect, config.by === "room" ? config.practitioners : config.rooms, "");
+    otherSelect.value = config.by === "room" ? suggestion.practitioner : suggestion.room;
+    if (!otherSelect.value && otherSelect.options.length > 1) { otherSelect.selectedIndex = 1; }
+    fill(courseSelect, [{ id: suggestion.course, label: suggestion.courseLabel }], "");
+    courseSelect.value = suggestion.course;
+    courseSelect.disabled = false;
+    state.patient = suggestion.patient;
+    chosen.hidden = false;
+    chosen.textContent = suggestion.patient;
+    patientInput.value = "";
+    patientList.textContent = "";
+    earliest.hidden = true;
+    dialog.showModal();
+    check();
+  }
+
   window.clinicBooking = { open: open };
+  if (config.suggestion && config.suggestion.practitioner) { openSuggested(config.suggestion); }
 })();

@@ -95,6 +95,16 @@
         location: config.location, by: config.by, date: localText(event.start).slice(0, 10)
       }).toString());
     document.getElementById("panel-open").href = urlFor(config.sessionUrl, event.id);
+    var back = window.location.pathname + "?" + new URLSearchParams({
+      location: config.location, by: config.by, date: localText(event.start).slice(0, 10)
+    }).toString();
+    var cancel = document.getElementById("panel-cancel");
+    cancel.hidden = !props.mayCancel;
+    cancel.href = urlFor(config.cancelUrl, event.id) + "?next=" + encodeURIComponent(back);
+    var noShow = document.getElementById("panel-no-show");
+    noShow.hidden = !props.mayNoShow;
+    noShow.action = urlFor(config.noShowUrl, event.id);
+    noShow.querySelector("input[name=next]").value = back;
     panel.showModal();
   }
 
