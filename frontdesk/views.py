@@ -44,10 +44,11 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     may_log = request.user.has_perm("frontdesk.add_contactattempt")
     log_call = reverse("admin:frontdesk_contactattempt_add")
     page = Paginator(worklist_rows(kind=kind), PAGE_SIZE).get_page(request.GET.get("page"))
+    here = request.get_full_path()
     entries = [
         {
             "row": row,
-            "book_url": reverse("frontdesk:worklist-book", args=[row.course_id])
+            "book_url": reverse("frontdesk:worklist-book", args=[row.course_id]) + f"?{urlencode({'next': here})}"
             if may_book and row.course_id and row.window_start
             else None,
             "log_call_url": f"{log_call}?{urlencode({'course': str(row.course_id)})}"
@@ -97,7 +98,9 @@ def book_from_worklist(request: HttpRequest, course_id: str) -> HttpResponse:
         raise Http404("This course has no open window.")
     # The admin's form reads and shows times in the clinic's zone.
     local_start = suggestion.starts_at.astimezone(timezone.get_current_timezone())
-    query = {"course": str(course.pk), "starts_at": f"{local_start:%Y-%m-%d %H:%M}"}
+    query = {"course": str(course.pk), "starts_at": f"{local_start:%Y-%m-%d %H:%M}", "next": _back(request, "")}
+    if not query["next"]:
+        del query["next"]
     if suggestion.practitioner_id:
         query["practitioner"] = str(suggestion.practitioner_id)
     if suggestion.room_id:

@@ -9,6 +9,7 @@ another binary.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def test_front_desk_books_the_next_session_from_the_worklist(live_server, monkey
             expect(page.locator("#id_starts_at_0")).not_to_have_value("")
             page.click("input[name=_save]")
             expect(page.locator(".messagelist .success")).to_be_visible()
+            expect(page).to_have_url(re.compile(r"/frontdesk/worklist/"))  # back where the booking began
 
             page.click("text=Home")
             page.click("text=Follow-up worklist")

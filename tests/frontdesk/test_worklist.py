@@ -151,6 +151,23 @@ def test_the_worklist_page_links_a_booking_form_prefilled_in_the_window(
     assert str(form.initial["practitioner"]) == str(practitioner.pk)
     assert str(form.initial["room"]) == str(room.pk)
 
+    # Saved, the booking returns to the worklist it began on.
+    opened = client.get(entry["book_url"])
+    add_url = opened["Location"]
+    assert "next=%2Ffrontdesk%2Fworklist%2F" in add_url
+    saved = client.post(
+        add_url,
+        {
+            "course": str(course.pk),
+            "practitioner": str(practitioner.pk),
+            "room": str(room.pk),
+            "starts_at_0": "2026-03-20",
+            "starts_at_1": "09:00",
+        },
+    )
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
+    assert saved["Location"] == reverse("frontdesk:worklist")
+
 
 def test_the_worklist_page_costs_the_same_queries_for_one_row_or_five(
     client, admin_user, clock, location, practitioner, room, django_assert_max_num_queries

@@ -276,6 +276,14 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def response_add(self, request: HttpRequest, obj: Session, post_url_continue: str | None = None) -> HttpResponse:
+        """Back where the booking began (?next=: the worklist), unless the user asked to go on editing."""
+        response = super().response_add(request, obj, post_url_continue)
+        came_from = _came_from(request)
+        if came_from and "_continue" not in request.POST and "_addanother" not in request.POST:
+            return HttpResponseRedirect(came_from)
+        return response
+
     # -- completing a session: its own page, since it records lots ---------------
 
     def get_urls(self) -> list:
