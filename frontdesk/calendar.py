@@ -150,6 +150,7 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
     booked = session.status == SessionStatus.BOOKED
     on_its_day = location.today() == location.today(now=session.starts_at)
     arrived = session.arrived_at is not None
+    in_treatment = booked and session.treatment_started_at is not None
     return {
         "id": str(session.pk),
         "resourceIds": [str(session.practitioner_id if by == BY_PRACTITIONER else session.room_id)],
@@ -159,6 +160,7 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
         "classNames": [
             f"status-{session.status}",
             *(["arrived"] if arrived and booked else []),
+            *(["in-treatment"] if in_treatment else []),
             *(f"alert-{alert}" for alert in alerts),
         ],
         "editable": viewer.may_change and booked,
@@ -168,14 +170,18 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
             "protocol": course.protocol.name,
             "number": number,
             "status": session.status,
-            "statusLabel": session.get_status_display(),
+            "statusLabel": "In treatment"
+            if in_treatment
+            else ("Arrived" if arrived and booked else session.get_status_display()),
             "practitioner": session.practitioner.display_name,
             "room": session.room.name,
             "alerts": [ALERT_LABELS[alert] for alert in alerts],
             "arrived": arrived,
             "arrivedAt": _wall_clock(session.arrived_at, location)[11:16] if arrived else None,
             "mayCheckIn": viewer.may_change and booked and on_its_day and not arrived,
-            "mayNoShow": viewer.may_change and booked and session.starts_at <= timezone.now(),
+            "inTreatment": in_treatment,
+            "mayStartTreatment": viewer.may_change and booked and on_its_day and not in_treatment,
+            "mayNoShow": viewer.may_change and booked and not arrived and session.starts_at <= timezone.now(),
             "mayCancel": viewer.may_change and booked,
             "mayComplete": viewer.may_complete and booked and session.practitioner_id == viewer.practitioner_id,
         },

@@ -148,6 +148,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "sessionUrl": reverse("admin:treatments_session_change", args=[UUID(int=0)]),
         "cancelUrl": reverse("frontdesk:session-cancel", args=[UUID(int=0)]),
         "noShowUrl": reverse("frontdesk:session-action", args=[UUID(int=0), "no-show"]),
+        "startTreatmentUrl": reverse("frontdesk:session-action", args=[UUID(int=0), "start-treatment"]),
         "location": str(location.pk),
         "by": by,
         "date": day.isoformat(),
@@ -585,6 +586,7 @@ def session_action(request: HttpRequest, session_id: UUID, action: str) -> HttpR
     doing = {
         "check-in": (services.session_check_in, "checked in"),
         "no-show": (services.session_mark_no_show, "marked as a no-show"),
+        "start-treatment": (services.session_start_treatment, "in treatment"),
     }
     if action not in doing:
         raise Http404("No such action.")

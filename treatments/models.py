@@ -450,6 +450,9 @@ class Session(models.Model):
     arrived_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient checked in at the desk (a booked session, on its day)."
     )
+    treatment_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient went in for treatment (the session is still booked)."
+    )
     # Raised on every change, for calendar feeds (iCalendar SEQUENCE) and ETags.
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -600,6 +600,25 @@ def session_check_in(*, session: Session, actor: Actor) -> Session:
 
 @records_actor
 @transaction.atomic
+def session_start_treatment(*, session: Session, actor: Actor) -> Session:
+    """Record that the patient has gone in for treatment, on the session's day (checked in at the same
+    moment if the desk had not). Starting twice keeps the first start."""
+    session = _lock_session(session)
+    _check_may_book_for(actor, session.practitioner, moving=session)
+    _require_booked(session, "started")
+    now = timezone.now()
+    day = session.location.today(now=session.starts_at)
+    if session.location.today(now=now) != day:
+        raise ValidationError(
+            {"treatment_started_at": f"A treatment starts on the day of the session ({date_text(day)})."}
+        )
+    if session.treatment_started_at is None:
+        _save_change(session, treatment_started_at=now, arrived_at=session.arrived_at or now)
+    return session
+
+
+@records_actor
+@transaction.atomic
 def session_complete(
     *,
     session: Session,

@@ -178,7 +178,7 @@ def test_the_desk_checks_a_patient_in_and_the_practitioner_completes_the_session
                 page = _signed_in(browser, live_server, evans.user.username, "practitioner-password-1")
                 page.goto(calendar_url)
                 page.locator(".ec-event", has_text="Amelia Hart").click()
-                expect(page.locator("#session-panel-detail")).to_contain_text("arrived")
+                expect(page.locator("#session-panel-detail")).to_contain_text("Arrived")
                 expect(page.locator("#panel-check-in")).to_be_hidden()  # arrived already
                 page.click("#panel-complete")
                 page.click("#session-complete-form input[type=submit]")

@@ -303,3 +303,24 @@ def test_a_started_booked_session_offers_no_show_and_any_booked_one_cancel(
 
     assert blocks[str(started.pk)]["mayNoShow"] is True
     assert blocks[str(started.pk)]["mayCancel"] is True
+
+
+def test_the_treatment_starts_from_the_calendar_and_the_block_says_so(desk, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(2, 9))
+    clock.move_to(at(2, 9, 2))
+    props = {b["id"]: b["extendedProps"] for b in events(desk, course.location).json()}[str(session.pk)]
+    assert props["mayStartTreatment"] is True
+
+    response = desk.post(
+        reverse("frontdesk:session-action", args=[session.pk, "start-treatment"]), {"next": "/frontdesk/calendar/"}
+    )
+
+    assert response["Location"] == "/frontdesk/calendar/"
+    session.refresh_from_db()
+    assert session.treatment_started_at == at(2, 9, 2)
+    assert session.arrived_at == at(2, 9, 2)  # not checked in at the desk: arrived as they went in
+    block = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
+    assert block["extendedProps"]["statusLabel"] == "In treatment"
+    assert "in-treatment" in block["classNames"]
+    assert block["extendedProps"]["mayStartTreatment"] is False
+    assert block["extendedProps"]["mayNoShow"] is False  # they came

@@ -57,7 +57,7 @@ def test_the_desk_checks_a_patient_in_from_the_row_and_comes_back_to_the_list(
     assert session.arrived_at == at(2, 8, 55)
     html = response.content.decode()
     assert "checked in" in html
-    assert "arrived 08:55" in html
+    assert "Arrived 08:55" in html
     assert "Check in</button>" not in html
 
 

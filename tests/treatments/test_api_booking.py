@@ -92,6 +92,7 @@ SESSION_FIELDS = {
     "cancel_note",
     "no_show_at",
     "arrived_at",
+    "treatment_started_at",
     "sequence",
     "created_at",
     "updated_at",

@@ -497,6 +497,26 @@ def test_only_a_booked_session_is_checked_in_and_the_check_in_takes_no_fields(
     assert session_row(session) == cancelled
 
 
+def test_the_treatment_starts_on_the_day_and_keeps_the_first_start(
+    treatments_client, clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    url = action_url(SESSIONS_URL, session.pk, "start-treatment")
+    before = session_row(session)
+
+    assert_validation_error(treatments_client.post(url, {}), "treatment_started_at")
+    assert session_row(session) == before
+
+    clock.move_to(at(3, 10, 5))
+    body = treatments_client.post(url).json()
+    assert (body["status"], body["fhir_status"]) == ("booked", "arrived")
+    assert parse_api_datetime(body["treatment_started_at"]) == at(3, 10, 5)
+    assert parse_api_datetime(body["arrived_at"]) == at(3, 10, 5)
+    clock.move_to(at(3, 10, 9))
+    again = treatments_client.post(url).json()
+    assert parse_api_datetime(again["treatment_started_at"]) == at(3, 10, 5)
+
+
 # --- treatment consent -------------------------------------------------------------------
 
 

@@ -197,6 +197,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
         "cancel_note",
         "no_show_at",
         "arrived_at",
+        "treatment_started_at",
         "sequence",
         "created_at",
         "updated_at",
@@ -240,7 +241,17 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
         )
         if obj is None:
             return [(None, {"fields": ["course", "practitioner", "room", "starts_at"]}), *overrides]
-        record = ["course", "kind", "location", "status", "arrived_at", "ends_at", "booked_late", "sequence"]
+        record = [
+            "course",
+            "kind",
+            "location",
+            "status",
+            "arrived_at",
+            "treatment_started_at",
+            "ends_at",
+            "booked_late",
+            "sequence",
+        ]
         if obj.status == SessionStatus.BOOKED:
             return [(None, {"fields": ["practitioner", "room", "starts_at", *record]}), *overrides]
         fieldsets: FieldsetSpec = [

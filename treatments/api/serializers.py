@@ -257,6 +257,7 @@ class SessionOutputSerializer(FastRepresentationMixin, serializers.ModelSerializ
             "cancel_note",
             "no_show_at",
             "arrived_at",
+            "treatment_started_at",
             "sequence",
             "created_at",
             "updated_at",
@@ -333,6 +334,10 @@ class NoShowInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class CheckInInputSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+class StartTreatmentInputSerializer(StrictInputMixin, serializers.Serializer):
     pass
 
 

@@ -39,6 +39,7 @@ from treatments.api.serializers import (
     SessionOutputSerializer,
     SessionRescheduleInputSerializer,
     SlotSerializer,
+    StartTreatmentInputSerializer,
 )
 from treatments.filters import (
     CourseFilter,
@@ -217,6 +218,7 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
         "cancel": ["treatments.change_session"],
         "no_show": ["treatments.change_session"],
         "check_in": ["treatments.change_session"],
+        "start_treatment": ["treatments.change_session"],
         "complete": ["treatments.change_session", "treatments.complete_session"],
     }
 
@@ -312,6 +314,19 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
     def check_in(self, request: Request, pk: str) -> Response:
         CheckInInputSerializer(data=request.data).is_valid(raise_exception=True)
         session = services.session_check_in(session=self.get_object(), actor=request.user)
+        return self._output(session)
+
+    @extend_schema(
+        summary="Start the treatment",
+        description="The patient has gone in, on the session's local day: `treatment_started_at` is set (and "
+        "`arrived_at`, if the desk had not checked them in); the session stays booked until completed.",
+        request=StartTreatmentInputSerializer,
+        responses={200: SessionOutputSerializer, 409: WRONG_STATE},
+    )
+    @action(detail=True, methods=["post"], url_path="start-treatment")
+    def start_treatment(self, request: Request, pk: str) -> Response:
+        StartTreatmentInputSerializer(data=request.data).is_valid(raise_exception=True)
+        session = services.session_start_treatment(session=self.get_object(), actor=request.user)
         return self._output(session)
 
 

@@ -85,7 +85,7 @@
     document.getElementById("session-panel-detail").textContent =
       localText(event.start).replace("T", " ").slice(0, 16) + " · " + props.protocol + " · " + props.number +
       " · " + props.practitioner + ", " + props.room + " · " + props.statusLabel +
-      (props.arrived ? " · arrived " + props.arrivedAt : "");
+      (props.arrived && !props.inTreatment && props.status === "booked" ? " " + props.arrivedAt : "");
     document.getElementById("session-panel-alerts").textContent = props.alerts.join(" · ");
     document.getElementById("panel-check-in").hidden = !props.mayCheckIn;
     var complete = document.getElementById("panel-complete");
@@ -101,6 +101,10 @@
     var cancel = document.getElementById("panel-cancel");
     cancel.hidden = !props.mayCancel;
     cancel.href = urlFor(config.cancelUrl, event.id) + "?next=" + encodeURIComponent(back);
+    var start = document.getElementById("panel-start-treatment");
+    start.hidden = !props.mayStartTreatment;
+    start.action = urlFor(config.startTreatmentUrl, event.id);
+    start.querySelector("input[name=next]").value = back;
     var noShow = document.getElementById("panel-no-show");
     noShow.hidden = !props.mayNoShow;
     noShow.action = urlFor(config.noShowUrl, event.id);
