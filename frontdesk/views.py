@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -15,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
@@ -166,6 +167,8 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "slotMaxTime": closes,
         "mayMove": request.user.has_perm("treatments.change_session"),
         "suggestion": suggestion,
+        # The clinic's language for day names and a 24-hour clock, as the rest of the admin ("en-gb").
+        "locale": translation.get_language() or settings.LANGUAGE_CODE,
     }
     context = {
         **admin.site.each_context(request),

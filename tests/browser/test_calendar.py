@@ -239,7 +239,7 @@ def test_a_receptionist_finds_a_patient_by_phone_and_books_at_the_earliest_start
             page.goto(f"{live_server.url}/frontdesk/calendar/?location={location.pk}&date={tomorrow.isoformat()}")
             expect(page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first).to_be_visible()
             column = page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first.bounding_box()
-            eleven = page.get_by_text("11:00 AM", exact=True).first.bounding_box()
+            eleven = page.get_by_text("11:00", exact=True).first.bounding_box()
             assert column is not None and eleven is not None
             page.mouse.click(column["x"] + column["width"] / 2, eleven["y"] + eleven["height"] / 2 + 4)
 

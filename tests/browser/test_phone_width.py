@@ -68,6 +68,9 @@ def test_the_worklist_and_today_list_fit_a_phone_with_their_actions_in_reach(liv
             page.fill("#id_password", "front-desk-password-1")
             page.click("input[type=submit]")
 
+            # The search box sits in the header without stretching it (it was 22rem tall at this width).
+            header = page.locator("#header").bounding_box()
+            assert header is not None and header["height"] < 250, header
             book = page.locator("tr.worklist-row", has_text="Amelia Hart").locator("a.book-link")
             expect(book).to_be_visible()
             _within_the_screen(page, book)

@@ -131,8 +131,14 @@
       .catch(function () { panel.close(); say("Not checked in: the server could not be reached.", true); });
   });
 
+  // A week of several columns does not fit a phone: a narrow screen opens on the day.
+  var narrow = window.matchMedia("(max-width: 700px)").matches;
   var calendar = EventCalendar.create(element, {
-    view: config.view,
+    view: narrow ? "resourceTimeGridDay" : config.view,
+    locale: config.locale,
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    dayHeaderFormat: { weekday: "short", day: "numeric", month: "short" },
     date: config.date,
     headerToolbar: { start: "prev,next today", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek" },
     resources: config.resources,
