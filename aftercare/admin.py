@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import admin, messages
@@ -275,6 +276,19 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
         if obj is None:
             kwargs["form"] = SideEffectReportAddForm
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "session":
+            # The patient's own sessions only (the card opens this page with ?patient=): never a list of every
+            # session of the chain, nor a session of someone else.
+            patient_id = request.POST.get("patient") or request.GET.get("patient")
+            try:
+                sessions = Session.objects.filter(course__patient_id=UUID(str(patient_id)))
+            except ValueError:
+                sessions = Session.objects.none()
+                kwargs["help_text"] = "Choose the patient and save, or open this page from the patient's card."
+            kwargs["queryset"] = sessions.select_related("course__patient", "location").order_by("-starts_at")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

@@ -22,7 +22,8 @@ from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.forms.formsets import BaseFormSet, all_valid
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.errors import DomainError
 from clinic.local_time import local_datetime_text
@@ -126,6 +127,20 @@ class ServiceAdminMixin(_ModelAdminBase):
                 formset.instance = form.instance
         super().save_related(request, form, formsets, change)
 
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        """Back where the user came from (?next=, e.g. the patient card or the worklist), unless they asked to
+        go on editing or add another."""
+        return self._back_or(request, super().response_add(request, obj, post_url_continue))
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        return self._back_or(request, super().response_change(request, obj))
+
+    def _back_or(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        target = came_from(request)
+        if target and not any(key in request.POST for key in ("_continue", "_addanother", "_saveasnew")):
+            return HttpResponseRedirect(target)
+        return response
+
     def get_formsets_with_inlines(self, request: HttpRequest, obj: Any = None) -> Iterator[Any]:
         page_formsets = getattr(request, "_service_page_formsets", None)
         for formset_class, inline in super().get_formsets_with_inlines(request, obj):
@@ -142,3 +157,11 @@ def _registered(formset_class: type[BaseFormSet], page_formsets: list[BaseFormSe
         page_formsets.append(self)
 
     return type(formset_class.__name__, (formset_class,), {"__init__": __init__})
+
+
+def came_from(request: HttpRequest) -> str | None:
+    """The page to go back to after an action (?next=, or a form's `next`), if it is one of this site's."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return None

@@ -12,6 +12,7 @@ from clinic.roles import CLINICAL_ADMIN, FRONT_DESK
 from patients.models import Consent, ConsentKind, Patient
 from tests.factories import CourseFactory, ScheduledMessageFactory, UserFactory
 from tests.treatments.conftest import at, book, in_role
+from treatments import services
 from treatments.models import SessionStatus
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,47 @@ def test_the_card_costs_the_same_queries_for_one_session_or_many(
     CourseFactory(patient=course.patient, location=course.location, status="completed")
     with django_assert_num_queries(len(few.captured_queries)):
         desk.get(card_url(course.patient))
+
+
+def test_the_cards_forms_return_to_the_card_and_a_report_chooses_among_this_patients_sessions_only(
+    client, admin_user, clock, course, practitioner, room
+) -> None:
+    mine = book(course, practitioner, room, at(3, 10))
+    theirs = book(CourseFactory(location=course.location, protocol=course.protocol), practitioner, room, at(4, 10))
+    clock.move_to(at(3, 10, 45))
+    services.session_complete(session=mine, actor=practitioner.user)
+    client.force_login(admin_user)
+    card = card_url(course.patient)
+    links = client.get(card).content.decode()
+    assert f"next={card}" in links
+
+    add_report = reverse("admin:aftercare_sideeffectreport_add") + f"?patient={course.patient.pk}&next={card}"
+    form = client.get(add_report).context["adminform"].form
+    assert list(form.fields["session"].queryset) == [mine]
+    assert theirs not in form.fields["session"].queryset
+
+    saved = client.post(
+        add_report,
+        {
+            "patient": str(course.patient.pk),
+            "session": str(mine.pk),
+            "symptoms": ["redness"],
+            "severity": "mild",
+            "onset_on": "2026-03-03",
+            "notes": "",
+        },
+    )
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
+    assert saved["Location"] == card
+    refused = client.post(
+        add_report,
+        {
+            "patient": str(course.patient.pk),
+            "session": str(theirs.pk),
+            "symptoms": ["redness"],
+            "severity": "mild",
+            "onset_on": "2026-03-03",
+        },
+    )
+    assert refused.status_code == 200
+    assert "session" in refused.context["adminform"].form.errors

@@ -16,11 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_actions import apply_to_each
-from clinic.admin_forms import ServiceAdminMixin, ServiceForm, domain_error_as_validation_error
+from clinic.admin_forms import ServiceAdminMixin, ServiceForm, came_from, domain_error_as_validation_error
 from clinic.errors import DomainError
 from patients.admin_clinical import ClinicalRecordAdminMixin, form_without
 from patients.selectors import clinical_access
@@ -287,14 +286,6 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def response_add(self, request: HttpRequest, obj: Session, post_url_continue: str | None = None) -> HttpResponse:
-        """Back where the booking began (?next=: the worklist), unless the user asked to go on editing."""
-        response = super().response_add(request, obj, post_url_continue)
-        came_from = _came_from(request)
-        if came_from and "_continue" not in request.POST and "_addanother" not in request.POST:
-            return HttpResponseRedirect(came_from)
-        return response
-
     # -- completing a session: its own page, since it records lots ---------------
 
     def get_urls(self) -> list:
@@ -345,7 +336,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
                 form.add_error(None, error)
             else:
                 self.message_user(request, f"Session completed: {session.course.patient}.", messages.SUCCESS)
-                return HttpResponseRedirect(_came_from(request) or change_url)
+                return HttpResponseRedirect(came_from(request) or change_url)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Complete session: {session.course.patient}, {session.local_start_text()}",
@@ -354,7 +345,7 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
             "formset": formset,
             "opts": self.model._meta,
             "change_url": change_url,
-            "next": _came_from(request) or "",
+            "next": came_from(request) or "",
         }
         return TemplateResponse(request, "admin/treatments/session/complete.html", context)
 
@@ -379,11 +370,3 @@ class SessionAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleHistoryAdm
             lambda s: services.session_mark_no_show(session=s, actor=request.user),
             done="Marked {count} session(s).",
         )
-
-
-def _came_from(request: HttpRequest) -> str | None:
-    """The page to go back to after an action (?next=, e.g. the calendar), if it is one of this site's."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        return target
-    return None
