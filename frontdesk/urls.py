@@ -17,6 +17,7 @@ urlpatterns = [
     path("patients/search/", admin.site.admin_view(views.patient_search), name="patient-search"),
     path("patients/<uuid:patient_id>/courses/", admin.site.admin_view(views.patient_courses), name="patient-courses"),
     path("calendar/check/", admin.site.admin_view(views.calendar_check_booking), name="calendar-check"),
+    path("calendar/courses/", admin.site.admin_view(views.calendar_start_course), name="calendar-start-course"),
     path("calendar/book/", admin.site.admin_view(views.calendar_book), name="calendar-book"),
     path("today/", admin.site.admin_view(views.today_page), name="today"),
     path(

@@ -29,7 +29,7 @@ from patients.selectors import clinical_access, patient_list
 from patients.selectors import patient_search as patient_search_in
 from treatments import selectors, services
 from treatments.followup import FIRST_SESSION, course_followup
-from treatments.models import CancelReason, Course, CourseStatus, Location, Practitioner, Room, Session
+from treatments.models import CancelReason, Course, CourseStatus, Location, Practitioner, Protocol, Room, Session
 
 PAGE_SIZE = 100
 BOOKABLE_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.MAINTENANCE)
@@ -162,6 +162,12 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "coursesUrl": reverse("frontdesk:patient-courses", args=[UUID(int=0)]),
         "checkUrl": reverse("frontdesk:calendar-check"),
         "bookUrl": reverse("frontdesk:calendar-book"),
+        "startCourseUrl": reverse("frontdesk:calendar-start-course"),
+        "mayStartCourse": request.user.has_perm("treatments.add_course"),
+        "protocols": [
+            {"id": str(protocol.pk), "title": protocol.name}
+            for protocol in Protocol.objects.filter(is_active=True).order_by("name")
+        ],
         "businessHours": calendar.business_hours(location),
         "slotMinTime": opens,
         "slotMaxTime": closes,
@@ -602,3 +608,32 @@ def session_action(request: HttpRequest, session_id: UUID, action: str) -> HttpR
     else:
         messages.success(request, f"{session.course.patient} {done}.")
     return HttpResponseRedirect(back)
+
+
+@require_POST
+def calendar_start_course(request: HttpRequest) -> JsonResponse:
+    """Start a course from the booking dialog: {"patient", "protocol", "location"} (services.course_create)."""
+    if not request.user.has_perm("treatments.add_course"):
+        return JsonResponse({"ok": False, "detail": "You may not start courses."}, status=403)
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"ok": False, "detail": "The body must be a JSON object."}, status=400)
+    found: dict[str, Any] = {}
+    models: tuple[tuple[str, Any], ...] = (("patient", Patient), ("protocol", Protocol), ("location", Location))
+    for name, model in models:
+        try:
+            found[name] = model.objects.get(pk=str(body.get(name, "")))
+        except (model.DoesNotExist, ValidationError, ValueError):
+            return JsonResponse({"ok": False, "attr": name, "detail": f"No such {name}."}, status=400)
+    try:
+        course = services.course_create(actor=request.user, **found)
+    except (DomainError, ValidationError) as refusal:
+        body, status = _refusal_body(refusal, found["location"].time_zone)
+        return JsonResponse(body, status=status)
+    return JsonResponse(
+        {"ok": True, "id": str(course.pk), "label": f"{course.protocol.name} at {course.location.name} (planned)"},
+        status=201,
+    )

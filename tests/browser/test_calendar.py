@@ -289,3 +289,37 @@ def test_book_next_from_the_patient_card_opens_the_calendar_at_the_first_free_sl
 
     booked = Session.objects.get(course=course, status=SessionStatus.BOOKED)
     assert booked.practitioner == evans
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_patient_gets_a_course_started_and_booked_from_the_calendar(live_server, monkeypatch) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    location = LocationFactory(name="Marylebone")
+    RoomFactory(location=location, name="Room 1")
+    PractitionerFactory(locations=[location], display_name="Dr Evans")
+    patient = PatientFactory(first_name="Eve", last_name="Marsh")
+    desk = UserFactory(username="reception", password="front-desk-password-1")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+    day = location.today() + timedelta(days=2)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = _signed_in(browser, live_server, "reception", "front-desk-password-1")
+            page.goto(f"{live_server.url}/frontdesk/calendar/?location={location.pk}&date={day.isoformat()}")
+            column = page.locator(".ec-col-head, .ec-resource", has_text="Dr Evans").first.bounding_box()
+            ten = page.get_by_text("10:00", exact=True).first.bounding_box()
+            assert column is not None and ten is not None
+            page.mouse.click(column["x"] + column["width"] / 2, ten["y"] + ten["height"] / 2 + 4)
+            page.fill("#booking-patient", "Marsh")
+            page.locator("#booking-patients button", has_text="Eve Marsh").click()
+            page.select_option("#booking-course", "new")
+            page.click("#booking-start-course")
+            expect(page.locator("#booking-verdict")).to_contain_text("The rules allow this booking")
+            page.click("#booking-save")
+            expect(page.locator("#calendar-message")).to_contain_text("Eve Marsh booked for")
+        finally:
+            browser.close()
+
+    session = Session.objects.get(course__patient=patient)
+    assert session.starts_at.astimezone(location.time_zone).date() == day

@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from aftercare.models import ScheduledMessage
 from clinic.roles import FRONT_DESK
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import CourseFactory, PatientFactory, UserFactory
 from tests.treatments.conftest import at, book, in_role
-from treatments.models import CourseStatus, Session
+from treatments.models import Course, CourseStatus, Session
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,28 @@ def test_the_dialog_lists_the_courses_of_a_patient_that_take_a_session(desk, clo
     (row,) = response.json()["results"]
     assert row["id"] == str(course.pk)
     assert course.protocol.name in row["label"]
+
+
+def test_a_course_is_started_from_the_dialog_and_a_second_one_in_progress_is_refused_in_words(
+    desk, clock, course
+) -> None:
+    patient = PatientFactory()
+    body = {"patient": str(patient.pk), "protocol": str(course.protocol.pk), "location": str(course.location.pk)}
+
+    started = post(desk, "calendar-start-course", **body)
+
+    assert started.status_code == 201, started.content
+    new = Course.objects.get(pk=started.json()["id"])
+    assert (new.patient, new.status) == (patient, CourseStatus.PLANNED)
+    again = post(desk, "calendar-start-course", **body)
+    assert again.status_code in (400, 409)
+    assert again.json()["ok"] is False and again.json()["detail"]
+    assert Course.objects.filter(patient=patient).count() == 1
+    assert post(desk, "calendar-start-course", **{**body, "protocol": "nope"}).json()["attr"] == "protocol"
+
+
+def test_starting_a_course_needs_the_permission(client, clock, course) -> None:
+    client.force_login(UserFactory(username="viewer", permissions=["treatments.view_session"]))
+    body = {"patient": str(course.patient.pk), "protocol": str(course.protocol.pk), "location": str(course.location.pk)}
+
+    assert post(client, "calendar-start-course", **body).status_code == 403

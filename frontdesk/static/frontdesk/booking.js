@@ -68,7 +68,7 @@
   function check() {
     save.disabled = true;
     earliest.hidden = true;
-    if (!courseSelect.value || !otherSelect.value) { say(""); return; }
+    if (!courseSelect.value || courseSelect.value === NEW_COURSE || !otherSelect.value) { say(""); return; }
     say("Checking the rules…");
     post(config.checkUrl).then(function (result) {
       if (result.answer.ok) { say(result.answer.detail, true); save.disabled = false; }
@@ -102,9 +102,12 @@
       .then(function (response) { return response.json(); })
       .then(function (answer) {
         var here = answer.results.filter(function (course) { return course.location === config.location; });
-        fill(courseSelect, here, here.length ? "" : "No course here that takes a session: start one in the admin");
-        courseSelect.disabled = !here.length;
+        state.patientId = patient.id;
+        fill(courseSelect, here, here.length ? "" : "No course here yet");
+        if (config.mayStartCourse) { courseSelect.appendChild(new Option("Start a new course…", NEW_COURSE)); }
+        courseSelect.disabled = false;
         if (here.length === 1) { courseSelect.value = here[0].id; }
+        showNewCourse();
         check();
       });
   }
@@ -148,8 +151,34 @@
     patientInput.focus();
   }
 
+  var NEW_COURSE = "new";
+  var newCourse = document.getElementById("booking-new-course");
+  var protocolSelect = document.getElementById("booking-protocol");
+  fill(protocolSelect, config.protocols || [], "");
+
+  function showNewCourse() { newCourse.hidden = courseSelect.value !== NEW_COURSE; }
+
+  document.getElementById("booking-start-course").addEventListener("click", function () {
+    fetch(config.startCourseUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ patient: state.patientId, protocol: protocolSelect.value, location: config.location })
+    })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) {
+        if (!answer.ok) { say("Course not started: " + answer.detail, false); return; }
+        var option = new Option(answer.label, answer.id);
+        courseSelect.insertBefore(option, courseSelect.firstChild);
+        courseSelect.value = answer.id;
+        showNewCourse();
+        check();
+      })
+      .catch(function () { say("Course not started: the server could not be reached.", false); });
+  });
+
   patientInput.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(searchPatients, 150); });
-  courseSelect.addEventListener("change", check);
+  courseSelect.addEventListener("change", function () { showNewCourse(); check(); });
   otherSelect.addEventListener("change", check);
   save.addEventListener("click", book);
   earliest.addEventListener("click", function () {
