@@ -1,5 +1,5 @@
-"""The front desk on a phone (390 px wide): the worklist and today's list need no sideways scrolling to reach
-their actions, and phone numbers are tap-to-call."""
+"""The front desk on a phone (390 px wide): the worklist, today's list and the patient card need no sideways
+scrolling to reach their actions, and phone numbers are tap-to-call."""
 
 from __future__ import annotations
 
@@ -81,6 +81,12 @@ def test_the_worklist_and_today_list_fit_a_phone_with_their_actions_in_reach(liv
             expect(check_in).to_be_visible()
             _within_the_screen(page, check_in)
             expect(page.locator("tr.today-row a.phone[href='tel:+447700900456']")).to_be_visible()
+
+            page.goto(f"{live_server.url}/frontdesk/patients/{patient.pk}/")
+            book_next = page.locator("#card-courses a.book-next")
+            expect(book_next).to_be_visible()
+            _within_the_screen(page, book_next)
+            expect(page.locator("#patient-card a.phone[href='tel:+447700900123']")).to_be_visible()
         finally:
             browser.close()
 
