@@ -98,7 +98,8 @@ def test_a_receptionist_drags_a_session_to_a_new_time_and_a_refused_drag_goes_ba
             slot = _slot_height(block)
             _drag(page, block, down=slot * 4)  # one hour later: 11:00, free
             expect(page.locator("#calendar-message")).to_contain_text("moved to")
-            _wait_for_start(amelia, datetime.combine(tomorrow, time(11), tzinfo=zone))
+            # (The database is read after the browser closes: an ORM call inside Playwright's loop opens a
+            # connection in another context, which outlives the test and blocks dropping the test database.)
 
             block = page.locator(".ec-event", has_text="Amelia Hart")
             _drag(page, block, down=slot * 12)  # 14:00: Dr Evans is with Bella Stone
@@ -127,12 +128,6 @@ def _drag(page, block, *, down: float) -> None:  # type: ignore[no-untyped-def]
     page.mouse.move(x, y + down / 2, steps=8)
     page.mouse.move(x, y + down, steps=8)
     page.mouse.up()
-
-
-def _wait_for_start(session: Session, starts_at: datetime) -> None:
-    """The move is saved by the time the page says so; read it back."""
-    session.refresh_from_db()
-    assert session.starts_at == starts_at
 
 
 @pytest.mark.django_db(transaction=True)
