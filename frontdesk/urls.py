@@ -20,17 +20,7 @@ urlpatterns = [
     path("calendar/courses/", admin.site.admin_view(views.calendar_start_course), name="calendar-start-course"),
     path("calendar/book/", admin.site.admin_view(views.calendar_book), name="calendar-book"),
     path("today/", admin.site.admin_view(views.today_page), name="today"),
-    path(
-        "today/sessions/<uuid:session_id>/check-in/",
-        admin.site.admin_view(views.today_check_in),
-        name="today-check-in",
-    ),
     path("calendar/", admin.site.admin_view(views.calendar_page), name="calendar"),
     path("calendar/events/", admin.site.admin_view(views.calendar_events), name="calendar-events"),
-    path(
-        "calendar/sessions/<uuid:session_id>/check-in/",
-        admin.site.admin_view(views.calendar_check_in),
-        name="calendar-check-in",
-    ),
     path("calendar/sessions/<uuid:session_id>/move/", admin.site.admin_view(views.calendar_move), name="calendar-move"),
 ]

@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from clinic.errors import DomainError, SlotTaken
+from clinic.admin_forms import came_from
+from clinic.errors import DomainError
 from frontdesk import calendar
 from frontdesk.patient_card import patient_card
 from frontdesk.worklist import KIND_LABELS, KINDS, worklist_rows
@@ -99,9 +100,10 @@ def book_from_worklist(request: HttpRequest, course_id: str) -> HttpResponse:
         raise Http404("This course has no open window.")
     # The admin's form reads and shows times in the clinic's zone.
     local_start = suggestion.starts_at.astimezone(timezone.get_current_timezone())
-    query = {"course": str(course.pk), "starts_at": f"{local_start:%Y-%m-%d %H:%M}", "next": _back(request, "")}
-    if not query["next"]:
-        del query["next"]
+    query = {"course": str(course.pk), "starts_at": f"{local_start:%Y-%m-%d %H:%M}"}
+    back = came_from(request)
+    if back:
+        query["next"] = back
     if suggestion.practitioner_id:
         query["practitioner"] = str(suggestion.practitioner_id)
     if suggestion.room_id:
@@ -144,7 +146,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     config = {
         "eventsUrl": reverse("frontdesk:calendar-events"),
         "moveUrl": reverse("frontdesk:calendar-move", args=[UUID(int=0)]),
-        "checkInUrl": reverse("frontdesk:calendar-check-in", args=[UUID(int=0)]),
+        "checkInUrl": reverse("frontdesk:session-action", args=[UUID(int=0), "check-in"]),
         "completeUrl": reverse("admin:treatments_session_complete", args=[UUID(int=0)]),
         "sessionUrl": reverse("admin:treatments_session_change", args=[UUID(int=0)]),
         "cancelUrl": reverse("frontdesk:session-cancel", args=[UUID(int=0)]),
@@ -239,25 +241,6 @@ def _calendar_viewer(request: HttpRequest) -> calendar.Viewer:
 
 
 @require_POST
-def calendar_check_in(request: HttpRequest, session_id: UUID) -> JsonResponse:
-    """The patient of a booked session has arrived (services.session_check_in)."""
-    if not request.user.has_perm("treatments.change_session"):
-        return JsonResponse({"detail": "You may not check patients in."}, status=403)
-    session = Session.objects.filter(pk=session_id).first()
-    if session is None:
-        return JsonResponse({"detail": "There is no such session."}, status=404)
-    try:
-        checked_in = services.session_check_in(session=session, actor=request.user)
-    except DomainError as refusal:
-        return JsonResponse({"detail": refusal.message, "attr": refusal.field}, status=409)
-    except ValidationError as refusal:
-        said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
-        return JsonResponse({"detail": " ".join(said)}, status=400)
-    assert checked_in.arrived_at is not None  # noqa: S101 - set by the service
-    return JsonResponse({"id": str(checked_in.pk), "arrived_at": checked_in.arrived_at.isoformat()})
-
-
-@require_POST
 def calendar_move(request: HttpRequest, session_id: UUID) -> JsonResponse:
     """Move a booked session to another start (local wall clock) and column, through the booking rules.
 
@@ -270,38 +253,21 @@ def calendar_move(request: HttpRequest, session_id: UUID) -> JsonResponse:
     session = Session.objects.select_related("location").filter(pk=session_id).first()
     if session is None:
         return JsonResponse({"detail": "There is no such session."}, status=404)
-    try:
-        body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
-        return JsonResponse({"detail": "The body must be a JSON object."}, status=400)
     zone = session.location.time_zone
     try:
-        starts_at = datetime.fromisoformat(str(body.get("start", ""))).replace(tzinfo=zone)
-    except ValueError:
-        return JsonResponse({"attr": "start", "detail": "start: a local date and time."}, status=400)
-    change: dict[str, Any] = {}
-    resource = body.get("resource")
-    if resource:
-        by = body.get("by", calendar.BY_PRACTITIONER)
-        model = Room if by == calendar.BY_ROOM else Practitioner
-        try:
-            target = model.objects.get(pk=resource)
-        except (model.DoesNotExist, ValidationError):
-            return JsonResponse({"attr": "resource", "detail": "No such practitioner or room."}, status=400)
-        change["room" if by == calendar.BY_ROOM else "practitioner"] = target
+        body = _json_body(request)
+        starts_at = _local_start(body, zone)
+        change: dict[str, Any] = {}
+        if body.get("resource"):
+            column = "room" if body.get("by") == calendar.BY_ROOM else "practitioner"
+            change = _rows_named({column: body["resource"]}, ((column, Room if column == "room" else Practitioner),))
+    except _BadBody as bad:
+        return bad.response()
     try:
         moved = services.session_reschedule(session=session, starts_at=starts_at, actor=request.user, **change)
-    except DomainError as refusal:
-        body = {"detail": refusal.message, "attr": refusal.field}
-        earliest = getattr(refusal, "earliest_start", None)
-        if earliest is not None:
-            body["earliest_start"] = _bookable_minute(earliest, zone)
-        return JsonResponse(body, status=409 if isinstance(refusal, SlotTaken) else 400)
-    except ValidationError as refusal:
-        said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
-        return JsonResponse({"detail": " ".join(said)}, status=400)
+    except (DomainError, ValidationError) as refusal:
+        refused, status = _refusal_body(refusal, zone)
+        return JsonResponse(refused, status=status)
     return JsonResponse({"id": str(moved.pk), "start": moved.starts_at.astimezone(zone).isoformat()})
 
 
@@ -338,25 +304,6 @@ def today_page(request: HttpRequest) -> HttpResponse:
         "multi_day": after_offset - first_offset > 1,
     }
     return TemplateResponse(request, "frontdesk/today.html", context)
-
-
-@require_POST
-def today_check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
-    """Check a patient in from the today list, then back to it saying what happened."""
-    if not request.user.has_perm("treatments.change_session"):
-        raise PermissionDenied
-    session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
-    back = reverse("frontdesk:today") + "?" + urlencode({"location": str(session.location_id)})
-    try:
-        services.session_check_in(session=session, actor=request.user)
-    except DomainError as refusal:
-        messages.error(request, f"{session.course.patient} not checked in: {refusal.message}")
-    except ValidationError as refusal:
-        said = " ".join(message for field_messages in refusal.message_dict.values() for message in field_messages)
-        messages.error(request, f"{session.course.patient} not checked in: {said}")
-    else:
-        messages.success(request, f"{session.course.patient} checked in.")
-    return HttpResponseRedirect(back)
 
 
 # --- the search box -------------------------------------------------------------------------------------
@@ -426,42 +373,67 @@ def _refusal_body(refusal: Exception, zone: Any) -> tuple[dict[str, Any], int]:
         earliest = getattr(refusal, "earliest_start", None)
         if earliest is not None:
             body["earliest_start"] = _bookable_minute(earliest, zone)
-        return body, 409 if isinstance(refusal, SlotTaken) else 400
+        return body, refusal.status_code  # 409 for a taken slot or a wrong state, 403 when not permitted
     assert isinstance(refusal, ValidationError)  # noqa: S101 - the only other kind caught
     said = [message for field_messages in refusal.message_dict.values() for message in field_messages]
     return {"ok": False, "detail": " ".join(said)}, 400
 
 
-def _booking_request(request: HttpRequest) -> tuple[dict[str, Any] | None, JsonResponse | None]:
-    """The course, practitioner, room and local start of a booking body, or the 400 naming what is wrong."""
+class _BadBody(Exception):
+    """A JSON body the front desk's endpoints cannot use: a 400 naming the field."""
+
+    def __init__(self, detail: str, attr: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.attr = detail, attr
+
+    def response(self) -> JsonResponse:
+        return JsonResponse({"ok": False, "attr": self.attr, "detail": self.detail}, status=400)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError
     except ValueError:
-        return None, JsonResponse({"ok": False, "detail": "The body must be a JSON object."}, status=400)
+        body = None
+    if not isinstance(body, dict):
+        raise _BadBody("The body must be a JSON object.")
+    return body
+
+
+def _rows_named(body: dict[str, Any], models: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The rows whose ids `body` gives under each name, by name; _BadBody naming the first that is no row."""
     found: dict[str, Any] = {}
-    models: tuple[tuple[str, Any], ...] = (("course", Course), ("practitioner", Practitioner), ("room", Room))
     for name, model in models:
         try:
             found[name] = model.objects.get(pk=str(body.get(name, "")))
         except (model.DoesNotExist, ValidationError, ValueError):
-            return None, JsonResponse({"ok": False, "attr": name, "detail": f"No such {name}."}, status=400)
-    zone = found["room"].location.time_zone
+            raise _BadBody(f"No such {name}.", name) from None
+    return found
+
+
+def _local_start(body: dict[str, Any], zone: Any) -> datetime:
+    """`start`: a wall-clock time at the location (the calendar's), made aware in its zone."""
     try:
-        found["starts_at"] = datetime.fromisoformat(str(body.get("start", ""))).replace(tzinfo=zone)
+        return datetime.fromisoformat(str(body.get("start", ""))).replace(tzinfo=zone)
     except ValueError:
-        return None, JsonResponse({"ok": False, "attr": "start", "detail": "A local date and time."}, status=400)
-    return found, None
+        raise _BadBody("A local date and time.", "start") from None
+
+
+def _booking_request(request: HttpRequest) -> dict[str, Any]:
+    """The course, practitioner, room and local start of a booking body; _BadBody naming what is wrong."""
+    body = _json_body(request)
+    found = _rows_named(body, (("course", Course), ("practitioner", Practitioner), ("room", Room)))
+    found["starts_at"] = _local_start(body, found["room"].location.time_zone)
+    return found
 
 
 def _book(request: HttpRequest, *, dry_run: bool) -> JsonResponse:
     if not request.user.has_perm("treatments.add_session"):
         return JsonResponse({"ok": False, "detail": "You may not book sessions."}, status=403)
-    booking, problem = _booking_request(request)
-    if problem is not None:
-        return problem
-    assert booking is not None  # noqa: S101 - no problem, so a booking
+    try:
+        booking = _booking_request(request)
+    except _BadBody as bad:
+        return bad.response()
     zone = booking["room"].location.time_zone
     try:
         with transaction.atomic():
@@ -519,14 +491,6 @@ def patient_courses(request: HttpRequest, patient_id: UUID) -> JsonResponse:
 # --- the patient card -------------------------------------------------------------------------------------
 
 
-def _back(request: HttpRequest, default: str) -> str:
-    """Where to return after an action: ?next= (or the form's next) when it is this site's, else `default`."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        return target
-    return default
-
-
 def patient_card_page(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     """One patient: alerts, courses, sessions (with their actions), messages, reports and consents."""
     if not request.user.has_perm("patients.view_patient"):
@@ -558,7 +522,7 @@ def session_cancel_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if not request.user.has_perm("treatments.change_session"):
         raise PermissionDenied
     session = get_object_or_404(Session.objects.select_related("course__patient", "location"), pk=session_id)
-    back = _back(request, reverse("frontdesk:patient-card", args=[session.course.patient_id]))
+    back = came_from(request) or reverse("frontdesk:patient-card", args=[session.course.patient_id])
     error = ""
     if request.method == "POST":
         reason = request.POST.get("reason", "")
@@ -591,7 +555,7 @@ def session_action(request: HttpRequest, session_id: UUID, action: str) -> HttpR
     if not request.user.has_perm("treatments.change_session"):
         raise PermissionDenied
     session = get_object_or_404(Session.objects.select_related("course__patient"), pk=session_id)
-    back = _back(request, reverse("frontdesk:patient-card", args=[session.course.patient_id]))
+    back = came_from(request) or reverse("frontdesk:patient-card", args=[session.course.patient_id])
     doing = {
         "check-in": (services.session_check_in, "checked in"),
         "no-show": (services.session_mark_no_show, "marked as a no-show"),
@@ -616,23 +580,14 @@ def calendar_start_course(request: HttpRequest) -> JsonResponse:
     if not request.user.has_perm("treatments.add_course"):
         return JsonResponse({"ok": False, "detail": "You may not start courses."}, status=403)
     try:
-        body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
-        return JsonResponse({"ok": False, "detail": "The body must be a JSON object."}, status=400)
-    found: dict[str, Any] = {}
-    models: tuple[tuple[str, Any], ...] = (("patient", Patient), ("protocol", Protocol), ("location", Location))
-    for name, model in models:
-        try:
-            found[name] = model.objects.get(pk=str(body.get(name, "")))
-        except (model.DoesNotExist, ValidationError, ValueError):
-            return JsonResponse({"ok": False, "attr": name, "detail": f"No such {name}."}, status=400)
+        found = _rows_named(_json_body(request), (("patient", Patient), ("protocol", Protocol), ("location", Location)))
+    except _BadBody as bad:
+        return bad.response()
     try:
         course = services.course_create(actor=request.user, **found)
     except (DomainError, ValidationError) as refusal:
-        body, status = _refusal_body(refusal, found["location"].time_zone)
-        return JsonResponse(body, status=status)
+        refused, status = _refusal_body(refusal, found["location"].time_zone)
+        return JsonResponse(refused, status=status)
     return JsonResponse(
         {"ok": True, "id": str(course.pk), "label": f"{course.protocol.name} at {course.location.name} (planned)"},
         status=201,

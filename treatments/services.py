@@ -578,6 +578,13 @@ def session_mark_no_show(*, session: Session, actor: Actor) -> Session:
     return session
 
 
+def _require_its_day(session: Session, now: datetime, *, field: str, doing: str) -> None:
+    """ValidationError on `field` unless `now` is the session's local day, where it takes place."""
+    day = session.location.today(now=session.starts_at)
+    if session.location.today(now=now) != day:
+        raise ValidationError({field: f"{doing} on the day of the session ({date_text(day)})."})
+
+
 @records_actor
 @transaction.atomic
 def session_check_in(*, session: Session, actor: Actor) -> Session:
@@ -590,9 +597,7 @@ def session_check_in(*, session: Session, actor: Actor) -> Session:
     _check_may_book_for(actor, session.practitioner, moving=session)
     _require_booked(session, "checked in")
     now = timezone.now()
-    day = session.location.today(now=session.starts_at)
-    if session.location.today(now=now) != day:
-        raise ValidationError({"arrived_at": f"A patient checks in on the day of the session ({date_text(day)})."})
+    _require_its_day(session, now, field="arrived_at", doing="A patient checks in")
     if session.arrived_at is None:
         _save_change(session, arrived_at=now)
     return session
@@ -607,11 +612,7 @@ def session_start_treatment(*, session: Session, actor: Actor) -> Session:
     _check_may_book_for(actor, session.practitioner, moving=session)
     _require_booked(session, "started")
     now = timezone.now()
-    day = session.location.today(now=session.starts_at)
-    if session.location.today(now=now) != day:
-        raise ValidationError(
-            {"treatment_started_at": f"A treatment starts on the day of the session ({date_text(day)})."}
-        )
+    _require_its_day(session, now, field="treatment_started_at", doing="A treatment starts")
     if session.treatment_started_at is None:
         _save_change(session, treatment_started_at=now, arrived_at=session.arrived_at or now)
     return session

@@ -35,6 +35,10 @@ def move_url(session: Session) -> str:
     return reverse("frontdesk:calendar-move", args=[session.pk])
 
 
+def check_in_url(session: Session) -> str:
+    return reverse("frontdesk:session-action", args=[session.pk, "check-in"])
+
+
 def move(client, session, **body):  # type: ignore[no-untyped-def]
     return client.post(move_url(session), json.dumps(body), content_type="application/json")
 
@@ -246,9 +250,11 @@ def test_the_desk_checks_a_patient_in_on_the_day_from_the_calendar(desk, clock, 
     assert blocks[str(session.pk)]["extendedProps"]["mayComplete"] is False  # the desk does not complete
 
     clock.move_to(at(2, 13, 50))
-    response = desk.post(reverse("frontdesk:calendar-check-in", args=[session.pk]))
+    calendar_day = f"/frontdesk/calendar/?location={course.location.pk}&date=2026-03-02"
+    response = desk.post(check_in_url(session), {"next": calendar_day})
 
-    assert response.status_code == 200, response.content
+    assert response.status_code == 302
+    assert response["Location"] == calendar_day  # back to the calendar's day
     session.refresh_from_db()
     assert session.arrived_at == at(2, 13, 50)
     block = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
@@ -256,16 +262,17 @@ def test_the_desk_checks_a_patient_in_on_the_day_from_the_calendar(desk, clock, 
     assert block["extendedProps"]["arrivedAt"] == "13:50"
     assert "arrived" in block["classNames"]
     assert block["extendedProps"]["mayCheckIn"] is False
-    early = desk.post(reverse("frontdesk:calendar-check-in", args=[tomorrow.pk]))
-    assert early.status_code == 400
-    assert "day of the session" in early.json()["detail"]
+    early = desk.post(check_in_url(tomorrow), {"next": calendar_day}, follow=True)
+    assert "day of the session" in early.content.decode()
+    tomorrow.refresh_from_db()
+    assert tomorrow.arrived_at is None
 
 
 def test_checking_in_needs_the_permission_to_change_sessions(client, clock, course, practitioner, room) -> None:
     session = book(course, practitioner, room, at(2, 14))
     client.force_login(UserFactory(username="viewer", permissions=["treatments.view_session"]))
 
-    assert client.post(reverse("frontdesk:calendar-check-in", args=[session.pk])).status_code == 403
+    assert client.post(check_in_url(session)).status_code == 403
     session.refresh_from_db()
     assert session.arrived_at is None
 

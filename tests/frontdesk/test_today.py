@@ -36,6 +36,7 @@ def test_today_lists_the_days_appointments_by_time_with_a_phone_to_tap(
     rows = page.context["rows"]
     assert [row["session"].pk for row in rows] == [early.pk, late.pk]
     html = page.content.decode()
+    assert f'name="next" value="{TODAY}?location={location.pk}"' in html  # each row's check-in comes back here
     assert 'href="tel:+447700900123"' in html
     assert "07700 900123" in html
     assert html.count("Check in</button>") == 2
@@ -50,7 +51,11 @@ def test_the_desk_checks_a_patient_in_from_the_row_and_comes_back_to_the_list(
     session = book(course, practitioner, room, at(2, 9))
     clock.move_to(at(2, 8, 55))
 
-    response = desk.post(reverse("frontdesk:today-check-in", args=[session.pk]), follow=True)
+    # As the row's form posts it: back to the list it was sent from.
+    here = f"{TODAY}?location={location.pk}"
+    response = desk.post(
+        reverse("frontdesk:session-action", args=[session.pk, "check-in"]), {"next": here}, follow=True
+    )
 
     assert response.redirect_chain[-1][0].startswith(TODAY)
     session.refresh_from_db()
@@ -70,7 +75,7 @@ def test_someone_who_may_only_look_sees_no_check_in_button_and_cannot_post_one(
     page = client.get(TODAY, {"location": str(location.pk)})
     assert page.status_code == 200
     assert "Check in</button>" not in page.content.decode()
-    assert client.post(reverse("frontdesk:today-check-in", args=[session.pk])).status_code == 403
+    assert client.post(reverse("frontdesk:session-action", args=[session.pk, "check-in"])).status_code == 403
     session.refresh_from_db()
     assert session.arrived_at is None
 

@@ -329,16 +329,8 @@ class SessionCompleteInputSerializer(StrictInputMixin, serializers.Serializer):
     completed_at = OffsetDateTimeField(required=False, help_text="Defaults to now.")
 
 
-class NoShowInputSerializer(StrictInputMixin, serializers.Serializer):
-    pass
-
-
-class CheckInInputSerializer(StrictInputMixin, serializers.Serializer):
-    pass
-
-
-class StartTreatmentInputSerializer(StrictInputMixin, serializers.Serializer):
-    pass
+class NoFieldsInputSerializer(StrictInputMixin, serializers.Serializer):
+    """The body of an action that takes no fields (no-show, check-in, start of treatment): {} or nothing."""
 
 
 # --- availability ---------------------------------------------------------------

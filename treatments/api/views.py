@@ -17,7 +17,6 @@ from clinic.api.query import StrictQueryParams
 from treatments import selectors, services
 from treatments.api.serializers import (
     AvailabilityQuerySerializer,
-    CheckInInputSerializer,
     CourseCancelInputSerializer,
     CourseCreateInputSerializer,
     CourseOutputSerializer,
@@ -27,7 +26,7 @@ from treatments.api.serializers import (
     LotRecipientSerializer,
     MedicalClearanceInputSerializer,
     MedicalClearanceOutputSerializer,
-    NoShowInputSerializer,
+    NoFieldsInputSerializer,
     PractitionerOutputSerializer,
     ProductLotSerializer,
     ProductSerializer,
@@ -39,7 +38,6 @@ from treatments.api.serializers import (
     SessionOutputSerializer,
     SessionRescheduleInputSerializer,
     SlotSerializer,
-    StartTreatmentInputSerializer,
 )
 from treatments.filters import (
     CourseFilter,
@@ -225,6 +223,11 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
     def get_queryset(self) -> QuerySet[Session]:
         return selectors.session_list()
 
+    def _field_free_action(self, request: Request, service: Any) -> Response:
+        """An action whose body has no fields: the session changed by `service`, as the list shows it."""
+        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
+        return self._output(service(session=self.get_object(), actor=request.user))
+
     def _output(self, session: Session, *, status_code: int = status.HTTP_200_OK) -> Response:
         session = selectors.session_list().get(pk=session.pk)
         return Response(
@@ -294,40 +297,34 @@ class SessionViewSet(StrictQueryParams, mixins.ListModelMixin, mixins.RetrieveMo
 
     @extend_schema(
         summary="Mark a session as a no-show",
-        request=NoShowInputSerializer,
+        request=NoFieldsInputSerializer,
         responses={200: SessionOutputSerializer, 409: WRONG_STATE},
     )
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request: Request, pk: str) -> Response:
-        NoShowInputSerializer(data=request.data).is_valid(raise_exception=True)
-        session = services.session_mark_no_show(session=self.get_object(), actor=request.user)
-        return self._output(session)
+        return self._field_free_action(request, services.session_mark_no_show)
 
     @extend_schema(
         summary="Check a patient in",
         description="The patient has arrived for a booked session, on its local day: `arrived_at` is set "
         "(a second check-in keeps the first) and `fhir_status` becomes `arrived`; the session stays booked.",
-        request=CheckInInputSerializer,
+        request=NoFieldsInputSerializer,
         responses={200: SessionOutputSerializer, 409: WRONG_STATE},
     )
     @action(detail=True, methods=["post"], url_path="check-in")
     def check_in(self, request: Request, pk: str) -> Response:
-        CheckInInputSerializer(data=request.data).is_valid(raise_exception=True)
-        session = services.session_check_in(session=self.get_object(), actor=request.user)
-        return self._output(session)
+        return self._field_free_action(request, services.session_check_in)
 
     @extend_schema(
         summary="Start the treatment",
         description="The patient has gone in, on the session's local day: `treatment_started_at` is set (and "
         "`arrived_at`, if the desk had not checked them in); the session stays booked until completed.",
-        request=StartTreatmentInputSerializer,
+        request=NoFieldsInputSerializer,
         responses={200: SessionOutputSerializer, 409: WRONG_STATE},
     )
     @action(detail=True, methods=["post"], url_path="start-treatment")
     def start_treatment(self, request: Request, pk: str) -> Response:
-        StartTreatmentInputSerializer(data=request.data).is_valid(raise_exception=True)
-        session = services.session_start_treatment(session=self.get_object(), actor=request.user)
-        return self._output(session)
+        return self._field_free_action(request, services.session_start_treatment)
 
 
 @extend_schema_view(

@@ -73,64 +73,42 @@
   }
 
   var panel = document.getElementById("session-panel");
-  var current = null;
 
   function urlFor(template, id) { return template.replace("00000000-0000-0000-0000-000000000000", id); }
 
   function openPanel(info) {
     var event = info.event;
     var props = event.extendedProps;
-    current = event;
     document.getElementById("session-panel-title").textContent = props.patient;
     document.getElementById("session-panel-detail").textContent =
       localText(event.start).replace("T", " ").slice(0, 16) + " · " + props.protocol + " · " + props.number +
       " · " + props.practitioner + ", " + props.room + " · " + props.statusLabel +
       (props.arrived && !props.inTreatment && props.status === "booked" ? " " + props.arrivedAt : "");
     document.getElementById("session-panel-alerts").textContent = props.alerts.join(" · ");
-    document.getElementById("panel-check-in").hidden = !props.mayCheckIn;
-    var complete = document.getElementById("panel-complete");
-    complete.hidden = !props.mayComplete;
-    complete.href = urlFor(config.completeUrl, event.id) + "?next=" +
-      encodeURIComponent(window.location.pathname + "?" + new URLSearchParams({
-        location: config.location, by: config.by, date: localText(event.start).slice(0, 10)
-      }).toString());
-    document.getElementById("panel-open").href = urlFor(config.sessionUrl, event.id);
+    // Every action comes back to this day of the calendar.
     var back = window.location.pathname + "?" + new URLSearchParams({
       location: config.location, by: config.by, date: localText(event.start).slice(0, 10)
     }).toString();
+    var complete = document.getElementById("panel-complete");
+    complete.hidden = !props.mayComplete;
+    complete.href = urlFor(config.completeUrl, event.id) + "?next=" + encodeURIComponent(back);
+    document.getElementById("panel-open").href = urlFor(config.sessionUrl, event.id);
     var cancel = document.getElementById("panel-cancel");
     cancel.hidden = !props.mayCancel;
     cancel.href = urlFor(config.cancelUrl, event.id) + "?next=" + encodeURIComponent(back);
-    var start = document.getElementById("panel-start-treatment");
-    start.hidden = !props.mayStartTreatment;
-    start.action = urlFor(config.startTreatmentUrl, event.id);
-    start.querySelector("input[name=next]").value = back;
-    var noShow = document.getElementById("panel-no-show");
-    noShow.hidden = !props.mayNoShow;
-    noShow.action = urlFor(config.noShowUrl, event.id);
-    noShow.querySelector("input[name=next]").value = back;
+    // Each status change is a form posted to the session's action.
+    [["panel-check-in", props.mayCheckIn, config.checkInUrl],
+     ["panel-start-treatment", props.mayStartTreatment, config.startTreatmentUrl],
+     ["panel-no-show", props.mayNoShow, config.noShowUrl]].forEach(function (action) {
+      var form = document.getElementById(action[0]);
+      form.hidden = !action[1];
+      form.action = urlFor(action[2], event.id);
+      form.querySelector("input[name=next]").value = back;
+    });
     panel.showModal();
   }
 
   document.getElementById("panel-close").addEventListener("click", function () { panel.close(); });
-  document.getElementById("panel-check-in").addEventListener("click", function () {
-    var event = current;
-    fetch(urlFor(config.checkInUrl, event.id), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": element.dataset.csrf }
-    })
-      .then(function (response) {
-        return response.json().then(function (answer) {
-          panel.close();
-          if (!response.ok) { say("Not checked in: " + answer.detail, true); return; }
-          say(event.extendedProps.patient + " checked in.", false);
-          calendar.refetchEvents();
-        });
-      })
-      .catch(function () { panel.close(); say("Not checked in: the server could not be reached.", true); });
-  });
-
   // A week of several columns does not fit a phone: a narrow screen opens on the day.
   var narrow = window.matchMedia("(max-width: 700px)").matches;
   var calendar = EventCalendar.create(element, {
