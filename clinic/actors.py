@@ -1,17 +1,38 @@
 """Who did it. Services take an `actor`: a staff user, an API key's principal
-(integrations.authentication.IntegrationUser), or None for the system itself
-(beat, migrations). Every door passes the person or key it acts for."""
+(integrations.authentication.IntegrationUser), the patient themself
+(PatientActor), or None for the system itself (beat, migrations). Every door
+passes the person or key it acts for."""
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+from uuid import UUID
 
 from django.contrib.auth.models import User
 
-# A staff user, an IntegrationUser (an API key), or None (the system).
+# A staff user, an IntegrationUser (an API key), a PatientActor, or None (the system).
 Actor: TypeAlias = Any
 
 SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class PatientActor:
+    """The patient themself, through a door that proved who they are without a login.
+
+    `door` names it for the audit trail: "aftercare page" (a signed link sent
+    to them), "SMS reply" (a text from the number on their record), "email
+    unsubscribe" (the one-click link of an email to them). A patient holds no
+    staff permission: services that check one refuse them.
+    """
+
+    patient_id: UUID
+    door: str
+    is_authenticated: ClassVar[bool] = True
+
+    def get_username(self) -> str:
+        return f"patient:{self.door}"
 
 
 def staff_user(actor: Any) -> User | None:
@@ -31,4 +52,11 @@ def actor_label(actor: Any) -> str:
 
 def is_integration(actor: Any) -> bool:
     """Whether `actor` is booking software acting through an API key (authenticated, not a user row)."""
-    return actor is not None and getattr(actor, "is_authenticated", False) and not isinstance(actor, User)
+    return (
+        actor is not None and getattr(actor, "is_authenticated", False) and not isinstance(actor, (User, PatientActor))
+    )
+
+
+def is_patient(actor: Any) -> bool:
+    """Whether `actor` is the patient themself (a PatientActor)."""
+    return isinstance(actor, PatientActor)

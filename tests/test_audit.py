@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 from simple_history.models import HistoricalRecords
 
+from clinic.actors import PatientActor, is_integration, is_patient
 from integrations.services import api_key_create
 from patients import services as patient_services
 from patients.models import Patient
@@ -159,3 +160,17 @@ def test_a_service_called_without_saying_who_acts_is_refused() -> None:
 
     with pytest.raises(TypeError, match="needs actor="):
         patient_services.patient_update(patient=patient, data={"first_name": "Bo"})
+
+
+def test_a_change_the_patient_makes_themself_is_recorded_as_theirs_through_its_door() -> None:
+    patient = PatientFactory()
+    consent = patient_services.consent_give(
+        patient=patient, kind="service_messages", version="v1", actor=UserFactory(username="desk")
+    )
+    themself = PatientActor(patient_id=patient.pk, door="SMS reply")
+
+    patient_services.consent_revoke(consent=consent, actor=themself)
+
+    latest = consent.history.latest()
+    assert (latest.history_type, latest.history_user, latest.history_actor) == ("~", None, "patient:SMS reply")
+    assert is_patient(themself) and not is_integration(themself)
