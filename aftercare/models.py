@@ -8,9 +8,11 @@ Redis hiccup loses nothing. The dispatcher claims due rows and sends them.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 
@@ -280,6 +282,16 @@ class Severity(models.TextChoices):
 class ReportSource(models.TextChoices):
     STAFF = "staff", "Entered by staff"
     INTEGRATION = "integration", "Received by API"
+    PATIENT = "patient", "Sent by the patient (aftercare page)"
+
+
+def private_storage() -> Any:
+    """Where files patients send are kept: never served at a public URL (settings.STORAGES["private"])."""
+    return storages["private"]
+
+
+def photo_path(report: SideEffectReport, filename: str) -> str:
+    return f"side-effect-photos/{report.patient_id}/{filename}"
 
 
 class SideEffectReport(models.Model):
@@ -292,6 +304,13 @@ class SideEffectReport(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     onset_on = models.DateField(help_text="The day the symptoms began.")
     notes = models.TextField(blank=True)
+    photo = models.FileField(
+        storage=private_storage,
+        upload_to=photo_path,
+        blank=True,
+        max_length=300,
+        help_text="A photo the patient sent, re-encoded without its metadata; stored privately.",
+    )
     source = models.CharField(max_length=20, choices=ReportSource.choices, default=ReportSource.STAFF)
     is_red_flag = models.BooleanField(default=False)
     red_flag_reasons = models.TextField(blank=True)

@@ -23,6 +23,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from aftercare.models import ChannelRule
+from aftercare.page_links import page_url
 from patients.models import Patient
 from treatments.followup import (
     FollowUp,
@@ -31,11 +32,16 @@ from treatments.followup import (
     next_booked_session,
     sessions_of_course,
 )
-from treatments.models import Course, Session
+from treatments.models import Course, Session, SessionStatus
 
 
 def patient_zone(patient: Patient) -> ZoneInfo:
     return ZoneInfo(str(patient.time_zone))
+
+
+def locale_of(language: str) -> str:
+    """The locale a patient's language is written in: "en" is the clinic's British English (dates as 2 March)."""
+    return settings.LANGUAGE_CODE if language == "en" else language
 
 
 def format_day(day: date | None) -> str:
@@ -114,6 +120,10 @@ def message_context(
     (empty for a maintenance session); `first_session` is true after a
     course's first session only.
 
+    `page_url` is the link to the patient's page for the session (for a
+    prompt about a course, its latest completed session's), empty when
+    there is none.
+
     `followup` (the course's stored follow-up state) and `course_sessions`
     (every session of the course as they are now), when the caller holds
     them (a session change carries both), save reading them.
@@ -138,6 +148,7 @@ def message_context(
         "next_window_start": "",
         "next_window_end": "",
         "next_session": "",
+        "page_url": page_url(session.pk) if session is not None else "",
     }
     if course is not None:
         context["clinic_name"] = course.location.name
@@ -150,4 +161,13 @@ def message_context(
             context["next_window_end"] = format_day(followup.window_end)
         booked = next_booked_session(course_sessions or (), now=timezone.now())
         context["next_session"] = format_moment(booked.starts_at, zone) if booked else ""
+        if session is None:
+            # A prompt about the course: the page of its latest session that took place.
+            latest = _latest_completed(course_sessions or ())
+            context["page_url"] = page_url(latest.pk) if latest is not None else ""
     return context
+
+
+def _latest_completed(sessions: Sequence[Session]) -> Session | None:
+    done = [s for s in sessions if s.status == SessionStatus.COMPLETED and s.completed_at is not None]
+    return max(done, key=lambda s: s.completed_at) if done else None

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from aftercare.views import aftercare_page
+
+urlpatterns = [
+    # Short: the address goes into two-segment texts.
+    path("c/<str:token>/", aftercare_page, name="aftercare-page"),
+]

@@ -1,0 +1,129 @@
+"""The patient's own page for a session, opened from a link in a message (no login).
+
+The link's token (aftercare.page_links) is the only key: a malformed,
+altered, forged or expired one, or one whose patient has been erased, gets
+the same 404 and not a word more. A cancelled or missed session's page shows
+the clinic's contact only. The page is server-rendered with its few KB of
+CSS inline: no script, no font, no image, no third party, nothing that
+tracks; the response asks not to be cached, indexed, or named in a Referer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.views.decorators.http import require_http_methods
+
+from aftercare import timing
+from aftercare.check_in_form import SYMPTOM_CHOICES, CheckInForm
+from aftercare.models import SideEffectReport
+from aftercare.page import clinic_contact, is_gone, red_flag_advice, session_for_page, session_page
+from aftercare.page_links import session_of_token
+from aftercare.rendering import locale_of, patient_zone
+from aftercare.side_effects import side_effect_report_create
+from clinic.actors import PatientActor
+from clinic.errors import DomainError
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store, private",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+# A link is one patient's; more reports than this from it in an hour are not a patient checking in.
+REPORTS_PER_HOUR = 10
+
+
+def _respond(response: HttpResponse) -> HttpResponse:
+    for header, value in PAGE_HEADERS.items():
+        response[header] = value
+    return response
+
+
+def _outcome(session_id: UUID, report_id: str | None) -> SideEffectReport | None:
+    """The report just sent from this page (its id is in the address it redirected to), if it is this session's."""
+    if not report_id:
+        return None
+    try:
+        return SideEffectReport.objects.filter(pk=UUID(report_id), session_id=session_id).first()
+    except ValueError:
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def aftercare_page(request: HttpRequest, token: str) -> HttpResponse:
+    session_id = session_of_token(token)
+    session = session_for_page(session_id) if session_id is not None else None
+    if session is None:
+        return _respond(render(request, "aftercare/page/not_found.html", status=404))
+    patient = session.course.patient
+    with translation.override(locale_of(patient.language)):
+        if is_gone(session):
+            context = {"contact": clinic_contact(session.location), "missed": session.status == "no_show"}
+            return _respond(render(request, "aftercare/page/gone.html", context, status=410))
+        now = timezone.now()
+        zone = patient_zone(patient)
+        today = now.astimezone(zone).date()
+        session_day = (session.completed_at or session.starts_at).astimezone(zone).date()
+        page = session_page(session, now=now)
+        form = None
+        if page.takes_check_in:
+            form = CheckInForm(
+                request.POST if request.method == "POST" else None,
+                request.FILES if request.method == "POST" else None,
+                session_day=session_day,
+                today=today,
+            )
+            if request.method == "POST" and form.is_valid():
+                recent = SideEffectReport.objects.filter(
+                    Q(session=session) & Q(created_at__gte=now - timedelta(hours=1))
+                ).count()
+                if recent >= REPORTS_PER_HOUR:
+                    form.add_error(
+                        None, translation.gettext("We have had many reports from this page: please call us.")
+                    )
+                else:
+                    try:
+                        report = side_effect_report_create(
+                            patient=patient,
+                            session=session,
+                            symptoms=form.cleaned_data["symptoms"],
+                            severity=form.cleaned_data["severity"],
+                            onset_on=form.cleaned_data["onset_on"],
+                            notes=form.cleaned_data["notes"],
+                            photo=form.cleaned_data["photo"],
+                            actor=PatientActor(patient_id=patient.pk, door="aftercare page"),
+                        )
+                    except ValidationError as exc:
+                        form.add_error(None, exc)
+                    except DomainError as exc:
+                        form.add_error(None, str(exc))
+                    else:
+                        return _respond(HttpResponseRedirect(f"{request.path}?report={report.pk}#outcome"))
+        elif request.method == "POST":
+            return _respond(HttpResponse(status=405))
+        report = _outcome(session.pk, request.GET.get("report"))
+        labels = dict(SYMPTOM_CHOICES)
+        context = {
+            "page": page,
+            "contact": page.contact,
+            "form": form,
+            "report": report,
+            "report_symptoms": [labels.get(s, s) for s in report.symptoms] if report else [],
+            "red_flag_advice": red_flag_advice(session, severe=report.severity == "severe")
+            if report and report.is_red_flag
+            else None,
+            "settles_by": [
+                (labels.get(symptom, symptom), day)
+                for symptom, day in timing.settles_by(symptoms=report.symptoms, onset_on=report.onset_on)
+            ]
+            if report and not report.is_red_flag
+            else [],
+            "language": patient.language,
+        }
+        return _respond(render(request, "aftercare/page/session.html", context))
