@@ -30,13 +30,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from aftercare import timing
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from aftercare.rendering import locale_of
+from aftercare.sms_text import gsm7_fold
 from clinic.logs import exception_origin
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
@@ -138,7 +141,26 @@ DELIVERY_FIELDS = (
     "patient__phone",
     "patient__time_zone",
     "patient__erased_at",
+    "patient__language",
 )
+
+
+def opt_out_hint(language: str) -> str:
+    """What the first text a patient is sent adds, as carriers expect: how to stop texts."""
+    with translation.override(locale_of(language)):
+        return gsm7_fold(gettext("Reply STOP to opt out."))
+
+
+def patients_texted_before(patient_ids: set[Any]) -> set[Any]:
+    """Those of `patient_ids` who have been sent a text already."""
+    if not patient_ids:
+        return set()
+    return set(
+        ScheduledMessage.objects.filter(patient_id__in=patient_ids, channel=Channel.SMS, status=MessageStatus.SENT)
+        .exclude(kind__in=STAFF_KINDS)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
 
 
 class Outcome(NamedTuple):
@@ -191,6 +213,9 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
             kind=ConsentKind.SERVICE_MESSAGES,
             at=now,
         )
+        texted = patients_texted_before(
+            {m.patient_id for m in messages.values() if m.channel == Channel.SMS and m.kind not in STAFF_KINDS}
+        )
         quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
     except Exception as exc:  # nothing was sent yet: each row takes the error as one attempt
         for claim in claims:
@@ -203,7 +228,9 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
         if message is None:
             continue
         try:
-            outcome = _outcome(claim, message, now=now, quiet=quiet, consenting=consenting, transports=transports)
+            outcome = _outcome(
+                claim, message, now=now, quiet=quiet, consenting=consenting, texted=texted, transports=transports
+            )
         except Exception as exc:  # one bad row must not stop the batch
             outcome = _unexpected_outcome(claim, exc, attempts=message.attempts, result=result)
         outcomes.append(outcome)
@@ -217,9 +244,15 @@ def _outcome(
     now: datetime,
     quiet: timing.QuietHours,
     consenting: set[Any],
+    texted: set[Any],
     transports: _Transports,
 ) -> Outcome:
-    """Decide what happens to one row, sending it if it may go now."""
+    """Decide what happens to one row, sending it if it may go now.
+
+    The first text a patient is ever sent says how to opt out (`texted`:
+    the patients sent one before, this batch's included); the row records
+    the words as sent.
+    """
     address = _address(message)
     reason = undeliverable_reason(message, now=now, consented=message.patient_id in consenting, address=address)
     if reason:
@@ -239,11 +272,14 @@ def _outcome(
                     "attempts": message.attempts - 1,
                 },
             )
+    body = message.body
+    if message.channel == Channel.SMS and message.kind not in STAFF_KINDS and message.patient_id not in texted:
+        body = f"{body} {opt_out_hint(message.patient.language)}"
     outgoing = OutgoingMessage(
         idempotency_key=str(message.pk),
         to=address,
         subject=message.subject,
-        body=message.body,
+        body=body,
         reply_to=message.reply_to,
     )
     try:
@@ -252,6 +288,8 @@ def _outcome(
         return _retry_or_fail(claim, attempts=message.attempts, error=str(exc))
     except PermanentError as exc:
         return _fail(claim, error=str(exc))
+    if message.channel == Channel.SMS:
+        texted.add(message.patient_id)
     return Outcome(
         claim,
         "sent",
@@ -260,6 +298,7 @@ def _outcome(
             "sent_at": timezone.now(),
             "provider_message_id": provider_id[:200],
             "to_address": address,
+            "body": body,
             "last_error": "",
         },
     )

@@ -131,7 +131,10 @@ class MessageTemplate(models.Model):
         help_text=(
             "Variables: {{ first_name }}, {{ session_date }}, {{ clinic_name }}, {{ clinic_phone }}, "
             "{{ reply_to }} (empty unless replies reach the clinic), {{ first_session }}, {{ session_number }}, "
-            "{{ next_window_start }}, {{ next_window_end }}, {{ next_session }}, {{ sessions_remaining }}."
+            "{{ next_window_start }}, {{ next_window_end }}, {{ next_session }}, {{ sessions_remaining }}, "
+            "{{ page_url }} (the patient's page for the session: every text should carry it); for texts, short "
+            "dates: {{ session_date_short }}, {{ next_window_start_short }}, {{ next_window_end_short }}, "
+            "{{ next_session_short }}. An SMS should stay within two segments (306 plain characters)."
         )
     )
 

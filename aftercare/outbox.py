@@ -29,6 +29,7 @@ from aftercare.models import (
     SuppressionReason,
 )
 from aftercare.rendering import message_context, patient_zone, render, render_subject, template_for
+from aftercare.sms_text import gsm7_fold
 from clinic.actors import Actor, staff_user
 from clinic.queue import wake_after_commit
 from patients.models import Patient
@@ -148,11 +149,13 @@ def write_new_message(*, dedupe_key: str, **fields: Any) -> ScheduledMessage:
 
 
 def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_address: str = "") -> dict[str, str]:
-    """The subject, body and Reply-To of a message rendered from `template` with `values`."""
+    """The subject, body and Reply-To of a message rendered from `template` with `values` (an SMS in GSM-7)."""
     to_patient_by_email = channel == Channel.EMAIL and not to_address
+    body = render(template.body, values)
     return {
         "subject": render_subject(template.subject, values),
-        "body": render(template.body, values),
+        # A single character outside GSM-7 would make a text UCS-2, and two segments five.
+        "body": gsm7_fold(body) if channel == Channel.SMS else body,
         "reply_to": values.get("reply_to", "") if to_patient_by_email else "",
     }
 

@@ -32,8 +32,9 @@ from aftercare.text_html import text_to_html
 from treatments.followup import course_followup, sessions_of_course
 from treatments.models import Location, Session, SessionKind, SessionStatus
 
-# The opening line of a message ("Dear {{ first_name }},"): a page has no addressee line.
-_GREETING = re.compile(r"\A\s*[^\n]*\{\{\s*first_name\s*\}\}[^\n]*,[ \t]*\n")
+# The opening line of a message ("Dear {{ first_name }},", "Hola, {{ first_name }}:"): a page has no
+# addressee line.
+_GREETING = re.compile(r"\A\s*[^\n]*\{\{\s*first_name\s*\}\}[^\n]*[,:][ \t]*\n")
 
 
 def page_source(source: str) -> str:

@@ -247,7 +247,9 @@ LOGIN_URL = "admin:login"
 # British English: staff pages read and write dates day first. Patients'
 # languages (and their message templates) are LANGUAGES; "en" covers en-gb.
 LANGUAGE_CODE = "en-gb"
-LANGUAGES = [("en", "English")]
+LANGUAGES = [("en", "English"), ("es", "Español")]
+# Translations of the pages patients read and the words the code adds to messages (the STOP hint).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"  # stored and served in UTC; local times come from zoneinfo
 USE_I18N = True
 USE_TZ = True

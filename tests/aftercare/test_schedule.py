@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.conf import settings
+from django.test import Client
 from django.core import mail
 
 from aftercare.dispatch import dispatch_due
@@ -346,15 +348,13 @@ FIRST_MESSAGE_EMAIL = [
     "cooling gel or aloe",
     "cool showers",
 ]
-# The SMS says the same, shorter.
+# The SMS says what matters first, in two segments, and links to the page that says it all.
 FIRST_MESSAGE_SMS = [
-    "pause makeup and alcohol-based products 24 h",
-    "retinoids and aha/bha 3-5 days",
-    "vitamin c and exfoliants 5-7 days",
-    "don't touch, rub, massage or pick",
-    "mild fragrance-free cleanser, lukewarm water, pat dry",
-    "aloe or cooling gel",
-    "cool showers",
+    "redness, swelling and bumps settle in 1-2 days",
+    "hands off the area",
+    "no makeup 24 h",
+    "no heat 48-72 h",
+    "pain, rash, pus or fever: call +442079460000",
 ]
 
 
@@ -379,6 +379,12 @@ def test_the_message_after_a_session_carries_every_pause_and_the_gentle_care_at_
     assert [phrase for phrase in FIRST_MESSAGE_SMS if phrase not in normalised(sms.body)] == []
     # Shorter must not mean contradicting: exfoliants are never said to be fine after a day.
     assert not re.search(r"exfoliants[^.;]*24 h", sms.body)
+    # The patient's first text says how to stop them; the link opens the page with every pause and the care.
+    assert sms.body.endswith(" Reply STOP to opt out.")
+    link = re.search(r"https?://\S+/c/[\w-]{43}/", sms.body).group(0)
+    page = Client().get(link.removeprefix(settings.SITE_URL))
+    assert page.status_code == 200
+    assert [phrase for phrase in FIRST_MESSAGE_EMAIL if phrase not in normalised(page.content.decode())] == []
 
 
 # --- timing follows the session, not the moment it was recorded ----------------------------
