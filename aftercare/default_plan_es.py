@@ -90,7 +90,9 @@ STEPS: dict[str, dict[str, str]] = {
             "Hola, {{ first_name }}:\n\n"
             "Esperamos que tu piel se esté calmando después de la sesión del {{ session_date }}. Es normal "
             "algo de enrojecimiento o hinchazón durante los primeros 1–2 días.\n\n"
-            "Cuéntanos cómo estás: {% if reply_to %}responde a este correo o {% endif %}" + CALL_US + " si tienes dolor, "
+            "Cuéntanos cómo estás: {% if reply_to %}responde a este correo o {% endif %}"
+            + CALL_US
+            + " si tienes dolor, "
             "hinchazón, picor, una erupción, moratones, pus o fiebre. Registramos cada aviso y un profesional "
             "revisa el mismo día cualquier cosa fuera de lo normal.\n\n"
             "Hasta que la zona se calme, no la toques: nada de tocar, frotar, masajear ni pellizcar.\n\n"
@@ -133,8 +135,7 @@ STEPS: dict[str, dict[str, str]] = {
             "sombrero y sombra los días de sol: la exposición al sol, el tabaco y una mala rutina de cuidado "
             "acortan lo que duran los resultados.\n\n"
             "{% if first_session %}Los primeros resultados suelen verse después de 1–2 semanas.{% else %}Cada "
-            "sesión suma a las anteriores, y tu piel sigue mejorando en las próximas semanas.{% endif %}"
-            + SIGNATURE
+            "sesión suma a las anteriores, y tu piel sigue mejorando en las próximas semanas.{% endif %}" + SIGNATURE
         ),
         "sms": (
             "{{ clinic_name }}: una semana después, los moratones deberían haberse ido (si no, " + SMS_CALL + "). "

@@ -37,6 +37,8 @@ from aftercare import timing
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
+from aftercare.contact import clinic_contact
+from aftercare.email_layout import patient_email
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
 from aftercare.rendering import locale_of
 from aftercare.sms_text import gsm7_fold
@@ -44,6 +46,7 @@ from clinic.logs import exception_origin
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
 from patients.selectors import patient_has_consent, patient_ids_with_consent
+from treatments.models import Location
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +145,19 @@ DELIVERY_FIELDS = (
     "patient__time_zone",
     "patient__erased_at",
     "patient__language",
+    "page_url",
+    "course_id",
+    "session_id",
 )
+# The location whose name, address and sender an email carries: the course's, else the session's.
+LOCATION_FIELDS = ("name", "address", "phone", "email", "sender_name", "sender_email")
+DELIVERY_FIELDS += tuple(f"{via}__location__{name}" for via in ("course", "session") for name in LOCATION_FIELDS)
+
+
+def _location(message: ScheduledMessage) -> Location | None:
+    if message.course_id is not None:
+        return message.course.location
+    return message.session.location if message.session_id is not None else None
 
 
 def opt_out_hint(language: str) -> str:
@@ -204,7 +219,7 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
     now = timezone.now()
     try:
         messages = (
-            ScheduledMessage.objects.select_related("patient")
+            ScheduledMessage.objects.select_related("patient", "course__location", "session__location")
             .only(*DELIVERY_FIELDS)
             .in_bulk([claim.pk for claim in claims])
         )
@@ -275,13 +290,7 @@ def _outcome(
     body = message.body
     if message.channel == Channel.SMS and message.kind not in STAFF_KINDS and message.patient_id not in texted:
         body = f"{body} {opt_out_hint(message.patient.language)}"
-    outgoing = OutgoingMessage(
-        idempotency_key=str(message.pk),
-        to=address,
-        subject=message.subject,
-        body=body,
-        reply_to=message.reply_to,
-    )
+    outgoing = _outgoing(message, address=address, body=body)
     try:
         provider_id = transports.send(message.channel, outgoing)
     except TransientError as exc:
@@ -302,6 +311,33 @@ def _outcome(
             "last_error": "",
         },
     )
+
+
+def _outgoing(message: ScheduledMessage, *, address: str, body: str) -> OutgoingMessage:
+    """What the transport is handed: an email to a patient in the clinic's layout (HTML and text, its
+    location's From, one-click unsubscribe); an alert to staff, or a text, as written."""
+    fields: dict[str, Any] = {
+        "idempotency_key": str(message.pk),
+        "to": address,
+        "subject": message.subject,
+        "body": body,
+        "reply_to": message.reply_to,
+    }
+    if message.channel != Channel.EMAIL:
+        return OutgoingMessage(**fields)
+    contact = clinic_contact(_location(message))
+    fields["from_email"] = contact.from_email
+    if message.kind not in STAFF_KINDS:
+        email = patient_email(
+            subject=message.subject,
+            body=body,
+            page_url=message.page_url,
+            patient_id=message.patient_id,
+            language=message.patient.language,
+            sender=contact,
+        )
+        fields |= {"body": email.text, "html": email.html, "headers": email.headers}
+    return OutgoingMessage(**fields)
 
 
 def _fail(claim: Claim, *, error: str) -> Outcome:

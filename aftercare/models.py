@@ -214,6 +214,9 @@ class ScheduledMessage(models.Model):
     )
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
+    page_url = models.URLField(
+        max_length=300, blank=True, help_text="The patient's page the message links to (an email shows it as a button)."
+    )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     suppressed_reason = models.CharField(max_length=30, choices=SuppressionReason.choices, blank=True)

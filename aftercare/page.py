@@ -24,13 +24,14 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.safestring import SafeString
 
+from aftercare.contact import ClinicContact, clinic_contact
 from aftercare.default_plan import SIGNATURE
 from aftercare.models import AftercareStep, MessageKind, MessageTemplate, PromptTemplate, StepCondition
 from aftercare.recovery import PHASES, Phase, phase_index
 from aftercare.rendering import message_context, patient_zone, render, template_for
 from aftercare.text_html import text_to_html
 from treatments.followup import course_followup, sessions_of_course
-from treatments.models import Location, Session, SessionKind, SessionStatus
+from treatments.models import Session, SessionKind, SessionStatus
 
 # The opening line of a message ("Dear {{ first_name }},", "Hola, {{ first_name }}:"): a page has no
 # addressee line.
@@ -55,21 +56,10 @@ class PhaseOnPage:
 
 
 @dataclass
-class Contact:
-    """How to reach the clinic that holds the session: nothing about the patient."""
-
-    name: str
-    phone: str
-    phone_link: str
-    email: str
-    address: str
-
-
-@dataclass
 class SessionPage:
     session: Session
     context: dict[str, Any]
-    contact: Contact
+    contact: ClinicContact
     phases: list[PhaseOnPage]
     current: PhaseOnPage | None
     # Whether the patient may report side effects here: after a session that took place.
@@ -90,17 +80,6 @@ def session_for_page(session_id: UUID) -> Session | None:
         )
         .filter(pk=session_id, course__patient__erased_at__isnull=True)
         .first()
-    )
-
-
-def clinic_contact(location: Location) -> Contact:
-    phone = location.phone
-    return Contact(
-        name=location.name,
-        phone=phone.as_national if phone else settings.CLINIC_PHONE,
-        phone_link=f"tel:{phone}" if phone else (f"tel:{settings.CLINIC_PHONE}" if settings.CLINIC_PHONE else ""),
-        email=location.email,
-        address=location.address,
     )
 
 

@@ -1,4 +1,4 @@
-"""Links to a patient's own page for one session: short, unguessable, expiring, signed.
+"""Links to a patient's own page for one session, and to unsubscribe: short, unguessable, expiring, signed.
 
 Every message about a session links to its page, and the link is all a
 patient needs: no login. A token is 32 bytes, written as 43 URL-safe base64
@@ -30,13 +30,21 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 SALT = "aftercare.page_links"
+UNSUBSCRIBE_SALT = "aftercare.unsubscribe"
+# Unsubscribe links must work for as long as an email may be read: years, not months.
+UNSUBSCRIBE_DAYS = 3650
 MAC_BYTES = 12
 TOKEN_BYTES = 16 + 4 + MAC_BYTES
 EPOCH = date(1970, 1, 1)
 
 
-def _mac(payload: bytes, secret: str) -> bytes:
-    return salted_hmac(SALT, payload, secret=secret, algorithm="sha256").digest()[:MAC_BYTES]
+def _mac(salt: str, payload: bytes, secret: str) -> bytes:
+    return salted_hmac(salt, payload, secret=secret, algorithm="sha256").digest()[:MAC_BYTES]
+
+
+def _token(salt: str, object_id: UUID, expires_on: date) -> str:
+    payload = object_id.bytes + (expires_on - EPOCH).days.to_bytes(4, "big")
+    return base64.urlsafe_b64encode(payload + _mac(salt, payload, settings.SECRET_KEY)).decode().rstrip("=")
 
 
 def page_token(session_id: UUID, *, expires_on: date | None = None) -> str:
@@ -46,12 +54,29 @@ def page_token(session_id: UUID, *, expires_on: date | None = None) -> str:
     """
     if expires_on is None:
         expires_on = timezone.now().date() + timedelta(days=settings.AFTERCARE_PAGE_LINK_DAYS)
-    payload = session_id.bytes + (expires_on - EPOCH).days.to_bytes(4, "big")
-    return base64.urlsafe_b64encode(payload + _mac(payload, settings.SECRET_KEY)).decode().rstrip("=")
+    return _token(SALT, session_id, expires_on)
 
 
 def session_of_token(token: str, *, today: date | None = None) -> UUID | None:
     """The session a token opens, or None if it is malformed, altered, forged or expired."""
+    return _object_of(SALT, token, today=today)
+
+
+def unsubscribe_token(patient_id: UUID) -> str:
+    """The token of a patient's one-click unsubscribe link (same format, its own key, years long)."""
+    return _token(UNSUBSCRIBE_SALT, patient_id, timezone.now().date() + timedelta(days=UNSUBSCRIBE_DAYS))
+
+
+def patient_of_unsubscribe_token(token: str) -> UUID | None:
+    """The patient an unsubscribe token names, or None if it is malformed, altered, forged or expired."""
+    return _object_of(UNSUBSCRIBE_SALT, token)
+
+
+def unsubscribe_url(patient_id: UUID) -> str:
+    return settings.SITE_URL + reverse("aftercare-unsubscribe", args=[unsubscribe_token(patient_id)])
+
+
+def _object_of(salt: str, token: str, *, today: date | None = None) -> UUID | None:
     if len(token) != 43:
         return None
     try:
@@ -62,7 +87,7 @@ def session_of_token(token: str, *, today: date | None = None) -> UUID | None:
         return None
     payload, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not any(hmac.compare_digest(mac, _mac(payload, secret)) for secret in secrets):
+    if not any(hmac.compare_digest(mac, _mac(salt, payload, secret)) for secret in secrets):
         return None
     expires_on = EPOCH + timedelta(days=int.from_bytes(payload[16:20], "big"))
     if expires_on < (today or timezone.now().date()):

@@ -18,17 +18,22 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from aftercare import timing
 from aftercare.check_in_form import SYMPTOM_CHOICES, CheckInForm
+from aftercare.contact import clinic_contact
 from aftercare.models import SideEffectReport
-from aftercare.page import clinic_contact, is_gone, red_flag_advice, session_for_page, session_page
-from aftercare.page_links import session_of_token
+from aftercare.page import is_gone, red_flag_advice, session_for_page, session_page
+from aftercare.page_links import patient_of_unsubscribe_token, session_of_token
 from aftercare.rendering import locale_of, patient_zone
 from aftercare.side_effects import side_effect_report_create
 from clinic.actors import PatientActor
 from clinic.errors import DomainError
+from patients.models import Patient
+from patients.services import service_messages_stop
+from treatments.models import Course
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store, private",
@@ -127,3 +132,25 @@ def aftercare_page(request: HttpRequest, token: str) -> HttpResponse:
             "language": patient.language,
         }
         return _respond(render(request, "aftercare/page/session.html", context))
+
+
+@csrf_exempt  # RFC 8058: mail clients post the one-click request with no cookie; the token is the key
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """One-click unsubscribe (List-Unsubscribe-Post) and the footer link: a POST revokes messaging consent.
+
+    A GET only asks (a link scanner or a prefetching mail client must not
+    unsubscribe anyone); a POST, from the page's button or from the mail
+    client's one-click, stops the messages. Asking again changes nothing.
+    """
+    patient_id = patient_of_unsubscribe_token(token)
+    patient = Patient.objects.filter(pk=patient_id, erased_at__isnull=True).first() if patient_id else None
+    if patient is None:
+        return _respond(render(request, "aftercare/page/not_found.html", status=404))
+    latest = Course.objects.filter(patient=patient).select_related("location").order_by("-created_at").first()
+    contact = clinic_contact(latest.location if latest else None)
+    with translation.override(locale_of(patient.language)):
+        if request.method == "POST":
+            service_messages_stop(patient=patient, actor=PatientActor(patient_id=patient.pk, door="email unsubscribe"))
+        context = {"contact": contact, "stopped": request.method == "POST"}
+        return _respond(render(request, "aftercare/page/unsubscribe.html", context))

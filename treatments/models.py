@@ -52,6 +52,19 @@ class Location(models.Model):
     email = models.EmailField(
         blank=True, help_text="Patients' replies to messages come here; without it, messages ask for none."
     )
+    sender_name = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validate_one_line],
+        help_text="The name emails to patients come from; empty: the location's name.",
+    )
+    sender_email = models.EmailField(
+        blank=True,
+        help_text=(
+            "The address emails to patients come from (your mail provider must be allowed to send as it); "
+            "empty: the clinic's DEFAULT_FROM_EMAIL."
+        ),
+    )
     clinical_alert_email = models.EmailField(
         blank=True,
         help_text=(
