@@ -5,7 +5,7 @@ altered, forged or expired one, or one whose patient has been erased, gets
 the same 404 and not a word more. A cancelled or missed session's page shows
 the clinic's contact only. The page is server-rendered with its few KB of
 CSS inline: no script, no font, no image, no third party, nothing that
-tracks; the response asks not to be cached, indexed, or named in a Referer.
+tracks; the response asks not to be cached or indexed, and its address is never sent to another site.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from treatments.models import Course
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store, private",
-    "Referrer-Policy": "no-referrer",
+    # Never the link (the key) to another site; "no-referrer" would also make the browser send
+    # "Origin: null" with the check-in form, which CSRF protection rightly refuses.
+    "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex, nofollow",
 }
 # A link is one patient's; more reports than this from it in an hour are not a patient checking in.

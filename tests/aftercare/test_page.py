@@ -66,7 +66,7 @@ def test_the_page_shows_the_timeline_with_todays_phase_highlighted(client: Clien
     assert "days 3 to 7 are early recovery" in words  # the day-3 step's own words, in its phase
     assert "call 020 7946 0000" in words
     assert "how is your skin?" in words
-    assert response["Referrer-Policy"] == "no-referrer" and "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin" and "no-store" in response["Cache-Control"]
     # Nothing loaded from anywhere: no script, no external stylesheet, font or image.
     assert "<script" not in html and "<link" not in html and "<img" not in html
     assert len(response.content) < 40_000
