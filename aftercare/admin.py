@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template import TemplateSyntaxError
 from django.template.response import TemplateResponse
@@ -249,7 +249,8 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
     search_fields = ["patient__last_name", "patient__first_name", "patient__email"]
     list_select_related = ["patient"]
     autocomplete_fields = ["patient"]
-    clinical_fields = ("notes", "resolution_note")
+    # The patient's photo is as clinical as the notes: only those who treat them see it.
+    clinical_fields = ("notes", "resolution_note", "photo")
     change_form_template = "admin/aftercare/sideeffectreport/change_form.html"
     inlines = [ReportMessageInline]
 
@@ -295,7 +296,17 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
             return []
         # A report is a record: read, and resolved on its own page.
         fields = [field.name for field in SideEffectReport._meta.fields]
-        return fields if self.shows_clinical(request, obj) else [f for f in fields if f not in self.clinical_fields]
+        if not self.shows_clinical(request, obj):
+            return [f for f in fields if f not in self.clinical_fields]
+        # The photo is served by photo_view, never at a storage URL.
+        return [("photo_link" if f == "photo" else f) for f in fields]
+
+    @admin.display(description="photo")
+    def photo_link(self, report: SideEffectReport) -> str:
+        if not report.photo:
+            return "—"
+        url = reverse("admin:aftercare_sideeffectreport_photo", args=[report.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open the photo the patient sent</a>', url)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -308,6 +319,11 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
                 "<uuid:report_id>/resolve/",
                 self.admin_site.admin_view(self.resolve_view),
                 name="aftercare_sideeffectreport_resolve",
+            ),
+            path(
+                "<uuid:report_id>/photo/",
+                self.admin_site.admin_view(self.photo_view),
+                name="aftercare_sideeffectreport_photo",
             ),
             *super().get_urls(),
         ]
@@ -332,6 +348,18 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
             and acting_practitioner(request.user) is not None
             and self.clinical_access(request).covers(report.patient_id)
         )
+
+    def photo_view(self, request: HttpRequest, report_id: str) -> HttpResponse:
+        """The photo a patient sent, to those who may read the report's clinical fields; never cached."""
+        report = get_object_or_404(SideEffectReport, pk=report_id)
+        if not (self.has_view_permission(request, report) and self.shows_clinical(request, report)):
+            raise PermissionDenied
+        if not report.photo:
+            raise Http404("This report has no photo.")
+        response = FileResponse(report.photo.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "no-store, private"
+        response["Content-Disposition"] = "inline"
+        return response
 
     def resolve_view(self, request: HttpRequest, report_id: str) -> HttpResponse:
         report = get_object_or_404(SideEffectReport.objects.select_related("patient"), pk=report_id)

@@ -54,7 +54,9 @@ def test_the_compiled_catalogue_matches_its_source(language: str) -> None:
     with (folder / "django.mo").open("rb") as compiled:
         catalogue = gettext.GNUTranslations(compiled)
 
-    stale = [msgid for _, msgid, msgstr in entries(folder / "django.po") if msgstr and catalogue.gettext(msgid) != msgstr]
+    stale = [
+        msgid for _, msgid, msgstr in entries(folder / "django.po") if msgstr and catalogue.gettext(msgid) != msgstr
+    ]
 
     assert stale == []
     assert "#, fuzzy" not in (folder / "django.po").read_text(encoding="utf-8")  # fuzzy entries are not compiled

@@ -23,6 +23,7 @@ from aftercare.dispatch import dispatch_due
 from aftercare.models import MessageKind, MessageStatus, ReportSource, ScheduledMessage, SideEffectReport
 from tests.aftercare.conftest import LONDON, book, complete, local
 from tests.aftercare.test_page import page_path, text_of
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outside_world")]
 
@@ -190,3 +191,32 @@ def test_a_report_id_of_another_session_shows_nothing_of_it(client: Client, comp
 
     assert "we have your report" not in words
     assert client.get(page_path(completed.pk) + "?report=not-a-uuid").status_code == 200
+
+
+def test_the_photo_is_shown_to_those_who_treat_the_patient_and_no_one_else(completed) -> None:
+    from clinic.roles import FRONT_DESK, PRACTITIONER
+    from tests.treatments.conftest import in_role
+
+    upload = io.BytesIO(jpeg_with_gps())
+    upload.name = "IMG_0042.jpg"
+    Client().post(
+        page_path(completed.pk),
+        {"symptoms": ["bruising"], "severity": "mild", "onset_on": "2026-03-03", "photo": upload},
+    )
+    report = SideEffectReport.objects.get()
+    photo_url = f"/admin/aftercare/sideeffectreport/{report.pk}/photo/"
+    change_url = f"/admin/aftercare/sideeffectreport/{report.pk}/change/"
+    treating, desk = Client(), Client()
+    treating.force_login(in_role(completed.practitioner.user, PRACTITIONER))
+    desk.force_login(in_role(UserFactory(username="reception"), FRONT_DESK))
+    try:
+        response = treating.get(photo_url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+        assert b"".join(response.streaming_content).startswith(b"\xff\xd8")
+        assert photo_url in treating.get(change_url).content.decode()
+
+        assert desk.get(photo_url).status_code == 403
+        assert photo_url not in desk.get(change_url).content.decode()
+    finally:
+        report.photo.storage.delete(report.photo.name)

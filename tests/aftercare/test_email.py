@@ -125,7 +125,9 @@ def test_an_alert_to_clinicians_stays_plain_text_with_no_unsubscribe(clock, clie
     session, _ = sent_email
     page = ScheduledMessage.objects.filter(session=session).exclude(page_url="").first().page_url
     clock.move_to(local(LONDON, 3, 4, 11))
-    client.post(page.removeprefix("http://127.0.0.1:8000"), {"symptoms": ["rash"], "severity": "mild", "onset_on": "2026-03-04"})
+    client.post(
+        page.removeprefix("http://127.0.0.1:8000"), {"symptoms": ["rash"], "severity": "mild", "onset_on": "2026-03-04"}
+    )
     mail.outbox.clear()
 
     dispatch_due()

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
-from django.test import Client
 from django.core import mail
+from django.test import Client
 
 from aftercare.dispatch import dispatch_due
 from aftercare.models import (

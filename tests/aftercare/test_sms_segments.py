@@ -37,7 +37,7 @@ def test_every_sms_template_renders_to_at_most_two_gsm7_segments(clock, settings
     prompts = list(PromptTemplate.objects.filter(channel="sms").exclude(kind__in=NOT_TO_PATIENTS))
     assert {t.language for t in plan_templates} == {t.language for t in prompts} == {"en", "es"}
     worst: dict[str, tuple[int, int, str]] = {}
-    for _state, session, prompt_kinds in course_states(clock, course, practitioner, room):
+    for _state, session, _prompt_kinds in course_states(clock, course, practitioner, room):
         for values in LOCATION_SETUPS.values():
             Location.objects.filter(pk=course.location_id).update(phone=values["phone"], email=values["email"])
             settings.CLINIC_PHONE = values["clinic_phone"]

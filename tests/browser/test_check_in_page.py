@@ -21,7 +21,14 @@ from aftercare.models import ReportSource, SideEffectReport
 from aftercare.page_links import page_url
 from tests.browser.test_front_desk import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_phone_width import PHONE
-from tests.factories import CourseFactory, LocationFactory, PatientFactory, PractitionerFactory, RoomFactory, SessionFactory
+from tests.factories import (
+    CourseFactory,
+    LocationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    SessionFactory,
+)
 from treatments.models import SessionStatus
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
