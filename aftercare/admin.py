@@ -349,7 +349,7 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
             and self.clinical_access(request).covers(report.patient_id)
         )
 
-    def photo_view(self, request: HttpRequest, report_id: str) -> HttpResponse:
+    def photo_view(self, request: HttpRequest, report_id: str) -> FileResponse:
         """The photo a patient sent, to those who may read the report's clinical fields; never cached."""
         report = get_object_or_404(SideEffectReport, pk=report_id)
         if not (self.has_view_permission(request, report) and self.shows_clinical(request, report)):

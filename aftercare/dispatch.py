@@ -132,7 +132,7 @@ def undeliverable_reason(
 
 
 # What delivering a row reads: the message and the patient's contact details, never their clinical record.
-DELIVERY_FIELDS = (
+DELIVERY_FIELDS: tuple[str, ...] = (
     "kind",
     "channel",
     "to_address",
@@ -155,9 +155,9 @@ DELIVERY_FIELDS += tuple(f"{via}__location__{name}" for via in ("course", "sessi
 
 
 def _location(message: ScheduledMessage) -> Location | None:
-    if message.course_id is not None:
+    if message.course is not None:
         return message.course.location
-    return message.session.location if message.session_id is not None else None
+    return message.session.location if message.session is not None else None
 
 
 def opt_out_hint(language: str) -> str:

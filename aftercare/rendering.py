@@ -196,5 +196,5 @@ def message_context(
 
 
 def _latest_completed(sessions: Sequence[Session]) -> Session | None:
-    done = [s for s in sessions if s.status == SessionStatus.COMPLETED and s.completed_at is not None]
-    return max(done, key=lambda s: s.completed_at) if done else None
+    done = [(s.completed_at, s) for s in sessions if s.status == SessionStatus.COMPLETED and s.completed_at is not None]
+    return max(done, key=lambda pair: pair[0])[1] if done else None

@@ -11,6 +11,7 @@ tracks; the response asks not to be cached or indexed, and its address is never 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ from clinic.actors import PatientActor
 from clinic.errors import DomainError
 from patients.models import Patient
 from patients.services import service_messages_stop
-from treatments.models import Course
+from treatments.models import Course, Session
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store, private",
@@ -114,26 +115,29 @@ def aftercare_page(request: HttpRequest, token: str) -> HttpResponse:
                         return _respond(HttpResponseRedirect(f"{request.path}?report={report.pk}#outcome"))
         elif request.method == "POST":
             return _respond(HttpResponse(status=405))
-        report = _outcome(session.pk, request.GET.get("report"))
-        labels = dict(SYMPTOM_CHOICES)
-        context = {
-            "page": page,
-            "contact": page.contact,
-            "form": form,
-            "report": report,
-            "report_symptoms": [labels.get(s, s) for s in report.symptoms] if report else [],
-            "red_flag_advice": red_flag_advice(session, severe=report.severity == "severe")
-            if report and report.is_red_flag
-            else None,
-            "settles_by": [
-                (labels.get(symptom, symptom), day)
-                for symptom, day in timing.settles_by(symptoms=report.symptoms, onset_on=report.onset_on)
-            ]
-            if report and not report.is_red_flag
-            else [],
-            "language": patient.language,
-        }
+        context = {"page": page, "contact": page.contact, "form": form}
+        context |= _outcome_context(session, _outcome(session.pk, request.GET.get("report")))
         return _respond(render(request, "aftercare/page/session.html", context))
+
+
+def _outcome_context(session: Session, outcome: SideEffectReport | None) -> dict[str, Any]:
+    """What the page says about the report just sent: a red flag's advice, or when each symptom should settle."""
+    if outcome is None:
+        return {}
+    labels = {str(value): label for value, label in SYMPTOM_CHOICES}
+    return {
+        "report": outcome,
+        "report_symptoms": [labels.get(symptom, symptom) for symptom in outcome.symptoms],
+        "red_flag_advice": red_flag_advice(session, severe=outcome.severity == "severe")
+        if outcome.is_red_flag
+        else None,
+        "settles_by": []
+        if outcome.is_red_flag
+        else [
+            (labels.get(symptom, symptom), day)
+            for symptom, day in timing.settles_by(symptoms=outcome.symptoms, onset_on=outcome.onset_on)
+        ],
+    }
 
 
 @csrf_exempt  # RFC 8058: mail clients post the one-click request with no cookie; the token is the key
