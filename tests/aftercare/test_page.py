@@ -152,3 +152,18 @@ def test_a_cancelled_sessions_page_shows_the_clinic_and_nothing_about_the_patien
     assert response.status_code == 410
     assert "This appointment was cancelled" in html and "Marylebone" in html
     assert "Amelia" not in html and "14:30" not in html
+
+
+def test_the_page_reads_a_fixed_number_of_queries_however_long_the_course(
+    client: Client, clock, course, practitioner, room, django_assert_max_num_queries
+) -> None:
+    sessions, _ = run_four_session_course(clock, course, practitioner, room, deliver=False)
+    first = client.get(page_path(sessions[0].pk))  # warm: the session machinery and template caches
+
+    # The session with its course, patient, location and plan; the course's sessions; its follow-up;
+    # the plan's steps and their email templates; the session's Django session and CSRF need none.
+    with django_assert_max_num_queries(6) as counted:
+        response = client.get(page_path(sessions[-1].pk))
+
+    assert first.status_code == response.status_code == 200
+    assert len(counted) == 5
