@@ -313,3 +313,20 @@ def side_effect_report_resolve(*, report: SideEffectReport, note: str, actor: Ac
     report.resolution_note = note
     report.save()
     return report
+
+
+@transaction.atomic
+def patient_photos_erase(*, patient: Patient) -> int:
+    """Erasure: the photos the patient sent go (a face identifies); the reports stay. Return how many.
+
+    The rows forget their files in the transaction; the files are deleted
+    once it commits, so a rolled-back erasure keeps both.
+    """
+    reports = list(SideEffectReport.objects.filter(patient=patient).exclude(photo=""))
+    names = [report.photo.name for report in reports]
+    for report in reports:
+        report.photo = ""  # type: ignore[assignment]
+        report.save(update_fields=["photo", "updated_at"])
+    storage = SideEffectReport._meta.get_field("photo").storage  # type: ignore[attr-defined]
+    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return len(names)

@@ -44,6 +44,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Model
 
 from aftercare.models import AftercareStep, MessageKind, MessageStatus, ScheduledMessage
+from aftercare.page_links import page_url
 from clinic.roles import PRACTITIONER
 from patients.models import Consent, ConsentKind, ContactChannel, MedicalFlag, Patient
 from treatments import rules
@@ -130,7 +131,7 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     ),
     ScheduledMessage: _words(
         "id kind dedupe_key patient_id course_id session_id step_id report_id channel to_address reply_to subject "
-        "body due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
+        "body page_url due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
         "cancelled_at cancelled_by_id created_at updated_at"
     ),
 }
@@ -690,6 +691,7 @@ class ChainGenerator:
             "",
             subject if patient.channel == EMAIL else "",
             f"Hello {patient.first_name}{body_end}",
+            page_url(session_id),
             due,
             status,
             "",

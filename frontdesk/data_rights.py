@@ -16,11 +16,13 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from aftercare.models import MessageKind, ScheduledMessage, SideEffectReport
 from aftercare.outbox import patient_messages_erase
+from aftercare.side_effects import patient_photos_erase
 from clinic.actors import Actor
 from integrations.idempotency import forget_responses_naming
 from patients.models import Patient
@@ -36,6 +38,9 @@ def _plain(instance: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     for key, value in list(data.items()):
         if hasattr(value, "pk"):
             data[key] = str(value.pk)
+        elif isinstance(value, FieldFile):
+            # A file the patient sent (a photo): named here; the file itself is handed over apart.
+            data[key] = value.name or ""
     return data
 
 
@@ -108,6 +113,7 @@ def patient_erase(*, patient: Patient, actor: Actor) -> Patient:
     patient = patient_anonymise(patient=patient, actor=actor)
     patient_bookings_cancel(patient=patient, reason=CancelReason.OTHER, note="Patient data erased.", actor=actor)
     patient_messages_erase(patient=patient)
+    patient_photos_erase(patient=patient)
     # Responses kept for Idempotency-Key retries may quote the patient.
     forget_responses_naming([str(pk) for pk in _ids_naming(patient)])
     return patient

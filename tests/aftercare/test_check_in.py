@@ -220,3 +220,27 @@ def test_the_photo_is_shown_to_those_who_treat_the_patient_and_no_one_else(compl
         assert photo_url not in desk.get(change_url).content.decode()
     finally:
         report.photo.storage.delete(report.photo.name)
+
+
+def test_erasing_the_patient_deletes_their_photo_and_keeps_the_report(
+    completed, django_capture_on_commit_callbacks
+) -> None:
+    from frontdesk.data_rights import patient_erase, patient_export
+
+    upload = io.BytesIO(jpeg_with_gps())
+    upload.name = "IMG_0042.jpg"
+    Client().post(
+        page_path(completed.pk),
+        {"symptoms": ["bruising"], "severity": "mild", "onset_on": "2026-03-03", "photo": upload},
+    )
+    report = SideEffectReport.objects.get()
+    name, storage = report.photo.name, report.photo.storage
+    admin = UserFactory(username="boss", is_superuser=True, is_staff=True)
+    assert patient_export(patient=completed.course.patient, actor=admin)["side_effect_reports"][0]["photo"] == name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_erase(patient=completed.course.patient, actor=admin)
+
+    report.refresh_from_db()
+    assert report.photo.name == "" and report.symptoms == ["bruising"]
+    assert not storage.exists(name)
