@@ -323,10 +323,15 @@ def patient_photos_erase(*, patient: Patient) -> int:
     once it commits, so a rolled-back erasure keeps both.
     """
     reports = list(SideEffectReport.objects.filter(patient=patient).exclude(photo=""))
-    names = [report.photo.name for report in reports]
+    names = [report.photo.name for report in reports if report.photo.name]
     for report in reports:
-        report.photo = ""  # type: ignore[assignment]
+        report.photo = ""
         report.save(update_fields=["photo", "updated_at"])
-    storage = SideEffectReport._meta.get_field("photo").storage  # type: ignore[attr-defined]
-    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    storage = SideEffectReport._meta.get_field("photo").storage
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return len(names)
