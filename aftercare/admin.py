@@ -489,7 +489,7 @@ class InboundMessageAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
             kwargs["form"] = InboundMessageHandleForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [*INBOX_CONTENT_FIELDS, "handled_note"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

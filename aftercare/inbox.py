@@ -96,8 +96,14 @@ FILED_INTENTS = (
 )
 
 
+def _storable(text: str) -> str:
+    # PostgreSQL's text cannot hold NUL; no SMS carries one.
+    return text.replace("\x00", "")
+
+
 def bounded_body(text: str) -> str:
     """`text` as stored: cut to BODY_MAX_CHARS (marked as cut) when longer."""
+    text = _storable(text)
     if len(text) <= BODY_MAX_CHARS:
         return text
     return text[: BODY_MAX_CHARS - len(TRUNCATED)] + TRUNCATED
@@ -119,21 +125,22 @@ def inbound_sms_receive(
     A text whose `provider_message_id` is already stored is not stored or
     acted on again: the stored row is returned.
     """
+    provider_message_id = _storable(provider_message_id.strip())[:64]
     if provider_message_id:
         stored = InboundMessage.objects.filter(provider_message_id=provider_message_id).first()
         if stored is not None:
             return stored
-    number = from_number.strip()
+    number = _storable(from_number.strip())[:32]
     read = read_text(body)
     found = patients_at_number(number)
     patient = found[0] if len(found) == 1 else None
     match = SenderMatch.MATCHED if patient else (SenderMatch.SHARED_NUMBER if found else SenderMatch.UNKNOWN_NUMBER)
     message = InboundMessage(
         channel=InboundChannel.SMS,
-        from_number=number[:32],
-        to_number=to_number.strip()[:32],
+        from_number=number,
+        to_number=_storable(to_number.strip())[:32],
         body=bounded_body(body),
-        provider_message_id=provider_message_id[:64],
+        provider_message_id=provider_message_id,
         received_at=received_at or timezone.now(),
         patient=patient,
         intent=read.intent,

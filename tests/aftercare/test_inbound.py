@@ -232,6 +232,19 @@ def test_the_webhook_takes_posts_only_and_needs_no_csrf_token(twilio, amelia) ->
     assert post(client, fields_for("Thanks!")).status_code == 200
 
 
+def test_odd_but_signed_fields_are_stored_as_far_as_they_can_be_never_an_error(client, twilio, amelia) -> None:
+    fields = fields_for("C\x00 ok", sid="SM" + "9" * 80)
+    fields["From"] = AMELIA + "\x00"
+
+    response = post(client, fields)
+
+    assert response.status_code == 200
+    message = InboundMessage.objects.get()
+    assert (message.body, message.from_number, message.patient) == ("C ok", AMELIA, amelia)
+    assert post(client, fields).status_code == 200  # Twilio's retry: the id as stored is found again
+    assert InboundMessage.objects.count() == 1
+
+
 def test_a_body_longer_than_any_sms_is_stored_cut_and_marked(client, twilio, amelia) -> None:
     message = text_in(client, "word " * 1000)
 
