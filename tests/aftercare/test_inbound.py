@@ -41,7 +41,7 @@ from aftercare.models import (
 )
 from clinic.actors import PatientActor
 from clinic.errors import InvalidState, NotPermitted
-from frontdesk.data_rights import patient_erase
+from frontdesk.data_rights import patient_erase, patient_export
 from patients.models import Consent, ConsentKind, ContactChannel, Patient
 from patients.selectors import patient_has_consent
 from tests.aftercare.conftest import CLINIC_PHONE, LONDON, book, consenting_patient, local
@@ -716,6 +716,16 @@ def test_erasing_a_patient_blanks_their_texts_and_number_in_the_inbox_and_its_hi
     assert list(history.exclude(body="", from_number="", handled_note="")) == []
     someone_else.refresh_from_db()
     assert (someone_else.body, someone_else.from_number) == ("Hello", "+447700900777")
+
+
+def test_a_patients_export_holds_their_texts(client, twilio, amelia) -> None:
+    message = text_in(client, "Can I bring my sister along?")
+
+    export = patient_export(patient=amelia, actor=None)
+
+    assert [(m["id"], m["body"], m["intent"]) for m in export["inbound_messages"]] == [
+        (str(message.pk), "Can I bring my sister along?", "other")
+    ]
 
 
 # --- the session's own service ---------------------------------------------------------------------
