@@ -531,6 +531,8 @@ def session_reschedule(
         room=room,
         location=room.location,
         booked_late=any("late" in d.flags for d in decisions),
+        # The patient confirmed the old time, not the new one.
+        confirmed_at=session.confirmed_at if starts_at == session.starts_at else None,
     )
     _record_overrides(session, used)
     sessions_now = [*(s for s in sessions.of_course if s.pk != session.pk), session]

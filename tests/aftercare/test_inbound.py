@@ -46,7 +46,14 @@ from patients.models import Consent, ConsentKind, ContactChannel, Patient
 from patients.selectors import patient_has_consent
 from tests.aftercare.conftest import CLINIC_PHONE, LONDON, book, consenting_patient, local
 from tests.aftercare.dispatch_helpers import recorded_ids
-from tests.factories import ConsentFactory, CourseFactory, PatientFactory, UserFactory, mesotherapy_protocol
+from tests.factories import (
+    ConsentFactory,
+    CourseFactory,
+    PatientFactory,
+    RoomFactory,
+    UserFactory,
+    mesotherapy_protocol,
+)
 from treatments import services
 from treatments.models import Course, Location, Practitioner, Room, Session, SessionStatus
 
@@ -749,3 +756,17 @@ def test_a_cancelled_or_started_session_cannot_be_confirmed_and_a_patient_confir
     with pytest.raises(NotPermitted):
         services.session_confirm(session=someone_elses, actor=themself)
     assert not Session.objects.filter(confirmed_at__isnull=False).exists()
+
+
+def test_moving_a_confirmed_session_to_another_time_needs_a_new_confirmation(
+    client, twilio, amelia, amelias_course, practitioner: Practitioner, room: Room, clock
+) -> None:
+    session = book(amelias_course, practitioner, room, next_week(4))
+    text_in(client, "C")
+    other_room = RoomFactory(location=room.location, name="Room 2")
+
+    services.session_reschedule(session=session, starts_at=next_week(4), room=other_room, actor=None)
+    assert Session.objects.get(pk=session.pk).confirmed_at is not None  # same time, another room
+    services.session_reschedule(session=session, starts_at=next_week(5), actor=None)
+
+    assert Session.objects.get(pk=session.pk).confirmed_at is None
