@@ -376,3 +376,22 @@ PROMPTS: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+# Answers to a patient's text (aftercare.inbox), by SMS only: a text is answered by text, whatever channel the
+# patient prefers. They name no patient (a phone may be shared) and fit two GSM-7 segments with a long
+# location name.
+SMS_REPLIES: dict[str, str] = {
+    "confirm_reply": (
+        "{{ clinic_name }}: thank you, your appointment on {{ session_date }} is confirmed. To change it, "
+        "{% if clinic_phone %}call {{ clinic_phone }} or {% endif %}reply R."
+    ),
+    "opt_in_reply": (
+        "{{ clinic_name }}: you will get texts about your appointments and aftercare again. "
+        "Reply STOP to stop them, HELP for help."
+    ),
+    "help_reply": (
+        "{{ clinic_name }}: texts about your appointments and aftercare. Reply C to confirm your next "
+        "appointment, R to ask to rebook, STOP to stop these texts, START to get them again."
+        "{% if clinic_phone %} Questions? Call {{ clinic_phone }}.{% endif %}"
+    ),
+}

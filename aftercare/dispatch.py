@@ -95,8 +95,15 @@ def claim_due(*, now: datetime, limit: int) -> list[Claim]:
 
 # To clinicians, at the address on the row: the patient's consent and quiet hours do not apply.
 STAFF_KINDS = frozenset({MessageKind.RED_FLAG_ALERT})
-# To the patient, under their consent, but at any hour: advice after reporting a red flag cannot wait for morning.
-ANY_HOUR_KINDS = frozenset({MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY})
+# Answers to a text the patient just sent us (aftercare.inbox): expected now, whatever the hour.
+INBOUND_REPLY_KINDS = frozenset({MessageKind.CONFIRM_REPLY, MessageKind.OPT_IN_REPLY, MessageKind.HELP_REPLY})
+# To the patient, under their consent, but at any hour: advice after reporting a red flag cannot wait for
+# morning, and nor can the answer to their own text.
+ANY_HOUR_KINDS = frozenset({MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY, *INBOUND_REPLY_KINDS})
+# To the patient without their service-message consent: carriers require a HELP text to be answered whether
+# or not the patient takes our texts. (After a STOP the answer is written suppressed instead, aftercare.inbox:
+# the provider blocks the number, and sending would fail with Twilio's error 21610.)
+CONSENT_FREE_KINDS = frozenset({MessageKind.HELP_REPLY})
 
 
 def _address(message: ScheduledMessage) -> str:
@@ -122,10 +129,11 @@ def undeliverable_reason(
     if message.kind not in STAFF_KINDS:
         if message.patient.erased_at is not None:
             return SuppressionReason.PATIENT_ERASED
-        if consented is None:
-            consented = patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now)
-        if not consented:
-            return SuppressionReason.NO_CONSENT
+        if message.kind not in CONSENT_FREE_KINDS:
+            if consented is None:
+                consented = patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now)
+            if not consented:
+                return SuppressionReason.NO_CONSENT
     if not (_address(message) if address is None else address):
         return SuppressionReason.NO_CONTACT
     return ""

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("frontdesk/", include("frontdesk.urls")),
     path("", include("treatments.urls")),
+    # Patients' pages and the SMS provider's webhook (no staff login: signed links, signed requests).
     path("", include("aftercare.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

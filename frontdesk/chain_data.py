@@ -122,7 +122,7 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     Session: _words(
         "id course_id kind practitioner_id room_id location_id starts_at ends_at status booked_late completed_at "
         "notes treated_areas cancelled_at cancel_reason cancel_note no_show_at arrived_at treatment_started_at "
-        "sequence created_at updated_at"
+        "confirmed_at sequence created_at updated_at"
     ),
     FollowupState: _words(
         "course_id location_id kind sessions_done maintenance_done last_session_id last_practitioner_id "
@@ -587,6 +587,7 @@ class ChainGenerator:
                 no_show_at,
                 starts_at - ARRIVED_BEFORE if completed_at else None,  # a treated patient checked in first
                 starts_at if completed_at else None,  # and went in on time
+                max(starts_at - DAY, booked_at) if completed_at else None,  # confirmed on the reminder
                 0 if status == BOOKED else 1,
                 booked_at,
                 completed_at or cancelled_at or no_show_at or booked_at,

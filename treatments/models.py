@@ -466,6 +466,11 @@ class Session(models.Model):
     treatment_started_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient went in for treatment (the session is still booked)."
     )
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the patient confirmed they will come (a reply to a reminder); the first confirmation stays.",
+    )
     # Raised on every change, for calendar feeds (iCalendar SEQUENCE) and ETags.
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -14,7 +14,7 @@ from datetime import time
 import pytest
 from django.apps import apps
 
-from aftercare.default_plan import PROMPTS, STEPS
+from aftercare.default_plan import PROMPTS, SMS_REPLIES, STEPS
 from aftercare.migrations import _plan_v1 as first_shipped
 from aftercare.models import AftercarePlan, AftercareStep, MessageTemplate, PromptTemplate
 
@@ -68,6 +68,8 @@ def prompts_as_shipped() -> dict[tuple[str, str], tuple[str, str]]:
     for kind, texts in PROMPTS.items():
         shipped[(kind, "email")] = (texts["subject"], texts["email"])
         shipped[(kind, "sms")] = ("", texts["sms"])
+    for kind, body in SMS_REPLIES.items():  # answers to a patient's text: SMS only
+        shipped[(kind, "sms")] = ("", body)
     return shipped
 
 
