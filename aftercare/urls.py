@@ -1,11 +1,12 @@
 from django.urls import path
 
 from aftercare.sms_webhook import twilio_inbound_sms
-from aftercare.views import aftercare_page, unsubscribe
+from aftercare.views import aftercare_page, aftercare_page_ask, unsubscribe
 
 urlpatterns = [
     # Short: the address goes into two-segment texts.
     path("c/<str:token>/", aftercare_page, name="aftercare-page"),
+    path("c/<str:token>/ask/", aftercare_page_ask, name="aftercare-page-ask"),
     path("u/<str:token>/", unsubscribe, name="aftercare-unsubscribe"),
     path("sms/twilio/inbound/", twilio_inbound_sms, name="twilio-inbound-sms"),
 ]

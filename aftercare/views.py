@@ -18,14 +18,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from aftercare import timing
 from aftercare.check_in_form import SYMPTOM_CHOICES, CheckInForm
 from aftercare.contact import clinic_contact
-from aftercare.models import SideEffectReport
+from aftercare.inbox import inbound_message_file
+from aftercare.models import InboundIntent, InboundMessage, SideEffectReport
 from aftercare.page import is_gone, red_flag_advice, session_for_page, session_page
 from aftercare.page_links import patient_of_unsubscribe_token, session_of_token
 from aftercare.rendering import locale_of, patient_zone
@@ -43,8 +46,12 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex, nofollow",
 }
-# A link is one patient's; more reports than this from it in an hour are not a patient checking in.
+# A link is one patient's; more reports (or requests) than this from it in an hour are not a patient checking in.
 REPORTS_PER_HOUR = 10
+ASK_REFUSED = {
+    "too-many": _("We have had many requests from this page: please call us."),
+    "failed": _("We could not pass that on: please call us."),
+}
 
 
 def _respond(response: HttpResponse) -> HttpResponse:
@@ -115,7 +122,15 @@ def aftercare_page(request: HttpRequest, token: str) -> HttpResponse:
                         return _respond(HttpResponseRedirect(f"{request.path}?report={report.pk}#outcome"))
         elif request.method == "POST":
             return _respond(HttpResponse(status=405))
-        context = {"page": page, "contact": page.contact, "form": form}
+        asked = request.GET.get("asked", "")
+        context = {
+            "token": token,
+            "page": page,
+            "contact": page.contact,
+            "form": form,
+            "asked": ASKS.get(asked) or (ASK_REFUSED.get(asked) if asked else None),
+            "asked_ok": asked in ASKS,
+        }
         context |= _outcome_context(session, _outcome(session.pk, request.GET.get("report")))
         return _respond(render(request, "aftercare/page/session.html", context))
 
@@ -160,3 +175,46 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             service_messages_stop(patient=patient, actor=PatientActor(patient_id=patient.pk, door="email unsubscribe"))
         context = {"contact": contact, "stopped": request.method == "POST"}
         return _respond(render(request, "aftercare/page/unsubscribe.html", context))
+
+
+# What the page's buttons may ask, and what the page then says.
+ASKS = {
+    InboundIntent.CONFIRM: _("Thank you: your appointment is confirmed."),
+    InboundIntent.REBOOK_REQUEST: _("Thank you: the clinic will contact you to find a new time."),
+    InboundIntent.BOOKING_REQUEST: _("Thank you: the clinic will contact you to book your next session."),
+}
+ASK_NOTE_MAX_LENGTH = 500
+
+
+@require_POST
+def aftercare_page_ask(request: HttpRequest, token: str) -> HttpResponse:
+    """The page's buttons: confirm the appointment, ask to change it, ask to be booked: into the front desk's inbox.
+
+    The same service files them as files a text saying the same (aftercare.inbox), as the patient.
+    """
+    session_id = session_of_token(token)
+    session = session_for_page(session_id) if session_id is not None else None
+    if session is None:
+        return _respond(render(request, "aftercare/page/not_found.html", status=404))
+    patient = session.course.patient
+    page = reverse("aftercare-page", args=[token])
+    intent = request.POST.get("intent", "")
+    note = request.POST.get("note", "").strip()
+    if intent not in ASKS or is_gone(session) or len(note) > ASK_NOTE_MAX_LENGTH:
+        return _respond(HttpResponse(status=400))
+    recent = InboundMessage.objects.filter(patient=patient, channel="web", received_at__gte=timezone.now() - timedelta(hours=1))
+    if recent.count() >= REPORTS_PER_HOUR:
+        return _respond(HttpResponseRedirect(f"{page}?asked=too-many#next"))
+    # Confirming is about this appointment; asking to change or to book, about the patient's next one.
+    about = session if intent == InboundIntent.CONFIRM else None
+    try:
+        inbound_message_file(
+            patient=patient,
+            intent=intent,
+            body=note,
+            session=about,
+            actor=PatientActor(patient_id=patient.pk, door="aftercare page"),
+        )
+    except (ValidationError, DomainError):
+        return _respond(HttpResponseRedirect(f"{page}?asked=failed#next"))
+    return _respond(HttpResponseRedirect(f"{page}?asked={intent}#next"))

@@ -167,3 +167,60 @@ def test_the_page_reads_a_fixed_number_of_queries_however_long_the_course(
 
     assert first.status_code == response.status_code == 200
     assert len(counted) == 5
+
+
+# --- the page's buttons: into the front desk's inbox -------------------------------------
+
+
+def ask_path(session_id) -> str:
+    return page_path(session_id) + "ask/"
+
+
+def test_a_patient_confirms_their_appointment_from_its_page(client: Client, clock, course, practitioner, room):
+    from aftercare.models import InboundMessage
+
+    booked = book(course, practitioner, room, local(LONDON, 3, 10, 14, 30))
+
+    response = client.post(ask_path(booked.pk), {"intent": "confirm"})
+
+    assert response.status_code == 302 and response["Location"].endswith("?asked=confirm#next")
+    booked.refresh_from_db()
+    assert booked.confirmed_at is not None
+    filed = InboundMessage.objects.get()
+    assert (filed.channel, filed.intent, filed.session_id, filed.handled_at is not None) == (
+        "web",
+        "confirm",
+        booked.pk,
+        True,
+    )
+    words = text_of(client.get(response["Location"]).content.decode())
+    assert "thank you: your appointment is confirmed" in words and "you have confirmed this appointment" in words
+
+
+def test_asking_to_change_or_to_book_waits_in_the_inbox_with_the_patients_words(
+    client: Client, clock, course, practitioner, room
+):
+    from aftercare.models import InboundMessage
+
+    done = complete(book(course, practitioner, room, local(LONDON, 3, 3, 10)), clock)
+    assert client.post(ask_path(done.pk), {"intent": "booking_request", "note": "Mornings please"}).status_code == 302
+    nxt = book(course, practitioner, room, local(LONDON, 3, 20, 10))
+    assert client.post(ask_path(nxt.pk), {"intent": "rebook_request"}).status_code == 302
+
+    booking, rebooking = InboundMessage.objects.order_by("received_at", "intent")
+    assert (booking.intent, booking.body, booking.handled_at) == ("booking_request", "Mornings please", None)
+    assert (rebooking.intent, rebooking.session_id, rebooking.handled_at) == ("rebook_request", nxt.pk, None)
+    assert booking.history.latest().history_actor == "patient:aftercare page"
+
+
+def test_the_buttons_refuse_what_the_page_does_not_offer(client: Client, clock, course, practitioner, room):
+    from aftercare.models import InboundMessage
+
+    booked = book(course, practitioner, room, local(LONDON, 3, 10, 14, 30))
+    for data in ({"intent": "opt_out"}, {"intent": ""}, {"intent": "rebook_request", "note": "x" * 501}):
+        assert client.post(ask_path(booked.pk), data).status_code == 400
+    assert client.post("/c/" + "x" * 43 + "/ask/", {"intent": "confirm"}).status_code == 404
+    assert client.get(ask_path(booked.pk)).status_code == 405
+    services.session_cancel(session=booked, reason="patient_request", actor=None)
+    assert client.post(ask_path(booked.pk), {"intent": "confirm"}).status_code == 400
+    assert not InboundMessage.objects.exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from aftercare.dispatch import opt_out_hint
+from aftercare.dispatch import INBOUND_REPLY_KINDS, opt_out_hint
 from aftercare.models import MessageKind, MessageTemplate, PromptTemplate
 from aftercare.outbox import rendered_fields
 from aftercare.rendering import message_context
@@ -71,9 +71,10 @@ def test_every_sms_template_renders_to_at_most_two_gsm7_segments(clock, settings
         name: (segments, length, text) for name, (segments, length, text) in worst.items() if segments > MAX_SEGMENTS
     }
     assert too_long == {}
-    # Every text to a patient carries the link to their page (the reply to a red flag excepted: it must
-    # fit its advice, and the page is one tap away in every other text).
+    # Every text to a patient carries the link to their page, but the answers to their own texts and the
+    # reply to a red flag (it must fit its advice); the page is one tap away in every other text.
+    answers = tuple(f"prompt {kind} " for kind in ("red_flag_reply", *INBOUND_REPLY_KINDS))
     without_link = [
-        name for name, (_, _, text) in worst.items() if LONG_SITE not in text and "red_flag_reply" not in name
+        name for name, (_, _, text) in worst.items() if LONG_SITE not in text and not name.startswith(answers)
     ]
     assert without_link == []
