@@ -201,9 +201,15 @@ def aftercare_page_ask(request: HttpRequest, token: str) -> HttpResponse:
     intent = request.POST.get("intent", "")
     note = request.POST.get("note", "").strip()
     if intent not in ASKS or is_gone(session) or len(note) > ASK_NOTE_MAX_LENGTH:
-        return _respond(HttpResponse(status=400))
-    recent = InboundMessage.objects.filter(patient=patient, channel="web", received_at__gte=timezone.now() - timedelta(hours=1))
-    if recent.count() >= REPORTS_PER_HOUR:
+        # Only a hand-made request gets here: the page offers none of these.
+        problem = "intent" if intent not in ASKS else "session" if is_gone(session) else "note"
+        return _respond(
+            HttpResponse(f"Not a request this page makes ({problem}).", status=400, content_type="text/plain")
+        )
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    if InboundMessage.objects.filter(patient=patient, channel="web", received_at__gte=an_hour_ago).count() >= (
+        REPORTS_PER_HOUR
+    ):
         return _respond(HttpResponseRedirect(f"{page}?asked=too-many#next"))
     # Confirming is about this appointment; asking to change or to book, about the patient's next one.
     about = session if intent == InboundIntent.CONFIRM else None
