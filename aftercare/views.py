@@ -178,7 +178,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # What the page's buttons may ask, and what the page then says.
-ASKS = {
+ASKS: dict[str, Any] = {
     InboundIntent.CONFIRM: _("Thank you: your appointment is confirmed."),
     InboundIntent.REBOOK_REQUEST: _("Thank you: the clinic will contact you to find a new time."),
     InboundIntent.BOOKING_REQUEST: _("Thank you: the clinic will contact you to book your next session."),
