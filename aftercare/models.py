@@ -51,6 +51,9 @@ class MessageKind(models.TextChoices):
     APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
     RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to clinicians"
     RED_FLAG_REPLY = "red_flag_reply", "Red-flag reply to the patient"
+    BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
+    BOOKING_CHANGE = "booking_change", "Booking change notice"
+    BOOKING_CANCELLATION = "booking_cancellation", "Booking cancellation notice"
 
 
 class AftercarePlan(models.Model):
@@ -209,6 +212,14 @@ class ScheduledMessage(models.Model):
     )
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
+    announces_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Booking notices and reminders: the appointment time the message tells the patient of (for a "
+            "cancellation, the time cancelled). What a patient knows of a session is what its last notice sent said."
+        ),
+    )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     suppressed_reason = models.CharField(max_length=30, choices=SuppressionReason.choices, blank=True)
