@@ -99,13 +99,14 @@ def told_of(notices: Iterable[ScheduledMessage]) -> Told | None:
     told = [m for m in notices if m.status in TOLD_STATUSES and m.announces_start is not None]
     if not told:
         return None
-    last = max(told, key=lambda m: m.created_at)
-    return _told_by(last)
+    return _told_by(max(told, key=lambda m: m.created_at))
 
 
-def _told_by(message: ScheduledMessage) -> Told:
-    assert message.announces_start is not None  # noqa: S101 - every notice row has one
-    return Told(start=message.announces_start, cancelled=message.kind == MessageKind.BOOKING_CANCELLATION)
+def _told_by(notice: ScheduledMessage) -> Told | None:
+    """What `notice` tells the patient once it reaches them."""
+    if notice.announces_start is None:
+        return None
+    return Told(start=notice.announces_start, cancelled=notice.kind == MessageKind.BOOKING_CANCELLATION)
 
 
 def notice_goes_at(patient: Patient, *, now: datetime) -> datetime:
@@ -232,7 +233,8 @@ def give_notice(
     Return the row written, or None when the plan owes no notice. The pending
     row is rewritten only while it is still pending: when a dispatcher claimed
     it meanwhile, it is on its way and the patient will know what it says, so
-    the notice owed is worked out again from there and written as a new row.
+    the notice owed is worked out again from there and written as a new row
+    (a read and a write more, in that race only).
     """
     notice = plan.notice
     if notice is None:
@@ -255,9 +257,10 @@ def give_notice(
             for name, value in fields.items():
                 setattr(waiting, name, value)
             return waiting
-        notice = notice_for(
-            status=session.status, starts_at=session.starts_at, told=_told_by(waiting), goes_at=plan.goes_at
-        )
+        # Claimed by a dispatcher (or cancelled by staff) since it was read: what does the patient know now?
+        status = ScheduledMessage.objects.filter(pk=waiting.pk).values_list("status", flat=True).first()
+        told = _told_by(waiting) if status in TOLD_STATUSES else plan.told
+        notice = notice_for(status=session.status, starts_at=session.starts_at, told=told, goes_at=plan.goes_at)
         if notice is None:
             return None
         fields = notice_fields(
@@ -334,7 +337,12 @@ def notice_calendar_file(message: ScheduledMessage) -> bytes | None:
     message announces (`announces_start`), so the file says what the text says.
     """
     methods = CALENDAR_METHODS.get(message.kind)
-    if methods is None or message.channel != Channel.EMAIL or message.announces_start is None:
+    if (
+        methods is None
+        or message.channel != Channel.EMAIL
+        or message.announces_start is None
+        or message.session_id is None
+    ):
         return None
     session = (
         Session.objects.select_related("location", "course__protocol", "course__patient")

@@ -84,7 +84,7 @@ def on_session_changed(event: SessionChanged) -> None:
         touched |= Q(dedupe_key=reminder_key)
     messages = list(ScheduledMessage.objects.filter(touched).select_related("step"))
     pending = [m for m in messages if m.status == MessageStatus.PENDING]
-    notice = booking_notices.plan_notice(session=session, messages=messages, now=now)
+    notice_plan = booking_notices.plan_notice(session=session, messages=messages, now=now)
     if event.change == SessionChange.BOOKED:
         # A booking makes pending prompts for its course untrue, and needs a reminder.
         untrue = [m for m in pending if m.course_id == session.course_id and m.kind in PROMPT_KINDS]
@@ -94,9 +94,9 @@ def on_session_changed(event: SessionChanged) -> None:
         untrue = [m for m in pending if m.session_id == session.pk and m.kind not in RED_FLAG_KINDS]
     # The pending notice is rewritten when there is still something to say, cancelled (with the rest,
     # in the same UPDATE) when there is not.
-    rewritten = notice.waiting if notice.notice is not None else None
+    rewritten = notice_plan.waiting if notice_plan.notice is not None else None
     untrue = [m for m in untrue if m is not rewritten]
-    untrue += [m for m in notice.to_cancel if m not in untrue]
+    untrue += [m for m in notice_plan.to_cancel if m not in untrue]
     if untrue:
         cancel_pending(ScheduledMessage.objects.filter(pk__in=[m.pk for m in untrue]))
     cancelled = {m.pk for m in untrue}
@@ -108,11 +108,11 @@ def on_session_changed(event: SessionChanged) -> None:
         reminder_at = appointment_reminder_due_at(
             session=session, reminders=[m for m in messages if m.session_id == session.pk], now=now
         )
-    if reminder_at is not None and notice.notice is not None and reminder_at <= notice.goes_at:
-        # Booked (or moved) within a day of the session: the notice, going now, names the time;
-        # a reminder minutes later would say it again.
+    if reminder_at is not None and notice_plan.notice is not None and reminder_at <= notice_plan.goes_at:
+        # The reminder's time has come by the time the notice goes (a booking or a move within a day of
+        # the session): the notice names the time, and a reminder with it would say it twice.
         reminder_at = None
-    kinds = ([notice.notice.kind] if notice.notice is not None else []) + (
+    kinds = ([notice_plan.notice.kind] if notice_plan.notice is not None else []) + (
         [MessageKind.APPOINTMENT_REMINDER] if reminder_at is not None else []
     )
     if not kinds:
@@ -120,7 +120,7 @@ def on_session_changed(event: SessionChanged) -> None:
     # The templates of what is written, in one read.
     templates = list(PromptTemplate.objects.filter(kind__in=kinds))
     booking_notices.give_notice(
-        plan=notice,
+        plan=notice_plan,
         session=session,
         templates=templates,
         followup=event.followup,

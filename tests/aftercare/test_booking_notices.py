@@ -33,6 +33,7 @@ from aftercare.default_plan import PROMPTS
 from aftercare.dispatch import dispatch_due
 from aftercare.migrations import _plan_v1 as first_shipped
 from aftercare.models import MessageKind, MessageStatus, PromptTemplate, ScheduledMessage, SuppressionReason
+from aftercare.outbox import messages_cancel
 from aftercare.rendering import format_moment, render
 from integrations.services import api_key_create
 from patients.models import ContactChannel
@@ -275,6 +276,25 @@ def test_a_change_while_the_pending_notice_is_being_sent_is_told_in_a_notice_of_
     assert notices_of(session) == [
         (CONFIRMATION, MessageStatus.SENDING, london(3, 2, 11, 5), london(3, 10, 14)),
         (CHANGE, P, london(3, 2, 11, 10), london(3, 12, 16)),
+    ]
+
+
+def test_a_change_after_staff_cancelled_the_pending_confirmation_confirms_afresh(
+    morning, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 10, 14))
+    session = Session.objects.select_related("course__patient", "course__location").get(pk=session.pk)
+    session.starts_at, session.ends_at, session.sequence = london(3, 12, 16), london(3, 12, 16, 45), 1
+    plan = booking_notices.plan_notice(session=session, messages=list(session.messages.all()), now=timezone.now())
+
+    messages_cancel(messages=[plan.waiting], actor=None)  # in the admin, between the change's read and write
+    booking_notices.give_notice(
+        plan=plan, session=session, templates=PromptTemplate.objects.filter(kind__in=booking_notices.NOTICE_KINDS)
+    )
+
+    assert notices_of(session) == [
+        (CONFIRMATION, C, london(3, 2, 11, 5), london(3, 10, 14)),
+        (CONFIRMATION, P, london(3, 2, 11, 5), london(3, 12, 16)),
     ]
 
 

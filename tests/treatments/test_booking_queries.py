@@ -16,8 +16,9 @@ What booking reads and writes, inside the service's transaction:
   subscriptions (1).
 
 That is 14 statements: 13 before booking notices, plus the confirmation's INSERT (its template is read
-with the reminder's, what the patient was told with the session's messages). Counted inside the test's transaction, the service's `transaction.atomic()` adds a
-SAVEPOINT and a RELEASE (in production it is BEGIN/COMMIT, which are not counted).
+with the reminder's, what the patient was told with the session's messages). Counted inside the test's
+transaction, the service's `transaction.atomic()` adds a SAVEPOINT and a RELEASE (in production it is
+BEGIN/COMMIT, which are not counted).
 
 Through the API the count adds the session login and the user with their permissions (2:
 clinic.auth_backends), the Idempotency-Key record (claimed in one INSERT … ON CONFLICT DO NOTHING, then
