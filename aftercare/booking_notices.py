@@ -234,11 +234,12 @@ def give_notice(
     row is rewritten only while it is still pending: when a dispatcher claimed
     it meanwhile, it is on its way and the patient will know what it says, so
     the notice owed is worked out again from there and written as a new row
-    (a read and a write more, in that race only).
+    (a few more statements, in that race only).
     """
     notice = plan.notice
     if notice is None:
         return None
+    expected_kind = notice.kind
     fields = notice_fields(
         notice=notice,
         session=session,
@@ -250,9 +251,8 @@ def give_notice(
     waiting = plan.waiting
     if waiting is not None:
         # updated_at by hand: update() skips auto_now, and `updated_since` sync must see the new words.
-        rewritten = ScheduledMessage.objects.filter(pk=waiting.pk, status=MessageStatus.PENDING).update(
-            **fields, updated_at=timezone.now()
-        )
+        fields["updated_at"] = timezone.now()
+        rewritten = ScheduledMessage.objects.filter(pk=waiting.pk, status=MessageStatus.PENDING).update(**fields)
         if rewritten:
             for name, value in fields.items():
                 setattr(waiting, name, value)
@@ -263,6 +263,8 @@ def give_notice(
         notice = notice_for(status=session.status, starts_at=session.starts_at, told=told, goes_at=plan.goes_at)
         if notice is None:
             return None
+        if notice.kind != expected_kind:  # the caller read the template of the notice it expected
+            templates = list(PromptTemplate.objects.filter(kind=notice.kind))
         fields = notice_fields(
             notice=notice,
             session=session,
@@ -363,7 +365,7 @@ def notice_calendar_file(message: ScheduledMessage) -> bytes | None:
     event = Event()
     event.add("uid", session_uid(session))
     event.add("sequence", session.sequence)
-    event.add("dtstamp", message.updated_at)
+    event.add("dtstamp", message.updated_at or timezone.now())  # when the notice's words were written
     event.add("dtstart", starts_at)
     event.add("dtend", starts_at + (session.ends_at - session.starts_at))
     event.add("summary", f"{session.course.protocol.name} at {location.name}")

@@ -268,11 +268,13 @@ def test_a_change_while_the_pending_notice_is_being_sent_is_told_in_a_notice_of_
     assert plan.notice == Notice(CONFIRMATION, london(3, 12, 16)) and plan.waiting is not None
 
     ScheduledMessage.objects.filter(pk=plan.waiting.pk).update(status=MessageStatus.SENDING)  # the claim
+    # The change read the template of the notice it expected to write: the confirmation's.
     written = booking_notices.give_notice(
-        plan=plan, session=session, templates=PromptTemplate.objects.filter(kind__in=booking_notices.NOTICE_KINDS)
+        plan=plan, session=session, templates=PromptTemplate.objects.filter(kind=CONFIRMATION)
     )
 
     assert written is not None and written.pk != plan.waiting.pk
+    assert written.subject == "Your appointment has moved to Thursday 12 March 2026 at 16:00"
     assert notices_of(session) == [
         (CONFIRMATION, MessageStatus.SENDING, london(3, 2, 11, 5), london(3, 10, 14)),
         (CHANGE, P, london(3, 2, 11, 10), london(3, 12, 16)),
@@ -288,9 +290,7 @@ def test_a_change_after_staff_cancelled_the_pending_confirmation_confirms_afresh
     plan = booking_notices.plan_notice(session=session, messages=list(session.messages.all()), now=timezone.now())
 
     messages_cancel(messages=[plan.waiting], actor=None)  # in the admin, between the change's read and write
-    booking_notices.give_notice(
-        plan=plan, session=session, templates=PromptTemplate.objects.filter(kind__in=booking_notices.NOTICE_KINDS)
-    )
+    booking_notices.give_notice(plan=plan, session=session, templates=PromptTemplate.objects.filter(kind=CONFIRMATION))
 
     assert notices_of(session) == [
         (CONFIRMATION, C, london(3, 2, 11, 5), london(3, 10, 14)),
