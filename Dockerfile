@@ -18,6 +18,9 @@ COPY . .
 RUN DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 
+# Patients' photos (PRIVATE_FILES_ROOT): a volume mounted here, owned by the app's user.
+RUN mkdir -p /srv/private && chown clinic:clinic /srv/private
+
 USER clinic
 EXPOSE 8000
 CMD ["gunicorn", "clinic.wsgi:application"]

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --patients 10000 100000
 
-.PHONY: run test lint format install clean-data chromium bench load faults
+.PHONY: run test lint format install clean-data chromium bench load faults messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ load: $(STAMP)
 ## servers of its own (.devdata/faults/); fails on any 500, lost booking or lost message.
 faults: $(STAMP)
 	$(BIN)/python reliability/faults.py
+
+## Translations: collect the strings patients read into locale/*/LC_MESSAGES/django.po, then compile them
+## (needs GNU gettext: apt-get install gettext). Commit both the .po and the .mo.
+messages: $(STAMP)
+	$(BIN)/python -m devenv exec -- $(BIN)/python manage.py makemessages -l es --no-obsolete --ignore=.venv \
+	  --ignore=tests --ignore=benchmarks --ignore=reliability --ignore=devenv --ignore='*/vendor/*' --ignore=.devdata
+	$(BIN)/python -m devenv exec -- $(BIN)/python manage.py compilemessages --ignore=.venv
 
 ## Lint and format checks, type checks and the import rules between apps (what CI enforces).
 lint: $(STAMP)

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template import TemplateSyntaxError
 from django.template.response import TemplateResponse
@@ -15,10 +15,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from aftercare import outbox, side_effects
+from aftercare import inbox, outbox, side_effects
 from aftercare.models import (
     AftercarePlan,
     AftercareStep,
+    InboundMessage,
     MessageKind,
     MessageTemplate,
     PromptTemplate,
@@ -27,8 +28,11 @@ from aftercare.models import (
     Symptom,
 )
 from aftercare.rendering import message_context, render, render_subject
+from clinic.admin_actions import apply_to_each
 from clinic.admin_forms import ServiceAdminMixin, ServiceForm, domain_error_as_validation_error
 from clinic.errors import DomainError
+from clinic.local_time import local_datetime_text
+from clinic.phones import phone_search_fragment
 from patients.admin_clinical import ClinicalRecordAdminMixin
 from patients.selectors import clinical_access
 from treatments.models import Session
@@ -249,7 +253,8 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
     search_fields = ["patient__last_name", "patient__first_name", "patient__email"]
     list_select_related = ["patient"]
     autocomplete_fields = ["patient"]
-    clinical_fields = ("notes", "resolution_note")
+    # The patient's photo is as clinical as the notes: only those who treat them see it.
+    clinical_fields = ("notes", "resolution_note", "photo")
     change_form_template = "admin/aftercare/sideeffectreport/change_form.html"
     inlines = [ReportMessageInline]
 
@@ -295,7 +300,17 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
             return []
         # A report is a record: read, and resolved on its own page.
         fields = [field.name for field in SideEffectReport._meta.fields]
-        return fields if self.shows_clinical(request, obj) else [f for f in fields if f not in self.clinical_fields]
+        if not self.shows_clinical(request, obj):
+            return [f for f in fields if f not in self.clinical_fields]
+        # The photo is served by photo_view, never at a storage URL.
+        return [("photo_link" if f == "photo" else f) for f in fields]
+
+    @admin.display(description="photo")
+    def photo_link(self, report: SideEffectReport) -> str:
+        if not report.photo:
+            return "—"
+        url = reverse("admin:aftercare_sideeffectreport_photo", args=[report.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open the photo the patient sent</a>', url)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -308,6 +323,11 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
                 "<uuid:report_id>/resolve/",
                 self.admin_site.admin_view(self.resolve_view),
                 name="aftercare_sideeffectreport_resolve",
+            ),
+            path(
+                "<uuid:report_id>/photo/",
+                self.admin_site.admin_view(self.photo_view),
+                name="aftercare_sideeffectreport_photo",
             ),
             *super().get_urls(),
         ]
@@ -332,6 +352,18 @@ class SideEffectReportAdmin(ClinicalRecordAdminMixin, ServiceAdminMixin, SimpleH
             and acting_practitioner(request.user) is not None
             and self.clinical_access(request).covers(report.patient_id)
         )
+
+    def photo_view(self, request: HttpRequest, report_id: str) -> FileResponse:
+        """The photo a patient sent, to those who may read the report's clinical fields; never cached."""
+        report = get_object_or_404(SideEffectReport, pk=report_id)
+        if not (self.has_view_permission(request, report) and self.shows_clinical(request, report)):
+            raise PermissionDenied
+        if not report.photo:
+            raise Http404("This report has no photo.")
+        response = FileResponse(report.photo.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "no-store, private"
+        response["Content-Disposition"] = "inline"
+        return response
 
     def resolve_view(self, request: HttpRequest, report_id: str) -> HttpResponse:
         report = get_object_or_404(SideEffectReport.objects.select_related("patient"), pk=report_id)
@@ -373,3 +405,142 @@ class SideEffectReportInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- the inbox: patients' texts, for the front desk -------------------------------------------------------
+
+
+class InboxStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "Open: needs a person"), ("handled", "Handled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> QuerySet[InboundMessage]:
+        if self.value() == "open":
+            return queryset.filter(handled_at__isnull=True)
+        if self.value() == "handled":
+            return queryset.filter(handled_at__isnull=False)
+        return queryset
+
+
+class InboundMessageHandleForm(ServiceForm):
+    """An open message's page: saving it marks it handled, through the service, with the note."""
+
+    class Meta:
+        model = InboundMessage
+        fields = ["handled_note"]
+
+    handled_note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What you did (called back, rebooked…). Saving marks the message handled.",
+    )
+
+    def perform(self, cleaned_data: dict[str, Any]) -> InboundMessage:
+        return inbox.inbound_message_handle(
+            message=self.instance, note=cleaned_data.get("handled_note", ""), actor=self.actor
+        )
+
+
+# What a message says and where it came from: read, never edited.
+INBOX_CONTENT_FIELDS = [
+    "received_at",
+    "channel",
+    "from_number",
+    "to_number",
+    "patient",
+    "match",
+    "session",
+    "intent",
+    "body",
+    "provider_message_id",
+    "handled_at",
+    "handled_by_label",
+]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+    """The front desk's inbox: what patients texted, newest first; open ones wait for a person."""
+
+    list_display = ["received_at", "sender", "appointment", "intent", "text", "status", "match"]
+    list_filter = [InboxStatusFilter, "intent", "match", "channel"]
+    search_fields = ["from_number", "patient__first_name", "patient__last_name"]
+    list_select_related = ["patient", "session__location"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at", "id"]
+    actions = ["mark_handled"]
+
+    @admin.display(description="from", ordering="patient__last_name")
+    def sender(self, message: InboundMessage) -> str:
+        if message.patient is None:
+            return f"{message.from_number or 'unknown'} ({message.get_match_display().lower()})"
+        return str(message.patient)
+
+    @admin.display(description="appointment", ordering="session__starts_at")
+    def appointment(self, message: InboundMessage) -> str:
+        # Not str(session): that names the patient again, from two more tables a row.
+        return (
+            local_datetime_text(message.session.starts_at, message.session.location.time_zone)
+            if message.session
+            else "—"
+        )
+
+    @admin.display(description="text")
+    def text(self, message: InboundMessage) -> str:
+        return message.body if len(message.body) <= 80 else message.body[:79] + "…"
+
+    @admin.display(description="status", ordering="handled_at")
+    def status(self, message: InboundMessage) -> str:
+        if message.handled_at is None:
+            return format_html('<strong style="color:#ba2121">{}</strong>', "Open")
+        return f"Handled by {message.handled_by_label}"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[InboundMessage], search_term: str
+    ) -> tuple[QuerySet[InboundMessage], bool]:
+        """Names as Django searches them, or the sender's number however it is typed ("07700 900123")."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        fragment = phone_search_fragment(search_term)
+        if fragment is not None:
+            found |= queryset.filter(from_number__contains=fragment)
+        return found, may_have_duplicates
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
+        if obj is not None and obj.handled_at is None:
+            kwargs["form"] = InboundMessageHandleForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*INBOX_CONTENT_FIELDS, "handled_note"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The note is written once, when a person marks the message handled.
+        open_for_this_user = obj is not None and obj.handled_at is None and self.has_change_permission(request, obj)
+        return INBOX_CONTENT_FIELDS if open_for_this_user else [*INBOX_CONTENT_FIELDS, "handled_note"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # texts come in through the SMS provider's webhook
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the inbox is a record
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A handled message is read only: its handling stays as it was recorded.
+        return super().has_change_permission(request, obj) and (obj is None or obj.handled_at is None)
+
+    @admin.action(description="Mark selected messages handled", permissions=["change"])
+    def mark_handled(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            lambda message: inbox.inbound_message_handle(message=message, actor=request.user),
+            done="Marked {count} message(s) handled.",
+        )

@@ -164,14 +164,16 @@ def notice_context(
     followup: FollowUp | None = None,
     course_sessions: Sequence[Session] | None = None,
 ) -> dict[str, Any]:
-    """What a notice's template knows: message_context, with `session_date` the time the notice tells of and
-    `previous_session_date` the time a change replaces."""
-    zone = patient_zone(patient)
+    """What a notice's template knows: message_context, with `session_date` (and `session_date_short`, for a
+    text) the time the notice tells of and `previous_session_date` (`previous_session_date_short`) the time a
+    change replaces, in the patient's zone and language."""
+    zone, language = patient_zone(patient), patient.language
     context = message_context(
         patient=patient, course=course, session=session, followup=followup, course_sessions=course_sessions
     )
-    context["session_date"] = format_moment(notice.announces, zone)
-    context["previous_session_date"] = format_moment(notice.replaces, zone)
+    for name, moment in (("session_date", notice.announces), ("previous_session_date", notice.replaces)):
+        context[name] = format_moment(moment, zone, language)
+        context[f"{name}_short"] = format_moment(moment, zone, language, short=True)
     return context
 
 

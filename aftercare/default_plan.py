@@ -11,7 +11,8 @@ clinic_name, clinic_phone (the location's, else CLINIC_PHONE), reply_to (the
 location's email, empty when replies would reach no one), location_address,
 first_session, session_number, sessions_remaining, next_window_start,
 next_window_end, next_session; a booking change notice also knows
-previous_session_date (the time the patient was told before). Every clause that needs an optional value is guarded by
+previous_session_date and previous_session_date_short (the time the patient
+was told before). Every clause that needs an optional value is guarded by
 `{% if %}`, so no state of a course leaves a gap ("call ." or an empty
 paragraph).
 
@@ -30,13 +31,14 @@ SIGNATURE = "\n\n{{ clinic_name }}{% if clinic_phone %} · {{ clinic_phone }}{% 
 
 # How to reach the clinic, mid-sentence ("please call us on …").
 CALL_US = "{% if clinic_phone %}call us on {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
-SMS_CALL = "{% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
+# A text opens with the clinic's name, so without a number it says "us".
+SMS_CALL = "{% if clinic_phone %}call {{ clinic_phone }}{% else %}contact us{% endif %}"
 # The same, opening a sentence; the email's invites a reply when replies reach the clinic.
 CALL_OR_REPLY = (
     "{% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %}"
     "{% if reply_to %} or reply to this email{% endif %}"
 )
-SMS_CALL_SENTENCE = "{% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %}"
+SMS_CALL_SENTENCE = "{% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact us{% endif %}"
 
 RED_FLAGS = (
     "Contact us straight away{% if clinic_phone %} on {{ clinic_phone }}{% endif %} if you notice any of these: "
@@ -54,10 +56,13 @@ BOOKING = (
 )
 
 SMS_BOOKING = (
-    "{% if next_session %}Your next session: {{ next_session }}."
-    "{% elif sessions_remaining and next_window_start %}Please book your next session between "
-    "{{ next_window_start }} and {{ next_window_end }}: " + SMS_CALL + ".{% endif %}"
+    "{% if next_session %}Next session: {{ next_session_short }}."
+    "{% elif sessions_remaining and next_window_start %}Book your next session between "
+    "{{ next_window_start_short }} and {{ next_window_end_short }}: " + SMS_CALL + ".{% endif %}"
 )
+# Every text links to the patient's page for the session, where the whole plan is: a text says what
+# matters now, in one or two segments (aftercare.sms_text).
+SMS_PAGE = "{% if page_url %} Aftercare: {{ page_url }}{% endif %}"
 
 STEPS: list[dict] = [
     {
@@ -101,13 +106,8 @@ STEPS: list[dict] = [
             "No chemical peels, laser or microdermabrasion for 14 days after the session.\n\n" + RED_FLAGS + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }} aftercare: redness, swelling and bumps settle in 1-2 days, bruises in a week."
-            " Don't touch, rub, massage or pick the area. Mild fragrance-free cleanser, lukewarm water, pat "
-            "dry; aloe or cooling gel; cool showers. Pause makeup and alcohol-based products 24 h, retinoids and "
-            "AHA/BHA 3-5 days, vitamin C and exfoliants 5-7 days. No sauna, steam or hot yoga 48-72 h, no hard "
-            "exercise 24-48 h, no alcohol or smoking early on. SPF 30+ daily, no 10:00-16:00 sun for 1 week, no "
-            "peels, laser or microdermabrasion for 14 days. Lasting pain, severe swelling, itching, rash, pus or "
-            "fever: " + SMS_CALL + "."
+            "{{ clinic_name }}: redness, swelling and bumps settle in 1-2 days. Hands off the area; no makeup 24 h, "
+            "no heat 48-72 h. Pain, rash, pus or fever: " + SMS_CALL + "." + SMS_PAGE
         ),
     },
     {
@@ -133,10 +133,8 @@ STEPS: list[dict] = [
             + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: how is your skin since your session? Some redness or swelling is normal for 1-2 "
-            "days; keep your hands off the area. Any pain, itching, rash, pus, fever or severe swelling: "
-            + SMS_CALL
-            + "."
+            "{{ clinic_name }}: how is your skin since your session?{% if page_url %} Tell us here: {{ page_url }}"
+            "{% endif %} Severe pain or swelling, a rash, pus or fever: " + SMS_CALL + "."
         ),
     },
     {
@@ -162,8 +160,8 @@ STEPS: list[dict] = [
             "passed." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: days 3-7 are early recovery. Dryness or tightness is normal: moisturise and drink "
-            "water. Keep retinol and AHA/BHA paused until day 5, vitamin C and exfoliants until day 7. SPF 30+ daily."
+            "{{ clinic_name }}: days 3-7 are early recovery; dryness or tightness is normal, so moisturise."
+            "{% if page_url %} How is your skin? Tell us: {{ page_url }}{% endif %}"
         ),
     },
     {
@@ -189,8 +187,8 @@ STEPS: list[dict] = [
             "the ones before, and your skin keeps improving over the coming weeks.{% endif %}" + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: one week on. Bruising should have faded (if not, " + SMS_CALL + "). "
-            "You can reintroduce retinol, AHA/BHA, then vitamin C and exfoliants. Keep SPF 30+ daily."
+            "{{ clinic_name }}: one week on, bruising should have faded (if not, " + SMS_CALL + "). Retinol, acids "
+            "and vitamin C are fine again." + SMS_PAGE
         ),
     },
     {
@@ -218,9 +216,8 @@ STEPS: list[dict] = [
             "session.\n\n" + BOOKING + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: two weeks on{% if first_session %}, first results show now and keep improving for "
-            "4-6 weeks{% else %}, your skin keeps improving for 4-6 weeks after each session{% endif %}. Peels, "
-            "laser and microdermabrasion are fine again. " + SMS_BOOKING
+            "{{ clinic_name }}: two weeks on{% if first_session %}, first results show{% endif %}; peels and laser "
+            "are fine again. " + SMS_BOOKING + SMS_PAGE
         ),
     },
     {
@@ -245,8 +242,8 @@ STEPS: list[dict] = [
             "and poor skincare shorten results." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: weeks 3-6 after your session are when collagen peaks and your skin keeps "
-            "improving. Keep up water, moisturiser and daily SPF 30+."
+            "{{ clinic_name }}: in weeks 3-6 collagen peaks and your skin keeps improving. Keep up water, moisturiser "
+            "and daily SPF 30+." + SMS_PAGE
         ),
     },
     {
@@ -270,8 +267,8 @@ STEPS: list[dict] = [
             "Keep up your daily mineral SPF 30+ and moisturiser." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: six weeks on, you are seeing your full results, which last 6-12 months. "
-            "Plan a maintenance session every 3-6 months; we will remind you."
+            "{{ clinic_name }}: six weeks on, you see your full results; they last 6-12 months. Maintenance every "
+            "3-6 months keeps them; we will remind you." + SMS_PAGE
         ),
     },
 ]
@@ -284,8 +281,8 @@ CALL_OR_REPLY_LOWER = (
     "{% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
     "{% if reply_to %} or reply to this email{% endif %}"
 )
-# The link to the patient's page for the session, last in a text message. `page_url` stays empty until the
-# page exists; every text leaves room for a link of about 80 characters within two GSM-7 segments.
+# A booking text links to the patient's page for the session like every text (SMS_PAGE), as its details:
+# within two GSM-7 segments with a link of about 80 characters and the first text's opt-out hint.
 SMS_PAGE_LINK = "{% if page_url %} Details: {{ page_url }}{% endif %}"
 
 PROMPTS: dict[str, dict[str, str]] = {
@@ -296,8 +293,8 @@ PROMPTS: dict[str, dict[str, str]] = {
             "{{ next_window_start }} and {{ next_window_end }}. " + CALL_OR_REPLY + " to choose a time." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your next mesotherapy session is due between {{ next_window_start }} and "
-            "{{ next_window_end }}. " + SMS_CALL_SENTENCE + " to book."
+            "{{ clinic_name }}: your next session is due between {{ next_window_start_short }} and "
+            "{{ next_window_end_short }}. " + SMS_CALL_SENTENCE + " to book." + SMS_PAGE
         ),
     },
     "followup_closing": {
@@ -307,7 +304,8 @@ PROMPTS: dict[str, dict[str, str]] = {
             "{{ next_window_end }}. " + CALL_OR_REPLY + " to book." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your next session is due by {{ next_window_end }}. " + SMS_CALL_SENTENCE + " to book."
+            "{{ clinic_name }}: to keep your course on track, please book your next session by "
+            "{{ next_window_end_short }}. " + SMS_CALL_SENTENCE + "." + SMS_PAGE
         ),
     },
     "maintenance_due": {
@@ -319,8 +317,8 @@ PROMPTS: dict[str, dict[str, str]] = {
             + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: time for your maintenance session, between {{ next_window_start }} and "
-            "{{ next_window_end }}. " + SMS_CALL_SENTENCE + "."
+            "{{ clinic_name }}: time for your maintenance session, between {{ next_window_start_short }} and "
+            "{{ next_window_end_short }}. " + SMS_CALL_SENTENCE + " to book." + SMS_PAGE
         ),
     },
     "maintenance_closing": {
@@ -333,9 +331,10 @@ PROMPTS: dict[str, dict[str, str]] = {
             + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your maintenance session is due by {{ next_window_end }}. "
+            "{{ clinic_name }}: your maintenance session is due by {{ next_window_end_short }}. "
             + SMS_CALL_SENTENCE
             + " to book."
+            + SMS_PAGE
         ),
     },
     # A day before the appointment. The text asks for a reply the inbound SMS webhook understands (C or
@@ -350,8 +349,8 @@ PROMPTS: dict[str, dict[str, str]] = {
             "{{ clinic_name }}{% endif %}.{% endif %}" + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: reminder of your appointment on {{ session_date }}. Reply C to confirm or R to "
-            "rebook." + SMS_PAGE_LINK
+            "{{ clinic_name }}: reminder of your appointment on {{ session_date_short }}. Reply C to confirm or R "
+            "to rebook." + SMS_PAGE_LINK
         ),
     },
     # Booking notices (aftercare.booking_notices): a few minutes after the change, one for however many
@@ -368,7 +367,7 @@ PROMPTS: dict[str, dict[str, str]] = {
             + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your appointment is booked for {{ session_date }}. To change it "
+            "{{ clinic_name }}: your appointment is booked for {{ session_date_short }}. To change it "
             + SMS_CALL
             + "."
             + SMS_PAGE_LINK
@@ -386,8 +385,11 @@ PROMPTS: dict[str, dict[str, str]] = {
             + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your appointment{% if previous_session_date %} on {{ previous_session_date }}"
-            "{% endif %} has moved to {{ session_date }}. To change it " + SMS_CALL + "." + SMS_PAGE_LINK
+            "{{ clinic_name }}: your appointment{% if previous_session_date_short %} on "
+            "{{ previous_session_date_short }}{% endif %} has moved to {{ session_date_short }}. To change it "
+            + SMS_CALL
+            + "."
+            + SMS_PAGE_LINK
         ),
     },
     "booking_cancellation": {
@@ -397,7 +399,7 @@ PROMPTS: dict[str, dict[str, str]] = {
             "To book another time, " + CALL_OR_REPLY_LOWER + "." + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: your appointment on {{ session_date }} is cancelled. To rebook "
+            "{{ clinic_name }}: your appointment on {{ session_date_short }} is cancelled. To rebook "
             + SMS_CALL
             + "."
             + SMS_PAGE_LINK
@@ -438,10 +440,29 @@ PROMPTS: dict[str, dict[str, str]] = {
             "{% endif %}" + SIGNATURE
         ),
         "sms": (
-            "{{ clinic_name }}: thank you. Your practitioner has your report; we will contact you. Until then "
-            "leave the area alone: no touching, makeup, products, heat or sun. Worse or worried? Call "
-            "{{ clinic_phone }} now.{% if severe %} Trouble breathing, swollen lips or throat, or very unwell: "
-            "call {{ emergency_number }}.{% endif %}"
+            "{{ clinic_name }}: thank you. Your practitioner has your report and will contact you. Until then: "
+            "hands off the area, no makeup, products, heat or sun. Worse or worried? " + SMS_CALL_SENTENCE + " now."
+            "{% if severe %} Trouble breathing, swollen lips or throat, or very unwell: call {{ emergency_number }}."
+            "{% endif %}"
         ),
     },
+}
+
+# Answers to a patient's text (aftercare.inbox), by SMS only: a text is answered by text, whatever channel the
+# patient prefers. They name no patient (a phone may be shared) and fit two GSM-7 segments with a long
+# location name.
+SMS_REPLIES: dict[str, str] = {
+    "confirm_reply": (
+        "{{ clinic_name }}: thank you, your appointment on {{ session_date }} is confirmed. To change it, "
+        "{% if clinic_phone %}call {{ clinic_phone }} or {% endif %}reply R."
+    ),
+    "opt_in_reply": (
+        "{{ clinic_name }}: you will get texts about your appointments and aftercare again. "
+        "Reply STOP to stop them, HELP for help."
+    ),
+    "help_reply": (
+        "{{ clinic_name }}: texts about your appointments and aftercare. Reply C to confirm your next "
+        "appointment, R to ask to rebook, STOP to stop these texts, START to get them again."
+        "{% if clinic_phone %} Questions? Call {{ clinic_phone }}.{% endif %}"
+    ),
 }

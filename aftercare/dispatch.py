@@ -30,17 +30,23 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from aftercare import timing
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
+from aftercare.contact import clinic_contact
+from aftercare.email_layout import patient_email
 from aftercare.models import Channel, MessageKind, MessageStatus, ScheduledMessage, SuppressionReason
+from aftercare.rendering import locale_of
+from aftercare.sms_text import gsm7_fold
 from clinic.logs import exception_origin
 from clinic.outbox import Claim, Outbox
 from patients.models import ConsentKind
 from patients.selectors import patient_has_consent, patient_ids_with_consent
+from treatments.models import Location
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +95,15 @@ def claim_due(*, now: datetime, limit: int) -> list[Claim]:
 
 # To clinicians, at the address on the row: the patient's consent and quiet hours do not apply.
 STAFF_KINDS = frozenset({MessageKind.RED_FLAG_ALERT})
-# To the patient, under their consent, but at any hour: advice after reporting a red flag cannot wait for morning.
-ANY_HOUR_KINDS = frozenset({MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY})
+# Answers to a text the patient just sent us (aftercare.inbox): expected now, whatever the hour.
+INBOUND_REPLY_KINDS = frozenset({MessageKind.CONFIRM_REPLY, MessageKind.OPT_IN_REPLY, MessageKind.HELP_REPLY})
+# To the patient, under their consent, but at any hour: advice after reporting a red flag cannot wait for
+# morning, and nor can the answer to their own text.
+ANY_HOUR_KINDS = frozenset({MessageKind.RED_FLAG_ALERT, MessageKind.RED_FLAG_REPLY, *INBOUND_REPLY_KINDS})
+# To the patient without their service-message consent: carriers require a HELP text to be answered whether
+# or not the patient takes our texts. (After a STOP the answer is written suppressed instead, aftercare.inbox:
+# the provider blocks the number, and sending would fail with Twilio's error 21610.)
+CONSENT_FREE_KINDS = frozenset({MessageKind.HELP_REPLY})
 
 
 def _address(message: ScheduledMessage) -> str:
@@ -116,17 +129,18 @@ def undeliverable_reason(
     if message.kind not in STAFF_KINDS:
         if message.patient.erased_at is not None:
             return SuppressionReason.PATIENT_ERASED
-        if consented is None:
-            consented = patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now)
-        if not consented:
-            return SuppressionReason.NO_CONSENT
+        if message.kind not in CONSENT_FREE_KINDS:
+            if consented is None:
+                consented = patient_has_consent(patient=message.patient, kind=ConsentKind.SERVICE_MESSAGES, at=now)
+            if not consented:
+                return SuppressionReason.NO_CONSENT
     if not (_address(message) if address is None else address):
         return SuppressionReason.NO_CONTACT
     return ""
 
 
 # What delivering a row reads: the message and the patient's contact details, never their clinical record.
-DELIVERY_FIELDS = (
+DELIVERY_FIELDS: tuple[str, ...] = (
     "kind",
     "channel",
     "to_address",
@@ -138,7 +152,38 @@ DELIVERY_FIELDS = (
     "patient__phone",
     "patient__time_zone",
     "patient__erased_at",
+    "patient__language",
+    "page_url",
+    "course_id",
+    "session_id",
 )
+# The location whose name, address and sender an email carries: the course's, else the session's.
+LOCATION_FIELDS = ("name", "address", "phone", "email", "sender_name", "sender_email")
+DELIVERY_FIELDS += tuple(f"{via}__location__{name}" for via in ("course", "session") for name in LOCATION_FIELDS)
+
+
+def _location(message: ScheduledMessage) -> Location | None:
+    if message.course is not None:
+        return message.course.location
+    return message.session.location if message.session is not None else None
+
+
+def opt_out_hint(language: str) -> str:
+    """What the first text a patient is sent adds, as carriers expect: how to stop texts."""
+    with translation.override(locale_of(language)):
+        return gsm7_fold(gettext("Reply STOP to opt out."))
+
+
+def patients_texted_before(patient_ids: set[Any]) -> set[Any]:
+    """Those of `patient_ids` who have been sent a text already."""
+    if not patient_ids:
+        return set()
+    return set(
+        ScheduledMessage.objects.filter(patient_id__in=patient_ids, channel=Channel.SMS, status=MessageStatus.SENT)
+        .exclude(kind__in=STAFF_KINDS)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
 
 
 class Outcome(NamedTuple):
@@ -182,7 +227,7 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
     now = timezone.now()
     try:
         messages = (
-            ScheduledMessage.objects.select_related("patient")
+            ScheduledMessage.objects.select_related("patient", "course__location", "session__location")
             .only(*DELIVERY_FIELDS)
             .in_bulk([claim.pk for claim in claims])
         )
@@ -190,6 +235,9 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
             patient_ids={message.patient_id for message in messages.values() if message.kind not in STAFF_KINDS},
             kind=ConsentKind.SERVICE_MESSAGES,
             at=now,
+        )
+        texted = patients_texted_before(
+            {m.patient_id for m in messages.values() if m.channel == Channel.SMS and m.kind not in STAFF_KINDS}
         )
         quiet = timing.QuietHours.parse(settings.AFTERCARE_QUIET_HOURS)
     except Exception as exc:  # nothing was sent yet: each row takes the error as one attempt
@@ -203,7 +251,9 @@ def deliver_batch(claims: Sequence[Claim], result: DispatchResult) -> None:
         if message is None:
             continue
         try:
-            outcome = _outcome(claim, message, now=now, quiet=quiet, consenting=consenting, transports=transports)
+            outcome = _outcome(
+                claim, message, now=now, quiet=quiet, consenting=consenting, texted=texted, transports=transports
+            )
         except Exception as exc:  # one bad row must not stop the batch
             outcome = _unexpected_outcome(claim, exc, attempts=message.attempts, result=result)
         outcomes.append(outcome)
@@ -217,9 +267,15 @@ def _outcome(
     now: datetime,
     quiet: timing.QuietHours,
     consenting: set[Any],
+    texted: set[Any],
     transports: _Transports,
 ) -> Outcome:
-    """Decide what happens to one row, sending it if it may go now."""
+    """Decide what happens to one row, sending it if it may go now.
+
+    The first text a patient is ever sent says how to opt out (`texted`:
+    the patients sent one before, this batch's included); the row records
+    the words as sent.
+    """
     address = _address(message)
     reason = undeliverable_reason(message, now=now, consented=message.patient_id in consenting, address=address)
     if reason:
@@ -239,19 +295,18 @@ def _outcome(
                     "attempts": message.attempts - 1,
                 },
             )
-    outgoing = OutgoingMessage(
-        idempotency_key=str(message.pk),
-        to=address,
-        subject=message.subject,
-        body=message.body,
-        reply_to=message.reply_to,
-    )
+    body = message.body
+    if message.channel == Channel.SMS and message.kind not in STAFF_KINDS and message.patient_id not in texted:
+        body = f"{body} {opt_out_hint(message.patient.language)}"
+    outgoing = _outgoing(message, address=address, body=body)
     try:
         provider_id = transports.send(message.channel, outgoing)
     except TransientError as exc:
         return _retry_or_fail(claim, attempts=message.attempts, error=str(exc))
     except PermanentError as exc:
         return _fail(claim, error=str(exc))
+    if message.channel == Channel.SMS:
+        texted.add(message.patient_id)
     return Outcome(
         claim,
         "sent",
@@ -260,9 +315,37 @@ def _outcome(
             "sent_at": timezone.now(),
             "provider_message_id": provider_id[:200],
             "to_address": address,
+            "body": body,
             "last_error": "",
         },
     )
+
+
+def _outgoing(message: ScheduledMessage, *, address: str, body: str) -> OutgoingMessage:
+    """What the transport is handed: an email to a patient in the clinic's layout (HTML and text, its
+    location's From, one-click unsubscribe); an alert to staff, or a text, as written."""
+    fields: dict[str, Any] = {
+        "idempotency_key": str(message.pk),
+        "to": address,
+        "subject": message.subject,
+        "body": body,
+        "reply_to": message.reply_to,
+    }
+    if message.channel != Channel.EMAIL:
+        return OutgoingMessage(**fields)
+    contact = clinic_contact(_location(message))
+    fields["from_email"] = contact.from_email
+    if message.kind not in STAFF_KINDS:
+        email = patient_email(
+            subject=message.subject,
+            body=body,
+            page_url=message.page_url,
+            patient_id=message.patient_id,
+            language=message.patient.language,
+            sender=contact,
+        )
+        fields |= {"body": email.text, "html": email.html, "headers": email.headers}
+    return OutgoingMessage(**fields)
 
 
 def _fail(claim: Claim, *, error: str) -> Outcome:

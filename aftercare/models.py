@@ -1,16 +1,19 @@
-"""Aftercare plans, the message outbox and side-effect reports.
+"""Aftercare plans, the message outbox, side-effect reports and the inbox of patients' texts.
 
 Every message is a row here (ScheduledMessage) before anything is sent: its
 due time lives in PostgreSQL, never in a broker ETA, so a restart or a
 Redis hiccup loses nothing. The dispatcher claims due rows and sends them.
+Every text a patient sends in is a row too (InboundMessage), whatever it says.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 
@@ -51,6 +54,9 @@ class MessageKind(models.TextChoices):
     APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
     RED_FLAG_ALERT = "red_flag_alert", "Red-flag alert to clinicians"
     RED_FLAG_REPLY = "red_flag_reply", "Red-flag reply to the patient"
+    CONFIRM_REPLY = "confirm_reply", "Answer to a text: appointment confirmed"
+    OPT_IN_REPLY = "opt_in_reply", "Answer to a text: texts resumed (START)"
+    HELP_REPLY = "help_reply", "Answer to a text: help (HELP)"
     BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
     BOOKING_CHANGE = "booking_change", "Booking change notice"
     BOOKING_CANCELLATION = "booking_cancellation", "Booking cancellation notice"
@@ -132,7 +138,10 @@ class MessageTemplate(models.Model):
         help_text=(
             "Variables: {{ first_name }}, {{ session_date }}, {{ clinic_name }}, {{ clinic_phone }}, "
             "{{ reply_to }} (empty unless replies reach the clinic), {{ first_session }}, {{ session_number }}, "
-            "{{ next_window_start }}, {{ next_window_end }}, {{ next_session }}, {{ sessions_remaining }}."
+            "{{ next_window_start }}, {{ next_window_end }}, {{ next_session }}, {{ sessions_remaining }}, "
+            "{{ page_url }} (the patient's page for the session: every text should carry it); for texts, short "
+            "dates: {{ session_date_short }}, {{ next_window_start_short }}, {{ next_window_end_short }}, "
+            "{{ next_session_short }}. An SMS should stay within two segments (306 plain characters)."
         )
     )
 
@@ -212,6 +221,9 @@ class ScheduledMessage(models.Model):
     )
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
+    page_url = models.URLField(
+        max_length=300, blank=True, help_text="The patient's page the message links to (an email shows it as a button)."
+    )
     announces_start = models.DateTimeField(
         null=True,
         blank=True,
@@ -291,6 +303,16 @@ class Severity(models.TextChoices):
 class ReportSource(models.TextChoices):
     STAFF = "staff", "Entered by staff"
     INTEGRATION = "integration", "Received by API"
+    PATIENT = "patient", "Sent by the patient (aftercare page)"
+
+
+def private_storage() -> Any:
+    """Where files patients send are kept: never served at a public URL (settings.STORAGES["private"])."""
+    return storages["private"]
+
+
+def photo_path(report: SideEffectReport, filename: str) -> str:
+    return f"side-effect-photos/{report.patient_id}/{filename}"
 
 
 class SideEffectReport(models.Model):
@@ -303,6 +325,13 @@ class SideEffectReport(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     onset_on = models.DateField(help_text="The day the symptoms began.")
     notes = models.TextField(blank=True)
+    photo = models.FileField(
+        storage=private_storage,
+        upload_to=photo_path,
+        blank=True,
+        max_length=300,
+        help_text="A photo the patient sent, re-encoded without its metadata; stored privately.",
+    )
     source = models.CharField(max_length=20, choices=ReportSource.choices, default=ReportSource.STAFF)
     is_red_flag = models.BooleanField(default=False)
     red_flag_reasons = models.TextField(blank=True)
@@ -328,3 +357,117 @@ class SideEffectReport(models.Model):
 
     def __str__(self) -> str:
         return f"{', '.join(self.symptoms)} ({self.severity}) for {self.patient}"
+
+
+class InboundChannel(models.TextChoices):
+    SMS = "sms", "SMS"
+    WEB = "web", "Aftercare page"
+
+
+class InboundIntent(models.TextChoices):
+    """What a patient's message asks for (aftercare.inbound_keywords reads it from a text)."""
+
+    CONFIRM = "confirm", "Confirms the next appointment"
+    REBOOK_REQUEST = "rebook_request", "Asks to rebook"
+    BOOKING_REQUEST = "booking_request", "Asks to book"
+    OPT_OUT = "opt_out", "Opts out of texts (STOP)"
+    OPT_IN = "opt_in", "Opts back in to texts (START)"
+    HELP = "help", "Asks for help (HELP)"
+    OTHER = "other", "Other"
+
+
+class SenderMatch(models.TextChoices):
+    """Whose message it is, from the number it came from: exactly one patient, or nobody (never a guess)."""
+
+    MATCHED = "matched", "Matched to the patient"
+    UNKNOWN_NUMBER = "unknown_number", "Unknown number"
+    SHARED_NUMBER = "shared_number", "Number on several patients' records"
+
+
+class InboundMessage(models.Model):
+    """A message from a patient to the clinic: a text, or a request from their aftercare page.
+
+    Every one is kept. What the system can act on by itself (a STOP, a
+    confirmation) is acted on and recorded as handled by the system; the rest
+    stays open (`handled_at` empty) in the front desk's inbox until a person
+    marks it handled (aftercare.inbox).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.CharField(max_length=10, choices=InboundChannel.choices)
+    from_number = models.CharField(
+        max_length=32, blank=True, help_text="The sender as the provider gave it (E.164 for a phone)."
+    )
+    to_number = models.CharField(max_length=32, blank=True, help_text="The clinic's number the text was sent to.")
+    body = models.TextField(blank=True)
+    provider_message_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The provider's id (Twilio's MessageSid): a delivery retried with the same id is stored once.",
+    )
+    received_at = models.DateTimeField()
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="inbound_messages", null=True, blank=True
+    )
+    session = models.ForeignKey(
+        "treatments.Session",
+        on_delete=models.PROTECT,
+        related_name="inbound_messages",
+        null=True,
+        blank=True,
+        help_text="The appointment it is about: the one confirmed, or the next booked one.",
+    )
+    intent = models.CharField(max_length=20, choices=InboundIntent.choices)
+    match = models.CharField(max_length=20, choices=SenderMatch.choices)
+    handled_at = models.DateTimeField(null=True, blank=True, help_text="Empty while it waits in the inbox.")
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    handled_by_label = models.CharField(
+        max_length=150, blank=True, help_text="Who handled it: a staff member, an integration, or the system."
+    )
+    handled_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = audited()
+
+    class Meta:
+        ordering = ["-received_at", "id"]
+        verbose_name = "inbox message"
+        verbose_name_plural = "inbox"
+        indexes = [
+            # The open inbox, newest first (the admin's list, the worklist's count).
+            models.Index(fields=["-received_at", "id"], condition=Q(handled_at__isnull=True), name="inbound_open_idx"),
+            # A patient's open items (the worklist's marker, the patient card).
+            models.Index(
+                fields=["patient", "-received_at"],
+                condition=Q(handled_at__isnull=True),
+                name="inbound_open_per_patient_idx",
+            ),
+            # The whole inbox, newest first (the API's default order).
+            models.Index(fields=["-received_at", "id"], name="inbound_received_idx"),
+            # Texts from one number: its last STOP or START, erasure, the admin's search by number.
+            models.Index(fields=["from_number", "-received_at"], name="inbound_from_number_idx"),
+        ]
+        constraints = [
+            # Twilio retries a webhook that timed out: the second delivery must change nothing.
+            models.UniqueConstraint(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="inbound_one_per_provider_message",
+            ),
+            models.CheckConstraint(condition=Q(intent__in=InboundIntent.values), name="inbound_intent_valid"),
+            models.CheckConstraint(condition=Q(match__in=SenderMatch.values), name="inbound_match_valid"),
+            models.CheckConstraint(
+                condition=Q(match="matched", patient__isnull=False) | (~Q(match="matched") & Q(patient__isnull=True)),
+                name="inbound_patient_only_when_matched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = str(self.patient) if self.patient_id else (self.from_number or "unknown sender")
+        return f"{self.get_intent_display()} from {who} at {local_datetime_text(self.received_at)}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.handled_at is None

@@ -29,6 +29,7 @@ from aftercare.models import (
     SuppressionReason,
 )
 from aftercare.rendering import message_context, patient_zone, render, render_subject, template_for
+from aftercare.sms_text import gsm7_fold
 from clinic.actors import Actor, staff_user
 from clinic.queue import wake_after_commit
 from patients.models import Patient
@@ -148,12 +149,18 @@ def write_new_message(*, dedupe_key: str, **fields: Any) -> ScheduledMessage:
 
 
 def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_address: str = "") -> dict[str, str]:
-    """The subject, body and Reply-To of a message rendered from `template` with `values`."""
+    """The subject, body, Reply-To and page link of a message rendered from `template` with `values` (an SMS in GSM-7).
+
+    Messages to staff (a `to_address`) link to no patient page.
+    """
     to_patient_by_email = channel == Channel.EMAIL and not to_address
+    body = render(template.body, values)
     return {
         "subject": render_subject(template.subject, values),
-        "body": render(template.body, values),
+        # A single character outside GSM-7 would make a text UCS-2, and two segments five.
+        "body": gsm7_fold(body) if channel == Channel.SMS else body,
         "reply_to": values.get("reply_to", "") if to_patient_by_email else "",
+        "page_url": values.get("page_url", "") if not to_address else "",
     }
 
 
@@ -208,7 +215,7 @@ def patient_messages_erase(*, patient: Patient) -> int:
         status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressionReason.PATIENT_ERASED, updated_at=now
     )
     # last_error too: a provider's refusal may quote the address or the text.
-    messages.update(to_address="", subject="", body="", last_error="", updated_at=now)
+    messages.update(to_address="", subject="", body="", page_url="", last_error="", updated_at=now)
     return suppressed
 
 

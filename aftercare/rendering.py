@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Template
-from django.utils import timezone
+from django.utils import dateformat, timezone, translation
 
 from aftercare.models import ChannelRule
+from aftercare.page_links import page_url
 from patients.models import Patient
 from treatments.followup import (
     FollowUp,
@@ -31,22 +32,46 @@ from treatments.followup import (
     next_booked_session,
     sessions_of_course,
 )
-from treatments.models import Course, Session
+from treatments.models import Course, Session, SessionStatus
 
 
 def patient_zone(patient: Patient) -> ZoneInfo:
     return ZoneInfo(str(patient.time_zone))
 
 
-def format_day(day: date | None) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}" if day else ""
+def locale_of(language: str) -> str:
+    """The locale a patient's language is written in: "en" is the clinic's British English (dates as 2 March)."""
+    return settings.LANGUAGE_CODE if language == "en" else language
 
 
-def format_moment(moment: datetime | None, zone: ZoneInfo) -> str:
+# How a message writes a day, in full and short (for texts), and a time ("at"), per language (Django's
+# date format characters: l weekday, D its abbreviation, j day, F month, M its abbreviation, n its number:
+# Spanish texts write 17/3, as people there do). Languages not here write English's.
+DAY_FORMATS = {
+    "en": ("l j F Y", "D j M", "{day} at {time}"),
+    "es": (r"l j \d\e F \d\e Y", "j/n", "{day} a las {time}"),
+}
+
+
+def _formats(language: str) -> tuple[str, str, str]:
+    return DAY_FORMATS.get(language, DAY_FORMATS["en"])
+
+
+def format_day(day: date | None, language: str = "en", *, short: bool = False) -> str:
+    """`day` as a message writes it: "Tuesday 3 March 2026" (short: "Tue 3 Mar"), in `language`."""
+    if day is None:
+        return ""
+    full, brief, _ = _formats(language)
+    with translation.override(locale_of(language)):
+        return dateformat.format(day, brief if short else full)
+
+
+def format_moment(moment: datetime | None, zone: ZoneInfo, language: str = "en", *, short: bool = False) -> str:
+    """`moment` on the clock in `zone`: "Tuesday 3 March 2026 at 10:00" (short: "Tue 3 Mar at 10:00")."""
     if moment is None:
         return ""
     local = moment.astimezone(zone)
-    return f"{format_day(local.date())} at {local:%H:%M}"
+    return _formats(language)[2].format(day=format_day(local.date(), language, short=short), time=f"{local:%H:%M}")
 
 
 def one_line_address(address: str) -> str:
@@ -121,11 +146,16 @@ def message_context(
     (empty for a maintenance session); `first_session` is true after a
     course's first session only.
 
+    `page_url` is the link to the patient's page for the session (for a
+    prompt about a course, its latest completed session's), empty when
+    there is none.
+
     `followup` (the course's stored follow-up state) and `course_sessions`
     (every session of the course as they are now), when the caller holds
     them (a session change carries both), save reading them.
     """
     zone = patient_zone(patient)
+    language = patient.language
     if course is not None and course_sessions is None:
         course_sessions = sessions_of_course(course)
     session_number = None
@@ -139,13 +169,18 @@ def message_context(
         "clinic_phone": settings.CLINIC_PHONE,
         "reply_to": "",
         "location_address": "",
-        "session_date": format_moment(session.starts_at, zone) if session else "",
+        "session_date": format_moment(session.starts_at, zone, language) if session else "",
+        "session_date_short": format_moment(session.starts_at, zone, language, short=True) if session else "",
         "session_number": session_number or "",
         "first_session": session_number == 1,
         "sessions_remaining": 0,
         "next_window_start": "",
         "next_window_end": "",
         "next_session": "",
+        "next_session_short": "",
+        "next_window_start_short": "",
+        "next_window_end_short": "",
+        "page_url": page_url(session.pk) if session is not None else "",
     }
     if course is not None:
         context["clinic_name"] = course.location.name
@@ -155,8 +190,20 @@ def message_context(
         followup = followup if followup is not None else course_followup(course)
         context["sessions_remaining"] = followup.sessions_remaining
         if followup.window is not None:
-            context["next_window_start"] = format_day(followup.window_start)
-            context["next_window_end"] = format_day(followup.window_end)
+            context["next_window_start"] = format_day(followup.window_start, language)
+            context["next_window_end"] = format_day(followup.window_end, language)
+            context["next_window_start_short"] = format_day(followup.window_start, language, short=True)
+            context["next_window_end_short"] = format_day(followup.window_end, language, short=True)
         booked = next_booked_session(course_sessions or (), now=timezone.now())
-        context["next_session"] = format_moment(booked.starts_at, zone) if booked else ""
+        context["next_session"] = format_moment(booked.starts_at, zone, language) if booked else ""
+        context["next_session_short"] = format_moment(booked.starts_at, zone, language, short=True) if booked else ""
+        if session is None:
+            # A prompt about the course: the page of its latest session that took place.
+            latest = _latest_completed(course_sessions or ())
+            context["page_url"] = page_url(latest.pk) if latest is not None else ""
     return context
+
+
+def _latest_completed(sessions: Sequence[Session]) -> Session | None:
+    done = [(s.completed_at, s) for s in sessions if s.status == SessionStatus.COMPLETED and s.completed_at is not None]
+    return max(done, key=lambda pair: pair[0])[1] if done else None

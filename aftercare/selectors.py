@@ -1,10 +1,21 @@
-"""Reads about red flags for the admin pages: what is open, and what has not reached anyone."""
+"""Reads for the admin and front-desk pages: red flags (what is open, what has not reached anyone) and the
+inbox of patients' messages (aftercare.inbox writes it)."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Iterable
+from typing import Any
 
-from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
+from django.db.models import Count, Q, QuerySet
+
+from aftercare.models import (
+    InboundIntent,
+    InboundMessage,
+    MessageKind,
+    MessageStatus,
+    ScheduledMessage,
+    SideEffectReport,
+)
 from patients.models import Patient
 
 
@@ -34,3 +45,60 @@ def undelivered_red_flag_messages() -> QuerySet[ScheduledMessage]:
         .select_related("report", "patient")
         .order_by("created_at", "id")
     )
+
+
+# Each open row of a list, with what it shows of the patient and the session.
+INBOX_RELATED = ("patient", "session__location")
+
+
+def inbox_list() -> QuerySet[InboundMessage]:
+    """Every inbound message, newest first."""
+    return InboundMessage.objects.select_related(*INBOX_RELATED).order_by("-received_at", "id")
+
+
+def open_inbox() -> QuerySet[InboundMessage]:
+    """Messages waiting for a person (not yet handled), newest first, along `inbound_open_idx`."""
+    return inbox_list().filter(handled_at__isnull=True)
+
+
+def open_inbox_count() -> int:
+    return InboundMessage.objects.filter(handled_at__isnull=True).count()
+
+
+def open_inbox_counts(patient_ids: Iterable[Any]) -> dict[Any, int]:
+    """How many open messages each of `patient_ids` has (patients with none are left out): one query."""
+    ids = set(patient_ids)
+    if not ids:
+        return {}
+    rows = (
+        InboundMessage.objects.filter(handled_at__isnull=True, patient_id__in=ids)
+        .order_by()
+        .values("patient_id")
+        .annotate(open=Count("id"))
+        .values_list("patient_id", "open")
+    )
+    return dict(rows)
+
+
+def patient_open_inbox(*, patient_id: Any) -> list[InboundMessage]:
+    """The patient's messages waiting for a person, newest first."""
+    return list(
+        InboundMessage.objects.filter(patient_id=patient_id, handled_at__isnull=True)
+        .select_related("session__location")
+        .order_by("-received_at", "id")
+    )
+
+
+def number_opted_out(number: str) -> bool:
+    """Whether the last carrier keyword (STOP or START) texted from `number` was STOP.
+
+    The provider blocks a number that texted STOP until it texts START, so a
+    message to it would be refused (Twilio's error 21610).
+    """
+    last = (
+        InboundMessage.objects.filter(from_number=number, intent__in=(InboundIntent.OPT_OUT, InboundIntent.OPT_IN))
+        .order_by("-received_at", "-created_at")
+        .values_list("intent", flat=True)
+        .first()
+    )
+    return last == InboundIntent.OPT_OUT

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -45,7 +46,7 @@ from aftercare.models import (
 )
 from aftercare.outbox import DISPATCH_TASK, new_message
 from aftercare.rendering import format_day, message_context, patient_zone, template_for
-from clinic.actors import Actor, is_integration, staff_user
+from clinic.actors import Actor, is_integration, is_patient, staff_user
 from clinic.audit import records_actor
 from clinic.errors import InvalidState, NotPermitted
 from clinic.queue import wake_after_commit
@@ -66,16 +67,21 @@ def side_effect_report_create(
     actor: Actor,
     session: Session | None = None,
     notes: str = "",
+    photo: File | None = None,
 ) -> SideEffectReport:
     """Record a side-effect report; a red flag alerts the clinicians and answers the patient at once.
 
     Without a session, the report is about the patient's latest completed
     one. Symptoms, severity and onset are what anyone taking the report
     writes down; free-text notes are clinical and are written only by those
-    with access to the patient's clinical record.
+    with access to the patient's clinical record, or by the patient
+    themself (their own words, from their aftercare page, with a `photo`
+    already stripped of its metadata by aftercare.photos).
     """
     today = timezone.localdate(timezone=patient_zone(patient))
-    if notes.strip() and actor is not None and not clinical_access(actor).covers(patient.pk):
+    if is_patient(actor) and actor.patient_id != patient.pk:
+        raise NotPermitted("A patient reports about themself only.", field="patient")
+    if notes.strip() and actor is not None and not is_patient(actor) and not clinical_access(actor).covers(patient.pk):
         raise NotPermitted(
             "Notes on a report are clinical: the treating practitioner adds them. Record the symptoms, severity "
             "and onset.",
@@ -105,18 +111,28 @@ def side_effect_report_create(
         severity=severity,
         onset_on=onset_on,
         notes=notes,
-        # Who took the report: booking software through its key, else the clinic's staff.
-        source=ReportSource.INTEGRATION if is_integration(actor) else ReportSource.STAFF,
+        source=_source(actor),
         is_red_flag=bool(reasons),
         red_flag_reasons="; ".join(reasons),
         reported_by=staff_user(actor),
     )
     report.full_clean()
+    if photo is not None:
+        # Written to storage just before the row: a transaction rolled back after this leaves a file no
+        # row names (never served, and named by no record); nothing leaves a row naming no file.
+        report.photo.save(photo.name or "photo.jpg", photo, save=False)
     report.save()
     if reasons:
         _write_red_flag_messages(report)
         announce_red_flag(report=report)
     return report
+
+
+def _source(actor: Actor) -> str:
+    """Who took the report: the patient themself, booking software through its key, else the clinic's staff."""
+    if is_patient(actor):
+        return ReportSource.PATIENT
+    return ReportSource.INTEGRATION if is_integration(actor) else ReportSource.STAFF
 
 
 def red_flag_report_url(report: SideEffectReport) -> str:
@@ -297,3 +313,25 @@ def side_effect_report_resolve(*, report: SideEffectReport, note: str, actor: Ac
     report.resolution_note = note
     report.save()
     return report
+
+
+@transaction.atomic
+def patient_photos_erase(*, patient: Patient) -> int:
+    """Erasure: the photos the patient sent go (a face identifies); the reports stay. Return how many.
+
+    The rows forget their files in the transaction; the files are deleted
+    once it commits, so a rolled-back erasure keeps both.
+    """
+    reports = list(SideEffectReport.objects.filter(patient=patient).exclude(photo=""))
+    names = [report.photo.name for report in reports if report.photo.name]
+    for report in reports:
+        report.photo = ""
+        report.save(update_fields=["photo", "updated_at"])
+    storage = SideEffectReport._meta.get_field("photo").storage
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
+    return len(names)

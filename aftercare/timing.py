@@ -144,3 +144,12 @@ def red_flag_reasons(*, symptoms: Iterable[str], severity: str, onset_on: date, 
                 f"{PERSISTING[symptom]} ({days} days; expected to settle within {SETTLES_WITHIN_DAYS[symptom]})"
             )
     return reasons
+
+
+def settles_by(*, symptoms: Iterable[str], onset_on: date) -> list[tuple[str, date]]:
+    """For the expected after-effects among `symptoms`, the day each should have settled by (spec §1)."""
+    return [
+        (symptom, onset_on + timedelta(days=SETTLES_WITHIN_DAYS[symptom]))
+        for symptom in symptoms
+        if symptom in SETTLES_WITHIN_DAYS
+    ]

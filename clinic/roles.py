@@ -6,8 +6,8 @@
 - Clinical admin: every patient's clinical record (read and write), medical
   clearances and decisions ahead on courses; not bookings or administration.
 - Front desk: patients' contact data, consents, adding a medical flag the
-  patient mentions, booking for any practitioner, the worklist; no clinical
-  record.
+  patient mentions, booking for any practitioner, the worklist, the inbox of
+  patients' texts; no clinical record.
 - Practitioner: the clinical record of the patients they treat, booking and
   moving their own sessions (overriding a rule as themself), completing
   them, medical clearances, side-effect reports.
@@ -57,6 +57,11 @@ REFERENCE = [
     *_crud("treatments", "productlot"),
 ]
 
+# The inbox of patients' texts: read and marked handled by every role. The front desk answers most of it; a
+# text may be clinical ("my cheek is still swollen"), so those who treat read it too. Nobody adds or deletes a
+# row: texts come in through the SMS webhook, and the inbox is a record.
+INBOX = _crud("aftercare", "inboundmessage", "view change")
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     FRONT_DESK: [
         *REFERENCE,
@@ -68,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("treatments", "medicalclearance"),
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add"),
+        *INBOX,
         *_crud("frontdesk", "contactattempt", "view add"),
     ],
     PRACTITIONER: [
@@ -85,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "treatments.view_clinical_notes",
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add change"),
+        *INBOX,
         *_crud("frontdesk", "contactattempt"),
     ],
     CLINICAL_ADMIN: [
@@ -100,6 +107,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "treatments.view_clinical_notes",
         *_crud("aftercare", "scheduledmessage"),
         *_crud("aftercare", "sideeffectreport", "view add change"),
+        *INBOX,
     ],
 }
 

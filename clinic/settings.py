@@ -247,7 +247,9 @@ LOGIN_URL = "admin:login"
 # British English: staff pages read and write dates day first. Patients'
 # languages (and their message templates) are LANGUAGES; "en" covers en-gb.
 LANGUAGE_CODE = "en-gb"
-LANGUAGES = [("en", "English")]
+LANGUAGES = [("en", "English"), ("es", "Español")]
+# Translations of the pages patients read and the words the code adds to messages (the STOP hint).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"  # stored and served in UTC; local times come from zoneinfo
 USE_I18N = True
 USE_TZ = True
@@ -289,8 +291,15 @@ DATETIME_INPUT_FORMATS = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files patients send (photos with a side-effect check-in): never under a public URL; staff read them
+# through a view that checks their access to the patient. Mount a private volume here in production.
+PRIVATE_FILES_ROOT = env.str("PRIVATE_FILES_ROOT", default=str(BASE_DIR / ".devdata" / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_FILES_ROOT, "base_url": None, "file_permissions_mode": 0o600},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -321,6 +330,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 AFTERCARE_QUIET_HOURS = env.str("AFTERCARE_QUIET_HOURS", default="20:00-09:00")
+# How long the link to a patient's page for a session works (every message about the session carries one):
+# the timeline runs to month 1+, and the last prompts of a course come months after its last session.
+AFTERCARE_PAGE_LINK_DAYS = env_int("AFTERCARE_PAGE_LINK_DAYS", default=180, minimum=1)
+# Largest photo a patient may send with a side-effect check-in.
+AFTERCARE_PHOTO_MAX_BYTES = env_int("AFTERCARE_PHOTO_MAX_BYTES", default=10 * 1024 * 1024, minimum=1024)
 AFTERCARE_BATCH_SIZE = env_int("AFTERCARE_BATCH_SIZE", default=100, minimum=1)
 # A row claimed for sending longer ago than this is assumed lost (its worker
 # died) and is returned to the queue.

@@ -19,6 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("frontdesk/", include("frontdesk.urls")),
     path("", include("treatments.urls")),
+    # Patients' pages and the SMS provider's webhook (no staff login: signed links, signed requests).
+    path("", include("aftercare.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.

@@ -151,6 +151,15 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
     on_its_day = location.today() == location.today(now=session.starts_at)
     arrived = session.arrived_at is not None
     in_treatment = booked and session.treatment_started_at is not None
+    confirmed = booked and session.confirmed_at is not None
+    if in_treatment:
+        status_label = "In treatment"
+    elif arrived and booked:
+        status_label = "Arrived"
+    elif confirmed:
+        status_label = "Confirmed"  # by the patient, replying to a reminder
+    else:
+        status_label = session.get_status_display()
     return {
         "id": str(session.pk),
         "resourceIds": [str(session.practitioner_id if by == BY_PRACTITIONER else session.room_id)],
@@ -161,6 +170,7 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
             f"status-{session.status}",
             *(["arrived"] if arrived and booked else []),
             *(["in-treatment"] if in_treatment else []),
+            *(["confirmed"] if confirmed and not arrived else []),
             *(f"alert-{alert}" for alert in alerts),
         ],
         "editable": viewer.may_change and booked,
@@ -170,9 +180,8 @@ def session_event(session: Any, *, location: Location, by: str, viewer: Viewer) 
             "protocol": course.protocol.name,
             "number": number,
             "status": session.status,
-            "statusLabel": "In treatment"
-            if in_treatment
-            else ("Arrived" if arrived and booked else session.get_status_display()),
+            "statusLabel": status_label,
+            "confirmed": confirmed,
             "practitioner": session.practitioner.display_name,
             "room": session.room.name,
             "alerts": [ALERT_LABELS[alert] for alert in alerts],

@@ -44,6 +44,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Model
 
 from aftercare.models import AftercareStep, MessageKind, MessageStatus, ScheduledMessage
+from aftercare.page_links import page_url
 from clinic.roles import PRACTITIONER
 from patients.models import Consent, ConsentKind, ContactChannel, MedicalFlag, Patient
 from treatments import rules
@@ -121,7 +122,7 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     Session: _words(
         "id course_id kind practitioner_id room_id location_id starts_at ends_at status booked_late completed_at "
         "notes treated_areas cancelled_at cancel_reason cancel_note no_show_at arrived_at treatment_started_at "
-        "sequence created_at updated_at"
+        "confirmed_at sequence created_at updated_at"
     ),
     FollowupState: _words(
         "course_id location_id kind sessions_done maintenance_done last_session_id last_practitioner_id "
@@ -130,7 +131,7 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     ),
     ScheduledMessage: _words(
         "id kind dedupe_key patient_id course_id session_id step_id report_id channel to_address reply_to subject "
-        "body due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
+        "body page_url due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
         "cancelled_at cancelled_by_id created_at updated_at announces_start"
     ),
 }
@@ -586,6 +587,7 @@ class ChainGenerator:
                 no_show_at,
                 starts_at - ARRIVED_BEFORE if completed_at else None,  # a treated patient checked in first
                 starts_at if completed_at else None,  # and went in on time
+                max(starts_at - DAY, booked_at) if completed_at else None,  # confirmed on the reminder
                 0 if status == BOOKED else 1,
                 booked_at,
                 completed_at or cancelled_at or no_show_at or booked_at,
@@ -690,6 +692,7 @@ class ChainGenerator:
             "",
             subject if patient.channel == EMAIL else "",
             f"Hello {patient.first_name}{body_end}",
+            page_url(session_id),
             due,
             status,
             "",

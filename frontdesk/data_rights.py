@@ -1,12 +1,13 @@
 """A patient's data rights: export everything held, and erasure.
 
 Erasure anonymises personal data (identity, contact details, free-text
-notes about the person, message texts and addresses, and the same fields in
-the audit history) while keeping the clinical and audit skeleton that
-medical-records law requires: courses, sessions and their clinical notes,
-product lots used (for recalls), side-effect reports, consents, and who
-changed what when. Each app erases its own data through its own service;
-this module only puts the steps in order, in one transaction.
+notes about the person, message texts and addresses, the texts they sent in
+and the number they came from, and the same fields in the audit history)
+while keeping the clinical and audit skeleton that medical-records law
+requires: courses, sessions and their clinical notes, product lots used
+(for recalls), side-effect reports, consents, and who changed what when.
+Each app erases its own data through its own service; this module only puts
+the steps in order, in one transaction.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from aftercare.models import MessageKind, ScheduledMessage, SideEffectReport
+from aftercare.inbox import inbound_messages_erase
+from aftercare.models import InboundMessage, MessageKind, ScheduledMessage, SideEffectReport
 from aftercare.outbox import patient_messages_erase
+from aftercare.side_effects import patient_photos_erase
 from clinic.actors import Actor
 from integrations.idempotency import forget_responses_naming
 from patients.models import Patient
@@ -36,6 +40,9 @@ def _plain(instance: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     for key, value in list(data.items()):
         if hasattr(value, "pk"):
             data[key] = str(value.pk)
+        elif isinstance(value, FieldFile):
+            # A file the patient sent (a photo): named here; the file itself is handed over apart.
+            data[key] = value.name or ""
     return data
 
 
@@ -86,6 +93,7 @@ def patient_export(*, patient: Patient, actor: Actor) -> dict[str, Any]:
             hidden(_plain(m), "subject", "body") if m.kind == MessageKind.RED_FLAG_ALERT else _plain(m)
             for m in ScheduledMessage.objects.filter(patient=patient)
         ],
+        "inbound_messages": [_plain(m) for m in InboundMessage.objects.filter(patient=patient)],
         "side_effect_reports": [
             hidden(_plain(r), "notes", "resolution_note") for r in SideEffectReport.objects.filter(patient=patient)
         ],
@@ -104,10 +112,14 @@ def patient_erase(*, patient: Patient, actor: Actor) -> Patient:
 
     Raise InvalidState if the patient is already erased (nothing else is touched then).
     """
+    # The number goes with the rest; texts from it that were never matched to the patient go too.
+    phone = str(patient.phone or "")
     # First: it locks the patient and refuses a second erasure before anything else happens.
     patient = patient_anonymise(patient=patient, actor=actor)
     patient_bookings_cancel(patient=patient, reason=CancelReason.OTHER, note="Patient data erased.", actor=actor)
     patient_messages_erase(patient=patient)
+    patient_photos_erase(patient=patient)
+    inbound_messages_erase(patient=patient, phone=phone)
     # Responses kept for Idempotency-Key retries may quote the patient.
     forget_responses_naming([str(pk) for pk in _ids_naming(patient)])
     return patient

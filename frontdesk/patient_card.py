@@ -2,10 +2,11 @@
 
 The card (frontdesk.views.patient_card_page) shows the alerts first (open red
 flag, medical review needed, treatment consent missing, no-shows, messaging
-consent missing), then the courses with their progress and next window, the
-upcoming and past sessions, the messages sent and scheduled, the side-effect
-reports and the consents. Clinical detail (which medical flags) is shown only
-to those whose clinical access covers the patient (clinic.access).
+consent missing, texts waiting for an answer), then the courses with their
+progress and next window, the upcoming and past sessions, the messages sent
+and scheduled, the side-effect reports and the consents, and the patient's
+texts waiting in the inbox. Clinical detail (which medical flags) is shown
+only to those whose clinical access covers the patient (clinic.access).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from aftercare.models import ScheduledMessage, SideEffectReport
+from aftercare.models import InboundMessage, ScheduledMessage, SideEffectReport
+from aftercare.selectors import patient_open_inbox
 from patients.models import Consent, ConsentKind, Patient
 from patients.selectors import patient_ids_with_consent
 from treatments.followup import followup_of, with_followup
@@ -45,10 +47,12 @@ class Card:
     messages: list[ScheduledMessage] = field(default_factory=list)
     reports: list[SideEffectReport] = field(default_factory=list)
     consents: list[Consent] = field(default_factory=list)
+    inbox: list[InboundMessage] = field(default_factory=list)  # their texts waiting for a person
 
 
-def patient_card(patient: Patient, *, sees_clinical: bool) -> Card:
-    """The card of `patient`; `sees_clinical`: the viewer's clinical access covers this patient."""
+def patient_card(patient: Patient, *, sees_clinical: bool, sees_inbox: bool = False) -> Card:
+    """The card of `patient`; `sees_clinical`: the viewer's clinical access covers this patient; `sees_inbox`:
+    the viewer may read the inbox of patients' texts."""
     now = timezone.now()
     card = Card(patient=patient)
     courses = list(
@@ -84,10 +88,15 @@ def patient_card(patient: Patient, *, sees_clinical: bool) -> Card:
         SideEffectReport.objects.filter(patient=patient).select_related("session").order_by("-created_at")
     )
     card.consents = list(Consent.objects.filter(patient=patient).order_by("-given_at"))
+    if sees_inbox:
+        card.inbox = patient_open_inbox(patient_id=patient.pk)
 
     # Alerts, most serious first.
     if any(report.is_red_flag and report.resolved_at is None for report in card.reports):
         card.alerts.append(("red", "Red flag open: a practitioner must review the side-effect report."))
+    if card.inbox:
+        count = len(card.inbox)
+        card.alerts.append(("warn", f"{count} text{'s' if count > 1 else ''} from the patient waiting for an answer."))
     if patient.medical_flags:
         cleared = {
             flag

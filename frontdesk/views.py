@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from aftercare.selectors import open_inbox_count
 from clinic.admin_forms import came_from
 from clinic.errors import DomainError
 from frontdesk import calendar
@@ -45,6 +46,9 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     may_book = request.user.has_perm("treatments.add_session")
     may_log = request.user.has_perm("frontdesk.add_contactattempt")
     log_call = reverse("admin:frontdesk_contactattempt_add")
+    # The inbox of patients' texts: its open count on top, and a marker on the rows of patients with texts in it.
+    sees_inbox = request.user.has_perm("aftercare.view_inboundmessage")
+    inbox_url = reverse("admin:aftercare_inboundmessage_changelist")
     page = Paginator(worklist_rows(kind=kind), PAGE_SIZE).get_page(request.GET.get("page"))
     here = request.get_full_path()
     entries = [
@@ -56,6 +60,9 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "log_call_url": f"{log_call}?{urlencode({'course': str(row.course_id)})}"
             if may_log and row.course_id
             else None,
+            "inbox_url": f"{inbox_url}?{urlencode({'status': 'open', 'patient__id__exact': str(row.patient_id)})}"
+            if sees_inbox and row.open_inbox_messages
+            else None,
         }
         for row in page.object_list
     ]
@@ -63,6 +70,8 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Follow-up worklist",
         "entries": entries,
+        "inbox_open": open_inbox_count() if sees_inbox else None,
+        "inbox_url": f"{inbox_url}?status=open" if sees_inbox else None,
         "page": page,
         "kinds": KIND_LABELS,
         "kind": kind,
@@ -496,7 +505,8 @@ def patient_card_page(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     if not request.user.has_perm("patients.view_patient"):
         raise PermissionDenied
     patient = get_object_or_404(Patient, pk=patient_id, erased_at__isnull=True)
-    card = patient_card(patient, sees_clinical=clinical_access(request.user).covers(patient.pk))
+    sees_inbox = request.user.has_perm("aftercare.view_inboundmessage")
+    card = patient_card(patient, sees_clinical=clinical_access(request.user).covers(patient.pk), sees_inbox=sees_inbox)
     here = request.get_full_path()
     may = request.user.has_perm
     context = {

@@ -19,7 +19,8 @@ Urgency, most urgent first (README: "The worklist"):
 4. maintenance, by the last day of its window: late maintenance is late, not urgent.
 
 A course the front desk agreed to call back on a date stays off the list
-until that day; each row shows the last attempt to reach the patient.
+until that day; each row shows the last attempt to reach the patient, and
+how many of the patient's texts wait in the inbox (aftercare.inbox).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, SideEffectReport
+from aftercare.selectors import open_inbox_counts
 from clinic.api.pagination import LazyRows
 from clinic.local_time import date_text, local_datetime_text
 from frontdesk.models import ContactAttempt
@@ -92,6 +94,7 @@ class WorklistRow:
     reason: str
     treatment_consent_needed: bool = False
     last_attempt: LastAttempt | None = None
+    open_inbox_messages: int = 0  # texts from the patient waiting in the inbox for a person
 
     @property
     def urgency(self) -> tuple[int, date, date]:
@@ -261,10 +264,12 @@ def _called_back_later(todays: dict[Any, date]) -> list[Any]:
 
 
 def _with_last_contacts(rows: list[WorklistRow]) -> list[WorklistRow]:
-    """`rows` with when a message last reached each patient (alerts about them sent to staff do not count)."""
+    """`rows` with when a message last reached each patient (alerts about them sent to staff do not count), and
+    how many of the patient's texts wait in the inbox."""
     patient_ids = {row.patient_id for row in rows}
     if not patient_ids:
         return rows
+    waiting = open_inbox_counts(patient_ids)
     last = dict(
         ScheduledMessage.objects.filter(patient_id__in=patient_ids, status=MessageStatus.SENT)
         .exclude(kind=MessageKind.RED_FLAG_ALERT)
@@ -273,7 +278,10 @@ def _with_last_contacts(rows: list[WorklistRow]) -> list[WorklistRow]:
         .annotate(last=Max("sent_at"))
         .values_list("patient_id", "last")
     )
-    return [replace(row, last_contact_at=last.get(row.patient_id)) for row in rows]
+    return [
+        replace(row, last_contact_at=last.get(row.patient_id), open_inbox_messages=waiting.get(row.patient_id, 0))
+        for row in rows
+    ]
 
 
 def _last_attempts(course_ids: list[Any]) -> dict[Any, LastAttempt]:

@@ -28,6 +28,7 @@ READ = frozenset(
         "treatments.view_productlot",
         "aftercare.view_scheduledmessage",
         "aftercare.view_sideeffectreport",
+        "aftercare.view_inboundmessage",
         "frontdesk.view_contactattempt",
     }
 )
@@ -40,6 +41,9 @@ BOOK = READ | {
     "treatments.change_session",
     "treatments.book_for_any_practitioner",
     "aftercare.add_sideeffectreport",
+    # Handling an inbox message is the desk's work, like logging a call: booking software that shows the
+    # inbox marks what its user dealt with.
+    "aftercare.change_inboundmessage",
     "frontdesk.add_contactattempt",
 }
 MANAGE = BOOK | {

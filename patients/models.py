@@ -97,6 +97,8 @@ class Patient(models.Model):
         ]
         indexes = [
             models.Index(fields=["last_name", "first_name"], name="patient_name_idx"),
+            # An inbound text is matched to the patient by the exact number it came from (aftercare.inbox).
+            models.Index(fields=["phone"], name="patient_phone_idx"),
             GinIndex(OpClass(Upper(patient_search_text()), name="gin_trgm_ops"), name="patient_search_trgm_idx"),
         ]
         constraints = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,25 @@ def patient_phone_match(term: str) -> Q | None:
     # Compared as text: the phone field would re-read a fragment such as
     # "740012" as a (local) number of its own before comparing.
     return Q(Contains(Cast("phone", output_field=CharField()), fragment))
+
+
+# A number as an SMS provider gives the sender: "+", then 7 to 15 digits.
+E164_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def patients_at_number(number: str, *, limit: int = 2) -> list[Patient]:
+    """Up to `limit` patients whose phone on record is exactly `number`, erased patients never.
+
+    `number` must be E.164 as a provider reports a sender ("+447400123456");
+    anything else (a short code, an alphanumeric sender, a number written
+    another way) matches nobody: a text is never attributed by a guess. Two
+    results mean the number is on several records, which the caller must not
+    resolve by choosing one.
+    """
+    if not E164_NUMBER.fullmatch(number):
+        return []
+    # Along patient_phone_idx. The field stores valid numbers in E.164, so equality is exact.
+    return list(Patient.objects.filter(phone=number, erased_at__isnull=True).order_by("pk")[:limit])
 
 
 def patient_search(patients: QuerySet[Patient], *, words: list[str], term: str) -> QuerySet[Patient]:

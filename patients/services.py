@@ -238,6 +238,23 @@ def consent_revoke(*, consent: Consent, actor: Actor, revoked_at: datetime | Non
 
 @records_actor
 @transaction.atomic
+def service_messages_stop(*, patient: Patient, actor: Actor) -> Consent | None:
+    """The patient asked for no more messages (an unsubscribe link, a STOP reply): revoke their consent to them.
+
+    Return the consent revoked, or None when none was in force (asking twice changes nothing).
+    """
+    current = (
+        Consent.objects.select_for_update()
+        .filter(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, revoked_at__isnull=True)
+        .first()
+    )
+    if current is None:
+        return None
+    return consent_revoke(consent=current, actor=actor)
+
+
+@records_actor
+@transaction.atomic
 def patient_anonymise(*, patient: Patient, actor: Actor) -> Patient:
     """Erase the person from `patient` (and from its audit history); keep the record's skeleton.
 

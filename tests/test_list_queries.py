@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from aftercare.inbox import inbound_sms_receive
 from aftercare.models import SideEffectReport
 from frontdesk.models import ContactAttempt
 from patients.models import Consent, ConsentKind
@@ -171,6 +172,13 @@ def _reports(scene: Scene, first: int, n: int) -> None:
         )
 
 
+def _inbox(scene: Scene, first: int, n: int) -> None:
+    # Texts from the scene's patient (each about their next session, if any) and from unknown numbers.
+    for index in range(first, first + n):
+        sender = str(scene.patient.phone) if index % 2 else f"+44770090{index:04d}"
+        inbound_sms_receive(from_number=sender, body=f"Message {index}", provider_message_id=f"SM{index:032d}")
+
+
 def _contact_attempts(scene: Scene, first: int, n: int) -> None:
     course = CourseFactory(location=scene.location)
     for index in range(first, first + n):
@@ -208,6 +216,7 @@ LISTS: list[tuple[str, Callable[[Scene], str], Callable[[Scene, int, int], Any],
     ("messages", lambda s: f"{API}/messages/", _messages, True),
     ("side-effect reports", lambda s: f"{API}/side-effect-reports/", _reports, True),
     ("contact attempts", lambda s: f"{API}/contact-attempts/", _contact_attempts, True),
+    ("inbox", lambda s: f"{API}/inbox/?handled=false", _inbox, True),
     ("worklist", lambda s: f"{API}/worklist/", _waiting_courses, True),
 ]
 

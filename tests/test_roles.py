@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
+from aftercare.inbox import inbound_sms_receive
 from aftercare.models import MessageKind, ScheduledMessage
 from aftercare.side_effects import side_effect_report_create
 from clinic.roles import CLINIC_ADMIN, CLINICAL_ADMIN, FRONT_DESK, PRACTITIONER
@@ -103,9 +104,12 @@ def scene(clock):  # type: ignore[no-untyped-def]
         "key_book": api_key_create(name="Booker", scopes=["book"], actor=None)[1],
         "key_manage": api_key_create(name="Manager", scopes=["manage"], actor=None)[1],
     }
+    # The patient texts to ask to move the booked session: it waits in the front desk's inbox.
+    text = inbound_sms_receive(from_number=str(patient.phone), body="R", provider_message_id="SM-role-scene")
     return {
         "users": users,
         "keys": keys,
+        "text": text,
         "location": location,
         "room": room,
         "practitioner": mine,
@@ -149,6 +153,8 @@ READS = {
     "lot_recipients": lambda s: f"/api/v1/lots/{s['lot'].pk}/recipients/",
     "messages": lambda s: "/api/v1/messages/",
     "side_effect_reports": lambda s: "/api/v1/side-effect-reports/",
+    "inbox": lambda s: "/api/v1/inbox/?handled=false",
+    "inbox_message": lambda s: f"/api/v1/inbox/{s['text'].pk}/",
 }
 NO = 403
 # Who may not read what; every other role reads it (clinical fields are the next tests' subject).
@@ -248,6 +254,11 @@ WRITES = {
         lambda s: {"rule": "spacing", "reason": "Wedding; agreed 10 days."},
         201,
     ),
+    "handle_inbox_message": (
+        lambda s: f"/api/v1/inbox/{s['text'].pk}/handle/",
+        lambda s: {"note": "Called: moved to Friday."},
+        200,
+    ),
     "add_lot": (
         lambda s: "/api/v1/lots/",
         lambda s: {"product": str(s["lot"].product_id), "lot_number": "NEW-1", "expires_on": "2027-01-01"},
@@ -256,7 +267,16 @@ WRITES = {
 }
 # (Completing a session that has not started is a 400 for those allowed: the
 # permission checks come first, so anything but 403 proves they got past them.)
-FRONT_DESK_WRITES = {"create_patient", "book_session", "cancel_session", "report_side_effect", "add_medical_flag"}
+FRONT_DESK_WRITES = {
+    "create_patient",
+    "book_session",
+    "cancel_session",
+    "report_side_effect",
+    "add_medical_flag",
+    "handle_inbox_message",
+}
+# Every role marks a text in the inbox handled: the desk answers most, those who treat read the clinical ones.
+INBOX_WRITES = {"handle_inbox_message"}
 WRITE_ALLOWED = {
     "clinic_admin": {*FRONT_DESK_WRITES, "add_lot"},
     "clinical_admin": {
@@ -264,6 +284,7 @@ WRITE_ALLOWED = {
         "report_with_notes",
         "add_medical_flag",
         "remove_medical_flag",
+        *INBOX_WRITES,
     },
     "front_desk": FRONT_DESK_WRITES,
     # The scene's practitioner books their own sessions (with their own overrides) and treats the patient.
@@ -280,9 +301,10 @@ WRITE_ALLOWED = {
         "record_clearance",
         "decide_ahead_on_course",
         "add_lot",
+        *INBOX_WRITES,
     },
     # A colleague: not the sessions' practitioner, not treating the patient.
-    "other_practitioner": {"report_side_effect", "add_medical_flag", "add_lot"},
+    "other_practitioner": {"report_side_effect", "add_medical_flag", "add_lot", *INBOX_WRITES},
     "key_read": set(),
     "key_book": FRONT_DESK_WRITES,
     "key_manage": FRONT_DESK_WRITES | {"add_lot"},
@@ -375,6 +397,8 @@ ADMIN_PAGES = {
     "alert": lambda s: f"/admin/aftercare/scheduledmessage/{s['alert'].pk}/change/",
     "clearance": lambda s: f"/admin/treatments/medicalclearance/{s['patient'].medical_clearances.get().pk}/change/",
     "clearance_list": lambda s: "/admin/treatments/medicalclearance/",
+    "inbox_message": lambda s: f"/admin/aftercare/inboundmessage/{s['text'].pk}/change/",
+    "inbox_list": lambda s: "/admin/aftercare/inboundmessage/?status=open",
 }
 # Where the scene's clinical record is on the page, for those who may read it.
 SHOWS_CLINICAL = {"patient", "patient_history", "patient_past_version", "session", "session_history", "report", "alert"}
@@ -441,6 +465,7 @@ PATH_OBJECTS = {
     "practitioners": lambda s: s["practitioner"],
     "protocols": lambda s: s["course"].protocol,
     "contact-attempts": lambda s: s["course"].contact_attempts.get(),
+    "inbox": lambda s: s["text"],
 }
 # Paths that need query parameters to answer, with the scene's values.
 PATH_QUERIES = {

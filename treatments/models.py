@@ -52,6 +52,19 @@ class Location(models.Model):
     email = models.EmailField(
         blank=True, help_text="Patients' replies to messages come here; without it, messages ask for none."
     )
+    sender_name = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validate_one_line],
+        help_text="The name emails to patients come from; empty: the location's name.",
+    )
+    sender_email = models.EmailField(
+        blank=True,
+        help_text=(
+            "The address emails to patients come from (your mail provider must be allowed to send as it); "
+            "empty: the clinic's DEFAULT_FROM_EMAIL."
+        ),
+    )
     clinical_alert_email = models.EmailField(
         blank=True,
         help_text=(
@@ -452,6 +465,11 @@ class Session(models.Model):
     )
     treatment_started_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient went in for treatment (the session is still booked)."
+    )
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the patient confirmed they will come (a reply to a reminder); the first confirmation stays.",
     )
     # Raised on every change, for calendar feeds (iCalendar SEQUENCE) and ETags.
     sequence = models.PositiveIntegerField(default=0)

@@ -33,6 +33,7 @@ from treatments.models import (
     Room,
     Session,
     SessionProductUse,
+    SessionStatus,
     TsTzRange,
 )
 
@@ -336,4 +337,26 @@ def conflicts_clear_at(*, session: Session) -> datetime | None:
     zone = session.location.time_zone
     return max(
         (rules.conflict_window_end(anchor=session.spacing_anchor, days=d, zone=zone) for d in days), default=None
+    )
+
+
+def patient_next_booked_session(*, patient_id: Any, now: datetime | None = None) -> Session | None:
+    """The patient's next appointment, in any course: the earliest booked session that has not started."""
+    return (
+        Session.objects.filter(
+            course__patient_id=patient_id, status=SessionStatus.BOOKED, starts_at__gt=now or timezone.now()
+        )
+        .select_related("course__location", "location")
+        .order_by("starts_at", "id")
+        .first()
+    )
+
+
+def patient_latest_session(*, patient_id: Any) -> Session | None:
+    """The patient's most recent session by start, whatever became of it (None if they never had one)."""
+    return (
+        Session.objects.filter(course__patient_id=patient_id)
+        .select_related("course__location", "location")
+        .order_by("-starts_at", "-id")
+        .first()
     )

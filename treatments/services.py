@@ -31,7 +31,7 @@ from django.db.models import Model
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from clinic.actors import Actor, actor_label, staff_user
+from clinic.actors import Actor, actor_label, is_patient, staff_user
 from clinic.audit import records_actor
 from clinic.errors import InvalidState, NotPermitted, RuleViolation, SlotTaken
 from clinic.local_time import date_text
@@ -531,6 +531,8 @@ def session_reschedule(
         room=room,
         location=room.location,
         booked_late=any("late" in d.flags for d in decisions),
+        # The patient confirmed the old time, not the new one.
+        confirmed_at=session.confirmed_at if starts_at == session.starts_at else None,
     )
     _record_overrides(session, used)
     sessions_now = [*(s for s in sessions.of_course if s.pk != session.pk), session]
@@ -615,6 +617,32 @@ def session_start_treatment(*, session: Session, actor: Actor) -> Session:
     _require_its_day(session, now, field="treatment_started_at", doing="A treatment starts")
     if session.treatment_started_at is None:
         _save_change(session, treatment_started_at=now, arrived_at=session.arrived_at or now)
+    return session
+
+
+@records_actor
+@transaction.atomic
+def session_confirm(*, session: Session, actor: Actor) -> Session:
+    """Record that the patient confirmed they will come to a booked session that has not started yet.
+
+    The patient themself (a PatientActor: a "C" texted back from the number on
+    their record) confirms only their own sessions; staff confirm for whom they
+    may book. Confirming twice keeps the first confirmation. Nothing else
+    changes: the session is still booked. A cancelled, missed or completed
+    session is InvalidState; one that has started is a ValidationError.
+    """
+    session = _lock_session(session)
+    if is_patient(actor):
+        if actor.patient_id != session.course.patient_id:
+            raise NotPermitted("A patient confirms only their own appointments.", field="session")
+    else:
+        _check_may_book_for(actor, session.practitioner, moving=session)
+    _require_booked(session, "confirmed")
+    now = timezone.now()
+    if session.starts_at <= now:
+        raise ValidationError({"confirmed_at": "A session that has already started cannot be confirmed."})
+    if session.confirmed_at is None:
+        _save_change(session, confirmed_at=now)
     return session
 
 

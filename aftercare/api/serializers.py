@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from aftercare.models import (
     AftercareStep,
+    InboundMessage,
     MessageKind,
     ScheduledMessage,
     Severity,
@@ -113,4 +114,45 @@ class SideEffectReportInputSerializer(StrictInputMixin, serializers.Serializer):
 class SideEffectResolveInputSerializer(StrictInputMixin, serializers.Serializer):
     resolution_note = serializers.CharField(
         max_length=5_000, help_text="What was done, written by the resolving practitioner (the logged-in user)."
+    )
+
+
+class InboundMessageOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[InboundMessage]):
+    """A message from a patient in the front desk's inbox."""
+
+    handled = serializers.SerializerMethodField(help_text="False while it waits for a person.")
+    handled_by = serializers.CharField(
+        source="handled_by_label",
+        read_only=True,
+        help_text="Who handled it: a staff member's username, `integration:<key name>`, or `system`.",
+    )
+
+    class Meta:
+        model = InboundMessage
+        fields = [
+            "id",
+            "channel",
+            "from_number",
+            "to_number",
+            "body",
+            "received_at",
+            "patient",
+            "session",
+            "intent",
+            "match",
+            "handled",
+            "handled_at",
+            "handled_by",
+            "handled_note",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_handled(self, message: InboundMessage) -> bool:
+        return message.handled_at is not None
+
+
+class InboundMessageHandleInputSerializer(StrictInputMixin, serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=2_000, help_text="What was done (a call, a booking…)."
     )

@@ -4,7 +4,8 @@ message id, or raises TransientError (try again later) or PermanentError
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class DeliveryError(Exception):
@@ -24,7 +25,10 @@ class OutgoingMessage:
     """What a transport needs; `idempotency_key` is the outbox row id.
 
     `reply_to`, for email, is where the patient's replies go (empty: no
-    Reply-To, and the text asked for no reply).
+    Reply-To, and the text asked for no reply). An email may also carry an
+    HTML alternative of `body`, its own From (`from_email`, empty: the
+    clinic's DEFAULT_FROM_EMAIL), extra headers (List-Unsubscribe…) and
+    attachments as (filename, content, MIME type).
     """
 
     idempotency_key: str
@@ -32,3 +36,7 @@ class OutgoingMessage:
     subject: str
     body: str
     reply_to: str = ""
+    html: str = ""
+    from_email: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[tuple[str, bytes, str], ...] = ()

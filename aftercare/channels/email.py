@@ -3,13 +3,17 @@ from __future__ import annotations
 import smtplib
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 
 
 class EmailTransport:
-    """Email through Django's configured EMAIL_BACKEND (SMTP, a provider's, console, file)."""
+    """Email through Django's configured EMAIL_BACKEND (SMTP, a provider's, console, file).
+
+    The plain text is the body; an HTML version, when given, goes as its
+    alternative (multipart/alternative), so every mail client shows one.
+    """
 
     def send(self, message: OutgoingMessage) -> str:
         """Send `message`; return its Message-ID.
@@ -20,15 +24,19 @@ class EmailTransport:
         # Not make_msgid(): it adds a timestamp and a random number, so every
         # retry of one row would carry a new Message-ID.
         message_id = f"<{message.idempotency_key}@clinic.local>"
-        email = EmailMessage(
+        email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
             to=[message.to],
             reply_to=[message.reply_to] if message.reply_to else None,
-            headers={"Message-ID": message_id, "X-Clinic-Message-Id": message.idempotency_key},
+            headers={**message.headers, "Message-ID": message_id, "X-Clinic-Message-Id": message.idempotency_key},
             connection=get_connection(fail_silently=False),
         )
+        if message.html:
+            email.attach_alternative(message.html, "text/html")
+        for filename, content, mimetype in message.attachments:
+            email.attach(filename, content, mimetype)
         try:
             email.send()
         except BadHeaderError as exc:

@@ -44,6 +44,9 @@ class WorklistRowSerializer(serializers.Serializer):
         help_text="The patient has not consented to the protocol's current form: book, but collect it first."
     )
     last_attempt = LastAttemptSerializer(allow_null=True, help_text="The last attempt to reach the patient.")
+    open_inbox_messages = serializers.IntegerField(
+        help_text="Texts from the patient waiting in the inbox for a person (GET /api/v1/inbox/?patient=…)."
+    )
 
 
 class ContactAttemptOutputSerializer(FastRepresentationMixin, serializers.ModelSerializer[ContactAttempt]):

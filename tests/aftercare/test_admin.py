@@ -126,13 +126,13 @@ def step_change_form(response: Any, **email_changes: str) -> dict[str, str]:
 def test_a_broken_template_is_refused_on_the_step_form(clinic_admin) -> None:
     day_3 = step()
     url = reverse("admin:aftercare_aftercarestep_change", args=[day_3.pk])
-    before = MessageTemplate.objects.get(step=day_3, channel="email").body
+    before = MessageTemplate.objects.get(step=day_3, channel="email", language="en").body
 
     response = clinic_admin.post(url, step_change_form(clinic_admin.get(url), body="Dear {{ first_name }, {% if %}"))
 
     assert response.status_code == 200
     assert "Template error" in response.content.decode()
-    assert MessageTemplate.objects.get(step=day_3, channel="email").body == before
+    assert MessageTemplate.objects.get(step=day_3, channel="email", language="en").body == before
 
 
 def test_an_edited_template_is_saved_and_previewed_for_the_chosen_session(clinic_admin, treated) -> None:

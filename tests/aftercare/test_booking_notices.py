@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -30,10 +31,11 @@ from rest_framework.test import APIClient
 from aftercare import booking_notices
 from aftercare.booking_notices import Notice, Told, notice_calendar_file, notice_for
 from aftercare.default_plan import PROMPTS
-from aftercare.dispatch import dispatch_due
+from aftercare.dispatch import dispatch_due, opt_out_hint
 from aftercare.migrations import _plan_v1 as first_shipped
 from aftercare.models import MessageKind, MessageStatus, PromptTemplate, ScheduledMessage, SuppressionReason
 from aftercare.outbox import messages_cancel
+from aftercare.page_links import page_url
 from aftercare.rendering import format_moment, render
 from integrations.services import api_key_create
 from patients.models import ContactChannel
@@ -84,10 +86,19 @@ def notices_of(session: Session) -> list[tuple[str, str, datetime, datetime | No
 
 
 def texts_sent(outside_world: Path) -> list[str]:
-    """The bodies of the text messages sent, in order."""
+    """The words of the text messages sent, in order, without the link to the patient's page that ends each
+    and the opt-out hint that ends the first (test_a_booking_is_confirmed… shows them)."""
+    return [words(body) for body in raw_texts_sent(outside_world)]
+
+
+def raw_texts_sent(outside_world: Path) -> list[str]:
     path = outside_world / "sms.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     return [json.loads(line)["body"] for line in lines]
+
+
+def words(text: str) -> str:
+    return re.sub(r" Details: \S+", "", text.removesuffix(" " + opt_out_hint("en")))
 
 
 def move(session: Session, starts_at: datetime) -> Session:
@@ -143,8 +154,10 @@ def test_a_booking_is_confirmed_five_minutes_later_and_the_dispatcher_sends_exac
     dispatch_due()
     dispatch_due()
 
-    assert texts_sent(outside_world) == [
-        "Marylebone: your appointment is booked for Tuesday 10 March 2026 at 14:00. To change it call +442079460000."
+    link = page_url(session.pk)
+    assert raw_texts_sent(outside_world) == [
+        "Marylebone: your appointment is booked for Tue 10 Mar at 14:00. To change it call +442079460000. "
+        f"Details: {link} Reply STOP to opt out."  # the patient's first text says how to stop them
     ]
     assert notices_of(session) == [(CONFIRMATION, S, london(3, 2, 11, 5), london(3, 10, 14))]
 
@@ -163,7 +176,7 @@ def test_three_quick_reschedules_produce_one_notice_with_the_final_time(
     deliver_until(morning, london(3, 2, 12))
 
     assert texts_sent(outside_world) == [
-        "Marylebone: your appointment is booked for Wednesday 11 March 2026 at 16:00. To change it call +442079460000."
+        "Marylebone: your appointment is booked for Wed 11 Mar at 16:00. To change it call +442079460000."
     ]
 
 
@@ -233,7 +246,7 @@ def test_a_patient_told_of_a_booking_is_told_of_its_cancellation(
 
     assert notices_of(session)[1] == (CANCELLATION, S, london(3, 4, 12, 5), london(3, 10, 14))
     assert texts_sent(outside_world)[1] == (
-        "Marylebone: your appointment on Tuesday 10 March 2026 at 14:00 is cancelled. To rebook call +442079460000."
+        "Marylebone: your appointment on Tue 10 Mar at 14:00 is cancelled. To rebook call +442079460000."
     )
 
 
@@ -406,7 +419,7 @@ def test_a_cancellation_by_booking_software_through_the_api_is_notified(
     assert response.status_code == 200, response.content
     deliver_until(morning, london(3, 4, 13))
 
-    assert texts_sent(outside_world)[-1].startswith("Marylebone: your appointment on Tuesday 10 March 2026 at 14:00")
+    assert texts_sent(outside_world)[-1].startswith("Marylebone: your appointment on Tue 10 Mar at 14:00")
     assert [row[:2] for row in notices_of(session)] == [(CONFIRMATION, S), (CANCELLATION, S)]
 
 
@@ -440,8 +453,8 @@ def test_a_cancelled_course_tells_the_patient_of_each_booked_session_they_knew_o
     assert [row[:2] for row in notices_of(known)] == [(CONFIRMATION, S), (CANCELLATION, S)]
     assert [row[:2] for row in notices_of(unheard)] == [(CONFIRMATION, C)]
     assert texts_sent(outside_world) == [
-        "Marylebone: your appointment is booked for Tuesday 10 March 2026 at 14:00. To change it call +442079460000.",
-        "Marylebone: your appointment on Tuesday 10 March 2026 at 14:00 is cancelled. To rebook call +442079460000.",
+        "Marylebone: your appointment is booked for Tue 10 Mar at 14:00. To change it call +442079460000.",
+        "Marylebone: your appointment on Tue 10 Mar at 14:00 is cancelled. To rebook call +442079460000.",
     ]
 
 
@@ -456,7 +469,7 @@ def test_a_text_reminder_asks_for_c_to_confirm_or_r_to_rebook(
     deliver_until(morning, london(3, 9, 14, 1))
 
     assert texts_sent(outside_world)[-1] == (
-        "Marylebone: reminder of your appointment on Tuesday 10 March 2026 at 14:00. Reply C to confirm or R to rebook."
+        "Marylebone: reminder of your appointment on Tue 10 Mar at 14:00. Reply C to confirm or R to rebook."
     )
     assert "CANCEL" not in PROMPTS[REMINDER]["sms"].upper()
 
@@ -474,7 +487,7 @@ def test_an_email_reminder_asks_for_a_reply_when_replies_reach_the_clinic_else_f
     deliver_until(morning, london(3, 9, 15, 1))
 
     [to_amelia, to_owen] = [email for email in mail.outbox if email.subject.startswith("Reminder")]
-    assert to_amelia.body == (
+    assert to_amelia.body.startswith(
         "Dear Amelia,\n\nThis is a reminder of your appointment at Marylebone on Tuesday 10 March 2026 at 14:00.\n\n"
         "Where: Marylebone, 12 Harley Street, London W1G 9PF\n\nPlease come without makeup if you can. Reply to "
         "this email to confirm you are coming, or to ask for another time.\n\nMarylebone · +442079460000"
@@ -512,6 +525,7 @@ def test_the_gsm7_count_has_teeth() -> None:
         gsm7_units("Marylebone · +44")
 
 
+SEPTEMBER_30, SEPTEMBER_23 = datetime(2026, 9, 30, 10, 30, tzinfo=LONDON), datetime(2026, 9, 23, 10, 30, tzinfo=LONDON)
 # Long but real: a location's full name, the longest weekday and month, a 15-digit number, a link of 80.
 LONG_CONTEXT = {
     "first_name": "Maximiliana",
@@ -520,8 +534,10 @@ LONG_CONTEXT = {
     "clinic_phone": "+491512345678901",
     "reply_to": "kensington.chelsea@aesthetic-skin-clinic.example.com",
     "location_address": "Suite 4, Second Floor, 25 Harley Street, Marylebone, London W1G 9QW",
-    "session_date": format_moment(datetime(2026, 9, 30, 10, 30, tzinfo=LONDON), LONDON),
-    "previous_session_date": format_moment(datetime(2026, 9, 23, 10, 30, tzinfo=LONDON), LONDON),
+    "session_date": format_moment(SEPTEMBER_30, LONDON),
+    "session_date_short": format_moment(SEPTEMBER_30, LONDON, short=True),
+    "previous_session_date": format_moment(SEPTEMBER_23, LONDON),
+    "previous_session_date_short": format_moment(SEPTEMBER_23, LONDON, short=True),
     "page_url": "https://clinic.example.com/p/" + "x" * 51,
 }
 
@@ -536,7 +552,9 @@ def test_each_booking_text_fits_two_gsm7_segments_with_long_values_and_the_page_
     text = render(template.body, LONG_CONTEXT)
 
     assert text.endswith(f" Details: {LONG_CONTEXT['page_url']}")
-    assert gsm7_units(text) <= TWO_SEGMENTS, (gsm7_units(text), text)
+    # As the patient's first text, it carries the opt-out hint too.
+    first_text = f"{text} {opt_out_hint('en')}"
+    assert gsm7_units(first_text) <= TWO_SEGMENTS, (gsm7_units(first_text), first_text)
     # Until the page exists, the link is left out whole.
     assert "Details" not in render(template.body, {**LONG_CONTEXT, "page_url": ""})
 
@@ -625,7 +643,7 @@ def test_the_outbox_admin_lists_and_filters_booking_notices(
 
 # --- the data migration -------------------------------------------------------------------------
 
-TEXTS = importlib.import_module("aftercare.migrations.0012_booking_notice_texts")
+TEXTS = importlib.import_module("aftercare.migrations.0018_booking_notice_texts")
 
 
 def test_the_migration_brings_shipped_reminders_up_to_date_and_keeps_the_clinics_edits(capsys) -> None:

@@ -14,7 +14,7 @@ from datetime import time
 import pytest
 from django.apps import apps
 
-from aftercare.default_plan import PROMPTS, STEPS
+from aftercare.default_plan import PROMPTS, SMS_REPLIES, STEPS
 from aftercare.migrations import _plan_v1 as first_shipped
 from aftercare.models import AftercarePlan, AftercareStep, MessageTemplate, PromptTemplate
 
@@ -68,6 +68,8 @@ def prompts_as_shipped() -> dict[tuple[str, str], tuple[str, str]]:
     for kind, texts in PROMPTS.items():
         shipped[(kind, "email")] = (texts["subject"], texts["email"])
         shipped[(kind, "sms")] = ("", texts["sms"])
+    for kind, body in SMS_REPLIES.items():  # answers to a patient's text: SMS only
+        shipped[(kind, "sms")] = ("", body)
     return shipped
 
 
@@ -77,9 +79,12 @@ def test_a_fresh_database_holds_the_current_default_plan_and_prompts() -> None:
 
 
 def test_the_upgrade_replaces_texts_still_as_first_shipped_and_keeps_the_clinics_edits(capsys) -> None:
+    # The Spanish texts came later (0013).
+    MessageTemplate.objects.filter(language="es").delete()
+    PromptTemplate.objects.filter(language="es").delete()
     UPGRADE.downgrade(apps, None)
     # Back as 0002 shipped it: no weeks 3–6 step, no second maintenance prompt, the old words.
-    immediate = MessageTemplate.objects.get(step__code="immediate-first-48-hours", channel="email")
+    immediate = MessageTemplate.objects.get(step__code="immediate-first-48-hours", channel="email", language="en")
     assert immediate.subject == first_shipped.STEPS[0]["email_subject"]
     assert immediate.subject == "Caring for your skin after today's mesotherapy"
     assert not AftercareStep.objects.filter(code="day-21-collagen").exists()
@@ -126,3 +131,51 @@ def test_a_step_the_clinic_put_in_the_new_steps_place_keeps_it(capsys) -> None:
 
     orders = dict(AftercareStep.objects.filter(plan=plan).values_list("code", "order"))
     assert (orders["clinic-own"], orders["week-6-full-results"], orders["day-21-collagen"]) == (7, 6, 8)
+
+
+SHORT_TEXTS = importlib.import_module("aftercare.migrations.0013_short_texts_and_spanish")
+
+
+def test_the_short_texts_replace_the_shipped_long_ones_keep_a_clinics_own_and_add_spanish(capsys) -> None:
+    from aftercare import default_plan_es as es
+    from aftercare.migrations import _sms_v2 as long_texts
+
+    # The database as before 0013: the long texts, one of them the clinic's own, and no Spanish.
+    for code, body in long_texts.STEP_SMS.items():
+        MessageTemplate.objects.filter(step__code=code, channel="sms", language="en").update(body=body)
+    for kind, body in long_texts.PROMPT_SMS.items():
+        PromptTemplate.objects.filter(kind=kind, channel="sms", language="en").update(body=body)
+    MessageTemplate.objects.filter(step__code="day-7-sun-and-actives", channel="sms").update(body="Our week-1 words.")
+    MessageTemplate.objects.filter(language="es").delete()
+    PromptTemplate.objects.filter(language="es").delete()
+
+    SHORT_TEXTS.forward(apps, None)
+
+    stored = {
+        t.step.code: t.body for t in MessageTemplate.objects.filter(channel="sms", language="en").select_related("step")
+    }
+    assert stored == {data["code"]: data["sms"] for data in STEPS} | {"day-7-sun-and-actives": "Our week-1 words."}
+    for kind in long_texts.PROMPT_SMS:
+        assert PromptTemplate.objects.get(kind=kind, channel="sms", language="en").body == PROMPTS[kind]["sms"]
+    spanish = {
+        (t.step.code, t.channel): t.body for t in MessageTemplate.objects.filter(language="es").select_related("step")
+    }
+    assert spanish == {(code, "sms"): texts["sms"] for code, texts in es.STEPS.items()} | {
+        (code, "email"): texts["email"] for code, texts in es.STEPS.items()
+    }
+    assert set(PromptTemplate.objects.filter(language="es").values_list("kind", "channel")) == {
+        *((kind, "sms") for kind in es.PROMPT_SMS),
+        ("red_flag_reply", "sms"),
+        ("red_flag_reply", "email"),
+    }
+    assert "step day-7-sun-and-actives SMS" in capsys.readouterr().out
+
+    SHORT_TEXTS.backward(apps, None)
+
+    assert (
+        MessageTemplate.objects.get(step__code="day-3-early-recovery", channel="sms", language="en").body
+        == (long_texts.STEP_SMS["day-3-early-recovery"])
+    )
+    assert MessageTemplate.objects.get(step__code="day-7-sun-and-actives", channel="sms").body == "Our week-1 words."
+    assert not MessageTemplate.objects.filter(language="es").exists()
+    assert not PromptTemplate.objects.filter(language="es").exists()

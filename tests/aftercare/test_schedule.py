@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
+from django.test import Client
 
 from aftercare.dispatch import dispatch_due
 from aftercare.models import (
@@ -353,15 +355,13 @@ FIRST_MESSAGE_EMAIL = [
     "cooling gel or aloe",
     "cool showers",
 ]
-# The SMS says the same, shorter.
+# The SMS says what matters first, in two segments, and links to the page that says it all.
 FIRST_MESSAGE_SMS = [
-    "pause makeup and alcohol-based products 24 h",
-    "retinoids and aha/bha 3-5 days",
-    "vitamin c and exfoliants 5-7 days",
-    "don't touch, rub, massage or pick",
-    "mild fragrance-free cleanser, lukewarm water, pat dry",
-    "aloe or cooling gel",
-    "cool showers",
+    "redness, swelling and bumps settle in 1-2 days",
+    "hands off the area",
+    "no makeup 24 h",
+    "no heat 48-72 h",
+    "pain, rash, pus or fever: call +442079460000",
 ]
 
 
@@ -386,6 +386,15 @@ def test_the_message_after_a_session_carries_every_pause_and_the_gentle_care_at_
     assert [phrase for phrase in FIRST_MESSAGE_SMS if phrase not in normalised(sms.body)] == []
     # Shorter must not mean contradicting: exfoliants are never said to be fine after a day.
     assert not re.search(r"exfoliants[^.;]*24 h", sms.body)
+    # The patient's first text (the booking's confirmation, here) says how to stop them, once; the link opens
+    # the page with every pause and the care.
+    assert sent[0] == ScheduledMessage.objects.get(session=texted, kind=MessageKind.BOOKING_CONFIRMATION).body
+    assert sent[0].endswith(" Reply STOP to opt out.")
+    assert not sms.body.endswith(" Reply STOP to opt out.")
+    link = re.search(r"https?://\S+/c/[\w-]{43}/", sms.body).group(0)
+    page = Client().get(link.removeprefix(settings.SITE_URL))
+    assert page.status_code == 200
+    assert [phrase for phrase in FIRST_MESSAGE_EMAIL if phrase not in normalised(page.content.decode())] == []
 
 
 # --- timing follows the session, not the moment it was recorded ----------------------------

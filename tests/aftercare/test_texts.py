@@ -21,6 +21,7 @@ from django.core import mail
 from django.urls import reverse
 
 from aftercare.booking_notices import NOTICE_KINDS, Notice, notice_context
+from aftercare.dispatch import INBOUND_REPLY_KINDS
 from aftercare.models import AftercareStep, MessageKind, MessageTemplate, PromptTemplate, ScheduledMessage
 from aftercare.rendering import message_context, render
 from tests.aftercare.conftest import CLINIC_PHONE, LONDON, book, complete, consenting_patient, deliver_until, local
@@ -126,8 +127,15 @@ def gaps(text: str, *, channel: str, context: dict[str, Any]) -> list[str]:
 
 def test_no_template_leaves_a_gap_in_any_state_or_set_up(clock, settings, course, practitioner, room) -> None:
     location = course.location
-    plan_templates = list(MessageTemplate.objects.select_related("step").order_by("step__order", "channel"))
-    prompts = list(PromptTemplate.objects.exclude(kind=MessageKind.RED_FLAG_ALERT))
+    plan_templates = list(
+        MessageTemplate.objects.filter(language="en").select_related("step").order_by("step__order", "channel")
+    )
+    # (Answers to a patient's text are about no state of the course: test_inbound_replies_* below.)
+    prompts = list(
+        PromptTemplate.objects.filter(language="en").exclude(
+            kind__in=[MessageKind.RED_FLAG_ALERT, *INBOUND_REPLY_KINDS]
+        )
+    )
     assert len(plan_templates) == 2 * AftercareStep.objects.count() and len(prompts) == 2 * 9
     problems = []
     segments: dict[str, int] = {}
@@ -173,9 +181,8 @@ def test_no_template_leaves_a_gap_in_any_state_or_set_up(clock, settings, course
 
     assert problems == [], "\n".join(problems)
     assert rendered > 300
-    # Texts stay within two SMS segments; the first message after a session carries every pause and the
-    # gentle care, and takes four, as it did before it carried them all.
-    assert {name: count for name, count in segments.items() if count > 2} == {f"step {IMMEDIATE}": 4}
+    # Texts stay within two SMS segments (tests/aftercare/test_sms_segments.py tries the longest values).
+    assert {name: count for name, count in segments.items() if count > 2} == {}
 
 
 def test_no_aftercare_text_speaks_of_today(db) -> None:
@@ -231,3 +238,38 @@ def test_a_location_has_a_reply_address_in_the_admin(client, admin_user, locatio
 
     assert page.status_code == 200
     assert 'name="email"' in page.content.decode()
+
+
+# A long location name, and a long, realistic patient name (which no answer should quote: a phone may be shared).
+LONG_LOCATION = "Marylebone High Street Aesthetic & Skin Clinic"
+LONG_NAMES = {"first_name": "Alexandra-Josephine", "last_name": "Montgomery-Fitzwilliam"}
+
+
+@pytest.mark.parametrize("kind", sorted(INBOUND_REPLY_KINDS))
+@pytest.mark.parametrize("setup", sorted(LOCATION_SETUPS))
+def test_inbound_replies_fit_two_segments_and_leave_no_gap(
+    clock, settings, course, practitioner, room, kind: str, setup: str
+) -> None:
+    values = LOCATION_SETUPS[setup]
+    Location.objects.filter(pk=course.location_id).update(
+        name=LONG_LOCATION, phone=values["phone"], email=values["email"]
+    )
+    settings.CLINIC_PHONE = values["clinic_phone"]
+    type(course.patient).objects.filter(pk=course.patient_id).update(**LONG_NAMES)
+    course.refresh_from_db()
+    session = book(course, practitioner, room, london(12, 30, 10))  # the longest date: "Wednesday 30 December"
+    context = message_context(patient=course.patient, course=course, session=session)
+    template = PromptTemplate.objects.get(kind=kind, channel="sms", language="en")
+
+    text = render(template.body, context)
+
+    assert gaps(text, channel="sms", context=context) == []
+    assert text.startswith(LONG_LOCATION + ": ")
+    assert LONG_NAMES["first_name"] not in text and LONG_NAMES["last_name"] not in text
+    assert sms_segments(text) <= 2, (len(text), text)
+    if kind == MessageKind.CONFIRM_REPLY:
+        assert "Wednesday 30 December 2026 at 10:00 is confirmed" in text
+    if kind == MessageKind.HELP_REPLY:
+        assert "STOP to stop" in text
+        number = values["phone"] or values["clinic_phone"]
+        assert (f"Call {number}." in text) if number else ("Call" not in text)

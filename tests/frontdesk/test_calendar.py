@@ -331,3 +331,20 @@ def test_the_treatment_starts_from_the_calendar_and_the_block_says_so(desk, cloc
     assert "in-treatment" in block["classNames"]
     assert block["extendedProps"]["mayStartTreatment"] is False
     assert block["extendedProps"]["mayNoShow"] is False  # they came
+
+
+def test_a_session_the_patient_confirmed_reads_confirmed_until_they_arrive(
+    desk, clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, at(2, 10))
+    before = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
+    assert before["extendedProps"]["statusLabel"] == "Booked"
+
+    services.session_confirm(session=session, actor=None)  # the patient texted C
+
+    block = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
+    assert (block["extendedProps"]["statusLabel"], block["extendedProps"]["confirmed"]) == ("Confirmed", True)
+    assert "confirmed" in block["classNames"]
+    services.session_check_in(session=session, actor=None)
+    arrived = {b["id"]: b for b in events(desk, course.location).json()}[str(session.pk)]
+    assert arrived["extendedProps"]["statusLabel"] == "Arrived"

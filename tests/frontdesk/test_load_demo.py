@@ -38,15 +38,15 @@ def test_demo_clinic_loads_once_and_prints_a_working_login() -> None:
     assert Location.objects.get().clinical_alert_email == "clinical.lead@example.com"
     assert Room.objects.count() == 2
     assert Practitioner.objects.count() == 2
-    assert Patient.objects.count() == 5
-    assert Consent.objects.filter(revoked_at__isnull=True).count() == 10
+    assert Patient.objects.count() == 6
+    assert Consent.objects.filter(revoked_at__isnull=True).count() == 12
     assert Course.objects.count() == 3
     assert Session.objects.filter(status="booked").count() == 2
     assert ProductLot.objects.count() == 4
 
     call_command("load_demo", admin_password="second-demo-password", stdout=StringIO())
 
-    assert Patient.objects.count() == 5, "a second run must not duplicate the demo"
+    assert Patient.objects.count() == 6, "a second run must not duplicate the demo"
     assert Course.objects.count() == 3
     assert Session.objects.count() == 2
     assert Location.objects.get().opening_hours.count() == 6
@@ -61,5 +61,5 @@ def test_a_second_run_gives_demo_patients_a_changed_treatment_consent_form() -> 
     call_command("load_demo", admin_password="demo-password", stdout=StringIO())
 
     signed = Consent.objects.filter(kind="treatment", version="2027-1", revoked_at__isnull=True)
-    assert signed.count() == Patient.objects.count() == 5
+    assert signed.count() == Patient.objects.count() == 6
     assert not Consent.objects.filter(kind="treatment", version="2026-1", revoked_at__isnull=True).exists()

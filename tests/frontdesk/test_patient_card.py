@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from aftercare.inbox import inbound_sms_receive
 from aftercare.models import SideEffectReport
 from clinic.roles import CLINICAL_ADMIN, FRONT_DESK
 from patients.models import Consent, ConsentKind, Patient
@@ -136,11 +137,14 @@ def test_the_card_costs_the_same_queries_for_one_session_or_many(
 ) -> None:
     book(course, practitioner, room, at(3, 10))
     Consent.objects.filter(patient=course.patient, kind=ConsentKind.SERVICE_MESSAGES).delete()
-    with django_assert_num_queries(10) as few:
+    # (Ten, and one for the patient's texts waiting in the inbox.)
+    with django_assert_num_queries(11) as few:
         desk.get(card_url(course.patient))
     for day in (17, 31):
         book(course, practitioner, room, at(day, 10))
     CourseFactory(patient=course.patient, location=course.location, status="completed")
+    for words in ("R", "Can I come earlier?", "Is parking free?"):
+        inbound_sms_receive(from_number=str(course.patient.phone), body=words)
     with django_assert_num_queries(len(few.captured_queries)):
         desk.get(card_url(course.patient))
 
@@ -187,3 +191,28 @@ def test_the_cards_forms_return_to_the_card_and_a_report_chooses_among_this_pati
     )
     assert refused.status_code == 200
     assert "session" in refused.context["adminform"].form.errors
+
+
+def test_the_card_lists_the_patients_texts_waiting_in_the_inbox(desk, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    patient = course.patient
+    waiting = inbound_sms_receive(from_number=str(patient.phone), body="R - can we do Friday instead?")
+    inbound_sms_receive(from_number=str(patient.phone), body="STOP")  # acted on by the system, not waiting
+
+    page = desk.get(card_url(patient))
+
+    assert page.context["card"].inbox == [waiting]
+    html = page.content.decode()
+    assert "1 text from the patient waiting for an answer." in html
+    assert "R - can we do Friday instead?" in html
+    assert f"about {session.local_start_text()}" in html
+    assert reverse("admin:aftercare_inboundmessage_change", args=[waiting.pk]) in html
+
+
+def test_a_session_the_patient_confirmed_says_so_on_the_card(desk, clock, course, practitioner, room) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    assert "<strong>confirmed</strong>" not in desk.get(card_url(course.patient)).content.decode()
+
+    services.session_confirm(session=session, actor=None)
+
+    assert "<strong>confirmed</strong>" in desk.get(card_url(course.patient)).content.decode()

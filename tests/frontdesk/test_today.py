@@ -8,6 +8,7 @@ from django.urls import reverse
 from clinic.roles import FRONT_DESK
 from tests.factories import CourseFactory, PatientFactory, UserFactory
 from tests.treatments.conftest import at, book, in_role
+from treatments import services
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +92,14 @@ def test_the_list_costs_the_same_queries_for_one_appointment_or_ten(
         book(CourseFactory(location=location, protocol=protocol), practitioner, room, at(2, hour))
     with django_assert_num_queries(len(one.captured_queries)):
         assert len(desk.get(TODAY, {"location": str(location.pk)}).context["rows"]) == 10
+
+
+def test_today_says_which_appointments_the_patients_confirmed(
+    desk, clock, location, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, at(2, 15))
+    services.session_confirm(session=session, actor=None)
+
+    html = desk.get(TODAY, {"location": str(location.pk)}).content.decode()
+
+    assert '<td data-label="Status">Confirmed</td>' in html

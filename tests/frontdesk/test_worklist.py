@@ -6,13 +6,16 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from aftercare.inbox import inbound_sms_receive
 from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
 from aftercare.side_effects import side_effect_report_create
+from clinic.roles import FRONT_DESK
 from frontdesk import services as frontdesk_services
 from frontdesk.worklist import worklist
 from integrations.services import api_key_create
@@ -179,12 +182,16 @@ def test_the_worklist_page_costs_the_same_queries_for_one_row_or_five(
     with CaptureQueriesContext(connection) as one_row:
         assert len(client.get(reverse("frontdesk:worklist")).context["entries"]) == 1
     for start in starts[1:]:
-        completed_session(CourseFactory(location=location), practitioner, room, clock, start)
+        course = CourseFactory(location=location)
+        completed_session(course, practitioner, room, clock, start)
+        inbound_sms_receive(from_number=str(course.patient.phone), body="Can I book on a Saturday?")
     clock.move_to(local(20, 9))
     client.force_login(admin_user)
 
     with django_assert_max_num_queries(len(one_row.captured_queries)):
-        assert len(client.get(reverse("frontdesk:worklist")).context["entries"]) == 5
+        entries = client.get(reverse("frontdesk:worklist")).context["entries"]
+    assert len(entries) == 5
+    assert sum(1 for entry in entries if entry["inbox_url"]) == 4
 
 
 def test_a_book_link_for_a_course_waiting_for_nothing_is_404(client, admin_user, clock, course) -> None:
@@ -453,3 +460,60 @@ def test_the_worklist_page_shows_100_rows_and_links_to_the_next(client, admin_us
     last = client.get(reverse("frontdesk:worklist"), {"page": 2})
     assert len(last.context["entries"]) == 1
     assert "more urgent" in last.content.decode()
+
+
+def test_the_worklist_counts_the_open_inbox_and_marks_the_rows_of_patients_with_texts_waiting(
+    client, clock, location, practitioner, room
+) -> None:
+    waiting = CourseFactory(location=location, patient=PatientFactory(last_name="Waiting"))
+    answered = CourseFactory(location=location, patient=PatientFactory(last_name="Answered"))
+    for course in (waiting, answered):
+        completed_session(course, practitioner, room, clock, local(3, 10 if course is waiting else 11))
+    inbound_sms_receive(from_number=str(waiting.patient.phone), body="R")
+    inbound_sms_receive(from_number=str(waiting.patient.phone), body="Or any Friday")
+    inbound_sms_receive(from_number=str(answered.patient.phone), body="STOP")  # handled by the system
+    inbound_sms_receive(from_number="+447700900999", body="Who is this?")  # nobody's number: waiting too
+    clock.move_to(local(20, 9))
+    desk = UserFactory(username="desk")
+    desk.groups.add(Group.objects.get(name=FRONT_DESK))
+    client.force_login(desk)
+
+    page = client.get(reverse("frontdesk:worklist"))
+
+    html = page.content.decode()
+    inbox = reverse("admin:aftercare_inboundmessage_changelist")
+    assert f'<a href="{inbox}?status=open"><strong>3 texts from patients</strong> waiting in the inbox</a>' in html
+    marked = {entry["row"].patient_name: entry["inbox_url"] for entry in page.context["entries"]}
+    assert marked[answered.patient.full_name] is None
+    assert marked[waiting.patient.full_name] == f"{inbox}?status=open&patient__id__exact={waiting.patient.pk}"
+    assert html.count('class="inbox-marker"') == 1
+    assert "✉ 2 texts" in html
+    # The marker leads to the patient's open texts in the admin's inbox.
+    listed = client.get(marked[waiting.patient.full_name])
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == 2
+
+
+def test_the_worklist_api_row_says_how_many_texts_wait(clock, location, practitioner, room) -> None:
+    course = CourseFactory(location=location)
+    completed_session(course, practitioner, room, clock, local(3))
+    inbound_sms_receive(from_number=str(course.patient.phone), body="R")
+    clock.move_to(local(20, 9))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(name='Desk app', scopes=['read'], actor=None)[1]}")
+
+    [row] = client.get("/api/v1/worklist/").json()["results"]
+
+    assert row["open_inbox_messages"] == 1
+
+
+def test_staff_who_may_not_read_the_inbox_see_no_count_or_marker(client, clock, location, practitioner, room) -> None:
+    course = CourseFactory(location=location)
+    completed_session(course, practitioner, room, clock, local(3))
+    inbound_sms_receive(from_number=str(course.patient.phone), body="R")
+    clock.move_to(local(20, 9))
+    client.force_login(UserFactory(username="viewer", permissions=["treatments.view_course"]))
+
+    html = client.get(reverse("frontdesk:worklist")).content.decode()
+
+    assert "inbox-count" not in html and "inbox-marker" not in html

@@ -93,6 +93,7 @@ SESSION_FIELDS = {
     "no_show_at",
     "arrived_at",
     "treatment_started_at",
+    "confirmed_at",
     "sequence",
     "created_at",
     "updated_at",

@@ -258,6 +258,7 @@ class SessionOutputSerializer(FastRepresentationMixin, serializers.ModelSerializ
             "no_show_at",
             "arrived_at",
             "treatment_started_at",
+            "confirmed_at",
             "sequence",
             "created_at",
             "updated_at",

@@ -79,6 +79,18 @@ DEMO_PATIENTS: list[dict[str, Any]] = [
         "time_zone": "America/New_York",
         "skin_type": SkinType.I,
     },
+    {
+        # Reads her texts and her aftercare page in Spanish.
+        "first_name": "Lucía",
+        "last_name": "Fernández",
+        "email": "lucia.fernandez@example.com",
+        "phone": "+34612345678",
+        "date_of_birth": date(1991, 3, 14),
+        "preferred_channel": ContactChannel.SMS,
+        "language": "es",
+        "time_zone": "Europe/Madrid",
+        "skin_type": SkinType.III,
+    },
 ]
 
 CONSENT_VERSION = "2026-01"
@@ -106,6 +118,11 @@ class Command(BaseCommand):
             # Patients' replies to their messages come here (a demo clinic loaded before it had one gets it now).
             location.email = "hello@marylebone-skin.example"
             location.save(update_fields=["email", "updated_at"])
+        if not location.sender_email:
+            # Emails to patients come from the clinic's own name and address.
+            location.sender_name = "Marylebone Skin Clinic"
+            location.sender_email = "care@marylebone-skin.example"
+            location.save(update_fields=["sender_name", "sender_email", "updated_at"])
         if not location.clinical_alert_email:
             # Red flags reach a clinical inbox as well as the treating practitioner.
             location.clinical_alert_email = DEMO_CLINICAL_ALERT_EMAIL

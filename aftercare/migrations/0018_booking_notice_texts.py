@@ -3,9 +3,10 @@
 - the booking confirmation, change and cancellation templates (email and
   SMS, English; aftercare/default_plan.py) are created where missing;
 - the appointment reminder's subject, email body or SMS body that still
-  reads exactly as shipped (by 0002, frozen in _plan_v1, or by 0006, frozen
-  below as REMINDER_V2) becomes the current one; one a clinic has edited is
-  kept, and named on the console to compare by hand;
+  reads exactly as shipped (by 0002, frozen in _plan_v1; by 0006, frozen
+  below as REMINDER_V2; or, on a database created after 0013 changed the
+  texts' "contact us", as REMINDER_SMS_V3) becomes the current one; one a
+  clinic has edited is kept, and named on the console to compare by hand;
 - messages already in the outbox keep the text they were written with.
 
 The reverse puts the reminder as 0006 shipped it back where the current
@@ -37,6 +38,12 @@ REMINDER_V2 = {
         "call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}."
     ),
 }
+
+# The reminder's SMS as 0006 wrote it on a database created after 0013 ("contact us" without a number).
+REMINDER_SMS_V3 = (
+    "{{ clinic_name }}: reminder of your appointment on {{ session_date }}. To move it {% if clinic_phone %}call "
+    "{{ clinic_phone }}{% else %}contact us{% endif %}."
+)
 
 
 def _fields(texts, channel):
@@ -72,6 +79,8 @@ def upgrade(apps, schema_editor):
     kept = []
     for template in PromptTemplate.objects.filter(kind=REMINDER, language="en"):
         shipped = [_fields(v1.PROMPTS[REMINDER], template.channel), _fields(REMINDER_V2, template.channel)]
+        if template.channel == "sms":
+            shipped.append(("", REMINDER_SMS_V3))
         _replace_shipped(template, shipped, _fields(PROMPTS[REMINDER], template.channel), kept)
     if kept:
         sys.stdout.write(
@@ -94,7 +103,7 @@ def downgrade(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("aftercare", "0011_booking_notices"),
+        ("aftercare", "0017_booking_notices"),
     ]
 
     operations = [migrations.RunPython(upgrade, downgrade)]

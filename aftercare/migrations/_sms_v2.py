@@ -1,0 +1,19 @@
+"""The SMS texts as shipped before 0012 (frozen): 0012 replaces a text only while it still reads so."""
+
+STEP_SMS = {
+    'immediate-first-48-hours': "{{ clinic_name }} aftercare: redness, swelling and bumps settle in 1-2 days, bruises in a week. Don't touch, rub, massage or pick the area. Mild fragrance-free cleanser, lukewarm water, pat dry; aloe or cooling gel; cool showers. Pause makeup and alcohol-based products 24 h, retinoids and AHA/BHA 3-5 days, vitamin C and exfoliants 5-7 days. No sauna, steam or hot yoga 48-72 h, no hard exercise 24-48 h, no alcohol or smoking early on. SPF 30+ daily, no 10:00-16:00 sun for 1 week, no peels, laser or microdermabrasion for 14 days. Lasting pain, severe swelling, itching, rash, pus or fever: {% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}.",
+    'day-1-check-in': '{{ clinic_name }}: how is your skin since your session? Some redness or swelling is normal for 1-2 days; keep your hands off the area. Any pain, itching, rash, pus, fever or severe swelling: {% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}.',
+    'day-3-early-recovery': '{{ clinic_name }}: days 3-7 are early recovery. Dryness or tightness is normal: moisturise and drink water. Keep retinol and AHA/BHA paused until day 5, vitamin C and exfoliants until day 7. SPF 30+ daily.',
+    'day-7-sun-and-actives': '{{ clinic_name }}: one week on. Bruising should have faded (if not, {% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}). You can reintroduce retinol, AHA/BHA, then vitamin C and exfoliants. Keep SPF 30+ daily.',
+    'day-14-first-results': '{{ clinic_name }}: two weeks on{% if first_session %}, first results show now and keep improving for 4-6 weeks{% else %}, your skin keeps improving for 4-6 weeks after each session{% endif %}. Peels, laser and microdermabrasion are fine again. {% if next_session %}Your next session: {{ next_session }}.{% elif sessions_remaining and next_window_start %}Please book your next session between {{ next_window_start }} and {{ next_window_end }}: {% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}.{% endif %}',
+    'day-21-collagen': '{{ clinic_name }}: weeks 3-6 after your session are when collagen peaks and your skin keeps improving. Keep up water, moisturiser and daily SPF 30+.',
+    'week-6-full-results': '{{ clinic_name }}: six weeks on, you are seeing your full results, which last 6-12 months. Plan a maintenance session every 3-6 months; we will remind you.',
+}
+
+PROMPT_SMS = {
+    'followup_open': '{{ clinic_name }}: your next mesotherapy session is due between {{ next_window_start }} and {{ next_window_end }}. {% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %} to book.',
+    'followup_closing': '{{ clinic_name }}: your next session is due by {{ next_window_end }}. {% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %} to book.',
+    'maintenance_due': '{{ clinic_name }}: time for your maintenance session, between {{ next_window_start }} and {{ next_window_end }}. {% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %}.',
+    'maintenance_closing': '{{ clinic_name }}: your maintenance session is due by {{ next_window_end }}. {% if clinic_phone %}Call {{ clinic_phone }}{% else %}Contact {{ clinic_name }}{% endif %} to book.',
+    'red_flag_reply': '{{ clinic_name }}: thank you. Your practitioner has your report; we will contact you. Until then leave the area alone: no touching, makeup, products, heat or sun. Worse or worried? Call {{ clinic_phone }} now.{% if severe %} Trouble breathing, swollen lips or throat, or very unwell: call {{ emergency_number }}.{% endif %}',
+}
