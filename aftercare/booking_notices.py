@@ -390,3 +390,13 @@ def notice_calendar_file(message: ScheduledMessage) -> bytes | None:
         event.add("attendee", attendee)
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def notice_calendar_attachment(message: ScheduledMessage) -> tuple[str, bytes, str] | None:
+    """`notice_calendar_file(message)` as an email attachment (filename, content, MIME type with its METHOD,
+    as calendar clients expect), ready for `OutgoingMessage.attachments`; None when the message carries none."""
+    content = notice_calendar_file(message)
+    if content is None:
+        return None
+    method = CALENDAR_METHODS[message.kind][0]
+    return ("invite.ics", content, f"text/calendar; charset=utf-8; method={method}")

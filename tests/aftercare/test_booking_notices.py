@@ -29,7 +29,7 @@ from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from aftercare import booking_notices
-from aftercare.booking_notices import Notice, Told, notice_calendar_file, notice_for
+from aftercare.booking_notices import Notice, Told, notice_calendar_attachment, notice_calendar_file, notice_for
 from aftercare.default_plan import PROMPTS
 from aftercare.dispatch import dispatch_due, opt_out_hint
 from aftercare.migrations import _plan_v1 as first_shipped
@@ -613,6 +613,11 @@ def test_only_a_booking_notice_by_email_carries_an_invitation(
     by_text = book(texting_course, practitioner, room, london(3, 10, 15))
 
     assert notice_calendar_file(ScheduledMessage.objects.get(session=by_email, kind=CONFIRMATION)) is not None
+    filename, _, mimetype = notice_calendar_attachment(
+        ScheduledMessage.objects.get(session=by_email, kind=CONFIRMATION)
+    )
+    assert (filename, mimetype) == ("invite.ics", "text/calendar; charset=utf-8; method=REQUEST")
+    assert notice_calendar_attachment(ScheduledMessage.objects.get(session=by_email, kind=REMINDER)) is None
     assert notice_calendar_file(ScheduledMessage.objects.get(session=by_email, kind=REMINDER)) is None
     assert notice_calendar_file(ScheduledMessage.objects.get(session=by_text, kind=CONFIRMATION)) is None
 
