@@ -8,9 +8,11 @@ each one reaches the patient.
 
 Templates use Django template syntax. Variables: first_name, session_date,
 clinic_name, clinic_phone (the location's, else CLINIC_PHONE), reply_to (the
-location's email, empty when replies would reach no one), first_session,
-session_number, sessions_remaining, next_window_start, next_window_end,
-next_session. Every clause that needs an optional value is guarded by
+location's email, empty when replies would reach no one), location_address,
+first_session, session_number, sessions_remaining, next_window_start,
+next_window_end, next_session; a booking change notice also knows
+previous_session_date and previous_session_date_short (the time the patient
+was told before). Every clause that needs an optional value is guarded by
 `{% if %}`, so no state of a course leaves a gap ("call ." or an empty
 paragraph).
 
@@ -272,6 +274,17 @@ STEPS: list[dict] = [
 ]
 
 # Messages outside the plan: prompts and reminders, one template each.
+# Where the appointment is, as a paragraph of an email (the address, when the location has one).
+WHERE = "{% if location_address %}\n\nWhere: {{ clinic_name }}, {{ location_address }}{% endif %}"
+# How to move an appointment, mid-sentence in an email: a reply only when it reaches the clinic.
+CALL_OR_REPLY_LOWER = (
+    "{% if clinic_phone %}call {{ clinic_phone }}{% else %}contact {{ clinic_name }}{% endif %}"
+    "{% if reply_to %} or reply to this email{% endif %}"
+)
+# A booking text links to the patient's page for the session like every text (SMS_PAGE), as its details:
+# within two GSM-7 segments with a link of about 80 characters and the first text's opt-out hint.
+SMS_PAGE_LINK = "{% if page_url %} Details: {{ page_url }}{% endif %}"
+
 PROMPTS: dict[str, dict[str, str]] = {
     "followup_open": {
         "subject": "Time to book your next session",
@@ -324,15 +337,73 @@ PROMPTS: dict[str, dict[str, str]] = {
             + SMS_PAGE
         ),
     },
+    # A day before the appointment. The text asks for a reply the inbound SMS webhook understands (C or
+    # CONFIRM, R or REBOOK): never "reply CANCEL", which carriers take for an opt-out.
     "appointment_reminder": {
         "subject": "Reminder: your appointment on {{ session_date }}",
         "email": (
-            "Dear {{ first_name }},\n\nThis is a reminder of your appointment on {{ session_date }}. "
-            "Please come without makeup if you can. To move it, {% if clinic_phone %}call {{ clinic_phone }}"
-            "{% else %}contact {{ clinic_name }}{% endif %}{% if reply_to %} or reply to this email{% endif %}."
+            "Dear {{ first_name }},\n\nThis is a reminder of your appointment at {{ clinic_name }} on "
+            "{{ session_date }}." + WHERE + "\n\nPlease come without makeup if you can. "
+            "{% if reply_to %}Reply to this email to confirm you are coming, or to ask for another time."
+            "{% else %}If you need another time, {% if clinic_phone %}call {{ clinic_phone }}{% else %}contact "
+            "{{ clinic_name }}{% endif %}.{% endif %}" + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: reminder of your appointment on {{ session_date_short }}. Reply C to confirm or R "
+            "to rebook." + SMS_PAGE_LINK
+        ),
+    },
+    # Booking notices (aftercare.booking_notices): a few minutes after the change, one for however many
+    # changes were made meanwhile. A change names the time the patient knew and the new one; a cancellation
+    # the time the patient knew.
+    "booking_confirmation": {
+        "subject": "Your appointment on {{ session_date }} is booked",
+        "email": (
+            "Dear {{ first_name }},\n\nYour appointment at {{ clinic_name }} is booked for {{ session_date }}."
+            + WHERE
+            + "\n\nPlease come without makeup if you can. To change the time, "
+            + CALL_OR_REPLY_LOWER
+            + "."
             + SIGNATURE
         ),
-        "sms": ("{{ clinic_name }}: reminder of your appointment on {{ session_date }}. To move it " + SMS_CALL + "."),
+        "sms": (
+            "{{ clinic_name }}: your appointment is booked for {{ session_date_short }}. To change it "
+            + SMS_CALL
+            + "."
+            + SMS_PAGE_LINK
+        ),
+    },
+    "booking_change": {
+        "subject": "Your appointment has moved to {{ session_date }}",
+        "email": (
+            "Dear {{ first_name }},\n\nYour appointment at {{ clinic_name }} has moved"
+            "{% if previous_session_date %} from {{ previous_session_date }}{% endif %} to {{ session_date }}."
+            + WHERE
+            + "\n\nIf the new time does not suit you, "
+            + CALL_OR_REPLY_LOWER
+            + "."
+            + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: your appointment{% if previous_session_date_short %} on "
+            "{{ previous_session_date_short }}{% endif %} has moved to {{ session_date_short }}. To change it "
+            + SMS_CALL
+            + "."
+            + SMS_PAGE_LINK
+        ),
+    },
+    "booking_cancellation": {
+        "subject": "Your appointment on {{ session_date }} is cancelled",
+        "email": (
+            "Dear {{ first_name }},\n\nYour appointment at {{ clinic_name }} on {{ session_date }} is cancelled. "
+            "To book another time, " + CALL_OR_REPLY_LOWER + "." + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: your appointment on {{ session_date_short }} is cancelled. To rebook "
+            + SMS_CALL
+            + "."
+            + SMS_PAGE_LINK
+        ),
     },
     "red_flag_alert": {
         "subject": "Red flag: {{ first_name }} {{ last_name }} reported {{ red_flag_reasons }}",

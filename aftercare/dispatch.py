@@ -34,6 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from aftercare import timing
+from aftercare.booking_notices import NOTICE_KINDS, notice_calendar_attachment
 from aftercare.channels import OutgoingMessage, PermanentError, TransientError
 from aftercare.channels.email import EmailTransport
 from aftercare.channels.sms import SmsTransport, sms_transport
@@ -156,6 +157,9 @@ DELIVERY_FIELDS: tuple[str, ...] = (
     "page_url",
     "course_id",
     "session_id",
+    # A booking notice's calendar invitation: the time it announces, and when its words were written.
+    "announces_start",
+    "updated_at",
 )
 # The location whose name, address and sender an email carries: the course's, else the session's.
 LOCATION_FIELDS = ("name", "address", "phone", "email", "sender_name", "sender_email")
@@ -345,6 +349,9 @@ def _outgoing(message: ScheduledMessage, *, address: str, body: str) -> Outgoing
             sender=contact,
         )
         fields |= {"body": email.text, "html": email.html, "headers": email.headers}
+        invitation = notice_calendar_attachment(message) if message.kind in NOTICE_KINDS else None
+        if invitation is not None:
+            fields["attachments"] = (invitation,)
     return OutgoingMessage(**fields)
 
 

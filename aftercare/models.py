@@ -57,6 +57,9 @@ class MessageKind(models.TextChoices):
     CONFIRM_REPLY = "confirm_reply", "Answer to a text: appointment confirmed"
     OPT_IN_REPLY = "opt_in_reply", "Answer to a text: texts resumed (START)"
     HELP_REPLY = "help_reply", "Answer to a text: help (HELP)"
+    BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
+    BOOKING_CHANGE = "booking_change", "Booking change notice"
+    BOOKING_CANCELLATION = "booking_cancellation", "Booking cancellation notice"
 
 
 class AftercarePlan(models.Model):
@@ -220,6 +223,14 @@ class ScheduledMessage(models.Model):
     body = models.TextField()
     page_url = models.URLField(
         max_length=300, blank=True, help_text="The patient's page the message links to (an email shows it as a button)."
+    )
+    announces_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Booking notices and reminders: the appointment time the message tells the patient of (for a "
+            "cancellation, the time cancelled). What a patient knows of a session is what its last notice sent said."
+        ),
     )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=MessageStatus.choices, default=MessageStatus.PENDING)

@@ -1,38 +1,51 @@
 """How aftercare reacts when a session changes (subscribed to treatments.events).
 
-- booked: pending prompts for the course are no longer true; a reminder is written;
-- rescheduled: the reminder is re-timed;
-- cancelled or missed: the session's pending messages are cancelled;
+- booked: pending prompts for the course are no longer true; a booking
+  confirmation and a reminder are written;
+- rescheduled: the reminder is re-timed; the patient is told the new time;
+- cancelled or missed: the session's pending messages are cancelled; a
+  patient who knew of a cancelled session is told;
 - completed: the aftercare plan's messages are written, timed from the
   session (its completion time, however late it was recorded), and what is
   still pending from the course's earlier sessions after that moment gives
   way to them;
-- course cancelled: nothing pending about the course stays.
+- course cancelled: nothing pending about the course stays; the patient is
+  told of each booked session it cancelled that they knew of.
+
+Booking notices wait a few minutes and a session has one pending at most,
+rewritten by each change meanwhile (aftercare.booking_notices).
 
 Each runs in the transaction of the change, so messages exist exactly when
 the change does. A booking, a move, a cancellation or a no-show reads the
 messages it can touch once (the messages of the course and of the session,
-and the reminder about to be written, should it exist already);
-the course's follow-up state and its sessions come with the event.
+its booking notices among them, and the reminder about to be written, should
+it exist already), and the templates of what it writes once; the course's
+follow-up state and its sessions come with the event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
-from aftercare import timing
-from aftercare.models import MessageKind, MessageStatus, ScheduledMessage, StepCondition, SuppressionReason
+from aftercare import booking_notices, timing
+from aftercare.models import (
+    MessageKind,
+    MessageStatus,
+    PromptTemplate,
+    ScheduledMessage,
+    StepCondition,
+    SuppressionReason,
+)
 from aftercare.outbox import (
     RED_FLAG_KINDS,
     cancel_pending,
     cancel_pending_not_alerts,
     message_fields,
     new_message,
-    prompt_template,
     quiet_hours,
     rendered_fields,
     write_new_message,
@@ -59,16 +72,19 @@ def on_session_changed(event: SessionChanged) -> None:
     if event.change == SessionChange.COMPLETED:
         schedule_session_aftercare(event=event)
         return
+    now = timezone.now()
     reminding = event.change in (SessionChange.BOOKED, SessionChange.RESCHEDULED)
     reminder_key = _reminder_key(session)
     # One read of what the change can touch: the messages of the course and the session (a few dozen at
-    # most; pending ones are picked here, as the outbox's pending index would be the wrong way in), and the
-    # reminder about to be written if it exists already (a retried change).
+    # most; pending ones are picked here, as the outbox's pending index would be the wrong way in), the
+    # session's booking notices among them, and the reminder about to be written if it exists already (a
+    # retried change).
     touched = Q(course_id=session.course_id) | Q(session_id=session.pk)
     if reminding:
         touched |= Q(dedupe_key=reminder_key)
     messages = list(ScheduledMessage.objects.filter(touched).select_related("step"))
     pending = [m for m in messages if m.status == MessageStatus.PENDING]
+    notice_plan = booking_notices.plan_notice(session=session, messages=messages, now=now)
     if event.change == SessionChange.BOOKED:
         # A booking makes pending prompts for its course untrue, and needs a reminder.
         untrue = [m for m in pending if m.course_id == session.course_id and m.kind in PROMPT_KINDS]
@@ -76,19 +92,49 @@ def on_session_changed(event: SessionChanged) -> None:
         untrue = [m for m in pending if m.session_id == session.pk and m.kind == MessageKind.APPOINTMENT_REMINDER]
     else:  # cancelled or missed: nothing pending about the session stays, red-flag messages excepted
         untrue = [m for m in pending if m.session_id == session.pk and m.kind not in RED_FLAG_KINDS]
+    # The pending notice is rewritten when there is still something to say, cancelled (with the rest,
+    # in the same UPDATE) when there is not.
+    rewritten = notice_plan.waiting if notice_plan.notice is not None else None
+    untrue = [m for m in untrue if m is not rewritten]
+    untrue += [m for m in notice_plan.to_cancel if m not in untrue]
     if untrue:
         cancel_pending(ScheduledMessage.objects.filter(pk__in=[m.pk for m in untrue]))
     cancelled = {m.pk for m in untrue}
     refresh_pending_texts(
         event=event, pending=[m for m in pending if m.pk not in cancelled and m.course_id == session.course_id]
     )
+    reminder_at = None
     if reminding and not any(m.dedupe_key == reminder_key for m in messages):
-        schedule_appointment_reminder(event=event)
+        reminder_at = appointment_reminder_due_at(
+            session=session, reminders=[m for m in messages if m.session_id == session.pk], now=now
+        )
+    if reminder_at is not None and notice_plan.notice is not None and reminder_at <= notice_plan.goes_at:
+        # The reminder's time has come by the time the notice goes (a booking or a move within a day of
+        # the session): the notice names the time, and a reminder with it would say it twice.
+        reminder_at = None
+    kinds = ([notice_plan.notice.kind] if notice_plan.notice is not None else []) + (
+        [MessageKind.APPOINTMENT_REMINDER] if reminder_at is not None else []
+    )
+    if not kinds:
+        return
+    # The templates of what is written, in one read.
+    templates = list(PromptTemplate.objects.filter(kind__in=kinds))
+    booking_notices.give_notice(
+        plan=notice_plan,
+        session=session,
+        templates=templates,
+        followup=event.followup,
+        course_sessions=event.course_sessions,
+    )
+    if reminder_at is not None:
+        schedule_appointment_reminder(event=event, due_at=reminder_at, templates=templates)
 
 
 def on_course_cancelled(event: CourseCancelled) -> None:
-    """Nothing pending about a cancelled course is still true (red-flag alerts excepted)."""
+    """Nothing pending about a cancelled course is still true (red-flag alerts excepted); the patient is told of
+    each booked session it cancelled that they knew of."""
     cancel_pending_not_alerts(ScheduledMessage.objects.filter(course=event.course))
+    booking_notices.course_cancellation_notices(course=event.course, sessions=event.cancelled_sessions)
 
 
 def schedule_session_aftercare(*, event: SessionChanged) -> list[ScheduledMessage]:
@@ -194,26 +240,47 @@ def _reminder_key(session: Session) -> str:
     return f"reminder:{session.pk}:{session.sequence}"
 
 
-def schedule_appointment_reminder(*, event: SessionChanged) -> ScheduledMessage | None:
-    """A reminder a day before the session just booked or moved; sooner bookings get one now, if worth it.
+def appointment_reminder_due_at(
+    *, session: Session, reminders: Sequence[ScheduledMessage], now: datetime
+) -> datetime | None:
+    """When the reminder of `session` (just booked or moved) is due: a day before it, or now if that has passed.
 
     "A day before" is a day offset: the same local time the day before, in
-    the patient's zone, whatever zone the start time was written in. The
-    caller has read the reminder's key and found no row, so it is written in
-    one INSERT, from what the event carries.
+    the patient's zone, whatever zone the start time was written in. None when
+    no reminder is worth it: too little notice, quiet hours that would hold it
+    until the appointment, or a reminder of this very time sent already
+    (among `reminders`, the session's messages: a session moved away and back).
     """
-    session = event.session
-    now = timezone.now()
     if session.starts_at - now < REMINDER_MIN_NOTICE:
         return None
-    course = session.course
-    patient = course.patient
-    zone = patient_zone(patient)
+    if any(
+        m.kind == MessageKind.APPOINTMENT_REMINDER
+        and m.status in booking_notices.TOLD_STATUSES
+        and m.announces_start == session.starts_at
+        for m in reminders
+    ):
+        return None
+    zone = patient_zone(session.course.patient)
     due_at = max(rules.add_local_days(session.starts_at, -REMINDER_BEFORE.days, zone), now)
     if timing.defer_for_quiet_hours(due_at, quiet=quiet_hours(), zone=zone) > session.starts_at - REMINDER_MIN_NOTICE:
         # Booked at night for early next morning: quiet hours would hold the
         # reminder until after the appointment began, so there is none.
         return None
+    return due_at
+
+
+def schedule_appointment_reminder(
+    *, event: SessionChanged, due_at: datetime, templates: Sequence[PromptTemplate]
+) -> ScheduledMessage:
+    """Write the reminder of the session just booked or moved, due at `due_at` (appointment_reminder_due_at).
+
+    The caller has read the reminder's key and found no row, and read the
+    templates (`templates`, the reminder's among them), so it is written in
+    one INSERT, from what the event carries.
+    """
+    session = event.session
+    course = session.course
+    patient = course.patient
     kind = MessageKind.APPOINTMENT_REMINDER
     return write_new_message(
         dedupe_key=_reminder_key(session),
@@ -221,7 +288,9 @@ def schedule_appointment_reminder(*, event: SessionChanged) -> ScheduledMessage 
             kind=kind,
             patient=patient,
             channel=patient.preferred_channel,
-            template=prompt_template(kind, patient),
+            template=template_for(
+                [t for t in templates if t.kind == kind], patient.preferred_channel, patient.language
+            ),
             context=lambda: message_context(
                 patient=patient,
                 course=course,
@@ -233,4 +302,5 @@ def schedule_appointment_reminder(*, event: SessionChanged) -> ScheduledMessage 
             course=course,
             session=session,
         ),
+        announces_start=session.starts_at,
     )

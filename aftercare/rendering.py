@@ -74,6 +74,12 @@ def format_moment(moment: datetime | None, zone: ZoneInfo, language: str = "en",
     return _formats(language)[2].format(day=format_day(local.date(), language, short=short), time=f"{local:%H:%M}")
 
 
+def one_line_address(address: str) -> str:
+    """A postal address as one line ("12 Harley Street, London W1G 9PF"), however it was typed in."""
+    lines = (" ".join(line.split()).strip(" ,") for line in address.splitlines())
+    return ", ".join(line for line in lines if line)
+
+
 def channel_for(rule: str, patient: Patient) -> str:
     return patient.preferred_channel if rule == ChannelRule.PREFERRED else rule
 
@@ -133,7 +139,8 @@ def message_context(
     """What a template knows about the patient, the course and the session (dates in the patient's zone).
 
     `clinic_phone` is the course's location's number, else the clinic's
-    (CLINIC_PHONE). `reply_to` is the location's email address, else empty:
+    (CLINIC_PHONE); `location_address` its address on one line, else empty.
+    `reply_to` is the location's email address, else empty:
     a text may invite replies only when it is set, and the email then carries
     it as Reply-To. `session_number` is the session's place in its course
     (empty for a maintenance session); `first_session` is true after a
@@ -161,6 +168,7 @@ def message_context(
         "clinic_name": settings.CLINIC_NAME,
         "clinic_phone": settings.CLINIC_PHONE,
         "reply_to": "",
+        "location_address": "",
         "session_date": format_moment(session.starts_at, zone, language) if session else "",
         "session_date_short": format_moment(session.starts_at, zone, language, short=True) if session else "",
         "session_number": session_number or "",
@@ -178,6 +186,7 @@ def message_context(
         context["clinic_name"] = course.location.name
         context["clinic_phone"] = str(course.location.phone or "") or settings.CLINIC_PHONE
         context["reply_to"] = course.location.email
+        context["location_address"] = one_line_address(course.location.address)
         followup = followup if followup is not None else course_followup(course)
         context["sessions_remaining"] = followup.sessions_remaining
         if followup.window is not None:

@@ -348,6 +348,9 @@ AFTERCARE_DISPATCH_RUN_SECONDS = env_int("AFTERCARE_DISPATCH_RUN_SECONDS", defau
 # Transient failures wait base × 2^(attempt-1) seconds, at most the cap.
 AFTERCARE_RETRY_BASE_SECONDS = env_int("AFTERCARE_RETRY_BASE_SECONDS", default=60, minimum=1)
 AFTERCARE_RETRY_MAX_SECONDS = env_int("AFTERCARE_RETRY_MAX_SECONDS", default=6 * 3600, minimum=1)
+# A booking notice (confirmation, change, cancellation) waits this long before it goes, and a change to
+# the session meanwhile rewrites it instead of adding another: a receptionist fixing a typo sends one text.
+AFTERCARE_BOOKING_NOTICE_DELAY_SECONDS = env_int("AFTERCARE_BOOKING_NOTICE_DELAY_SECONDS", default=300, minimum=0)
 # The SMS transport is chosen like an email backend, by dotted path. The
 # console default is for development: with DEBUG off, a system check
 # (aftercare.E003) refuses it, and the file transport, so `migrate` fails.

@@ -132,7 +132,7 @@ COLUMNS: dict[type[Model], tuple[str, ...]] = {
     ScheduledMessage: _words(
         "id kind dedupe_key patient_id course_id session_id step_id report_id channel to_address reply_to subject "
         "body page_url due_at status suppressed_reason attempts last_error provider_message_id claimed_at sent_at "
-        "cancelled_at cancelled_by_id created_at updated_at"
+        "cancelled_at cancelled_by_id created_at updated_at announces_start"
     ),
 }
 LOADED_MODELS: tuple[type[Model], ...] = tuple(COLUMNS)
@@ -705,6 +705,7 @@ class ChainGenerator:
             None,
             created_at,
             sent_at or cancelled_at or created_at,
+            None,  # announces_start: the benchmarks read no booking notices
         )
 
     def _slot(self, chair: Chair, around: datetime, *, live: bool, future: bool) -> tuple[datetime, uuid.UUID]:

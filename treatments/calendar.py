@@ -17,6 +17,8 @@ from icalendar import Calendar, Event
 
 from treatments.models import Practitioner, Session, SessionStatus
 
+# Who made the file, in every calendar the clinic writes (this feed, and the invitations in booking notices).
+CALENDAR_PRODID = "-//Clinic backend//Sessions//EN"
 FEED_PAST = timedelta(days=60)
 FEED_FUTURE = timedelta(days=400)
 ICAL_STATUS = {
@@ -28,13 +30,14 @@ ICAL_STATUS = {
 
 
 def session_uid(session: Session) -> str:
+    """The session's iCalendar UID: the same in every calendar and for the session's whole life."""
     return f"session-{session.pk}@clinic"
 
 
 def practitioner_calendar(practitioner: Practitioner) -> bytes:
     now = timezone.now()
     calendar = Calendar()
-    calendar.add("prodid", "-//Clinic backend//Sessions//EN")
+    calendar.add("prodid", CALENDAR_PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", f"{practitioner.display_name}: sessions")

@@ -44,6 +44,7 @@ class ScheduledMessageOutputSerializer(FastRepresentationMixin, serializers.Mode
             "to_address",
             "subject",
             "body",
+            "announces_start",
             "due_at",
             "status",
             "suppressed_reason",

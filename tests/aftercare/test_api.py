@@ -48,6 +48,7 @@ MESSAGE_FIELDS = {
     "to_address",
     "subject",
     "body",
+    "announces_start",
     "due_at",
     "status",
     "suppressed_reason",
@@ -125,6 +126,7 @@ def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) 
     assert response.status_code == 200, response.content
     rows = response.json()["results"]
     assert [(row["kind"], row["step"]) for row in rows] == [
+        ("booking_confirmation", None),
         ("appointment_reminder", None),
         ("aftercare", "immediate-first-48-hours"),
         ("check_in", "day-1-check-in"),
@@ -134,7 +136,13 @@ def test_a_patients_messages_are_listed_by_due_time_with_offsets(desk, treated) 
         ("aftercare", "day-21-collagen"),
     ]
     assert set(rows[0]) == MESSAGE_FIELDS
-    day_3 = rows[3]
+    # A booking notice says which appointment time it told the patient of.
+    assert (rows[0]["subject"], datetime.fromisoformat(rows[0]["announces_start"])) == (
+        "Your appointment on Tuesday 3 March 2026 at 10:00 is booked",
+        london(3, 3, 10),
+    )
+    assert rows[2]["announces_start"] is None
+    day_3 = rows[4]
     assert datetime.fromisoformat(day_3["due_at"]) == london(3, 6, 10)
     assert datetime.fromisoformat(day_3["due_at"]).tzinfo is not None
     assert day_3["session"] == str(treated.pk)
@@ -190,9 +198,14 @@ def test_messages_filter_by_status_one_or_several(desk) -> None:
 def test_messages_filter_by_kind(desk) -> None:
     advice = ScheduledMessageFactory(kind=MessageKind.AFTERCARE, due_at=london(3, 5))
     reminder = ScheduledMessageFactory(kind=MessageKind.APPOINTMENT_REMINDER, due_at=london(3, 6))
+    change = ScheduledMessageFactory(kind=MessageKind.BOOKING_CHANGE, due_at=london(3, 7))
+    cancellation = ScheduledMessageFactory(kind=MessageKind.BOOKING_CANCELLATION, due_at=london(3, 8))
 
     assert listed_ids(desk.get(MESSAGES_URL, {"kind": "appointment_reminder"})) == ids(reminder)
     assert listed_ids(desk.get(MESSAGES_URL, {"kind": "aftercare"})) == ids(advice)
+    assert listed_ids(desk.get(f"{MESSAGES_URL}?kind=booking_change&kind=booking_cancellation")) == ids(
+        change, cancellation
+    )
     assert_validation_error(desk.get(MESSAGES_URL, {"kind": "newsletter"}), "kind")
 
 
@@ -205,7 +218,7 @@ def test_messages_filter_by_patient_and_by_session(clock, desk, treated, locatio
     assert listed_ids(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)})) == ids(
         *ScheduledMessage.objects.filter(session=other_session)
     )
-    assert len(listed_ids(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)}))) == 1
+    assert len(listed_ids(desk.get(MESSAGES_URL, {"patient": str(other.patient_id)}))) == 2  # confirmation, reminder
     assert_validation_error(desk.get(MESSAGES_URL, {"patient": "not-a-uuid"}), "patient")
 
 
@@ -228,6 +241,8 @@ def test_updated_since_sees_a_reminder_cancelled_by_a_reschedule(clock, desk, co
 
     response = desk.get(MESSAGES_URL, {"updated_since": "2026-03-04T12:00:00+00:00"})
     assert [(row["kind"], row["status"], row["due_at"]) for row in response.json()["results"]] == [
+        # Never sent (nothing ran the dispatcher): the confirmation is rewritten with the new time.
+        ("booking_confirmation", "pending", "2026-03-04T12:05:00Z"),
         ("appointment_reminder", "cancelled", "2026-03-09T14:00:00Z"),
         ("appointment_reminder", "pending", "2026-03-11T16:00:00Z"),
     ]

@@ -152,3 +152,18 @@ def test_a_spanish_patient_gets_the_layout_in_spanish(clock, settings, course, p
     assert '<html lang="es">' in html
     assert email.subject == "Cómo cuidar tu piel después de la sesión de mesoterapia"
     assert "Hola, Amelia:" in email.body and "Abre tu página de cuidados" in html
+
+
+def test_a_booking_confirmation_by_email_carries_a_calendar_invitation(clock, course, practitioner, room) -> None:
+    from icalendar import Calendar
+
+    booked = book(course, practitioner, room, local(LONDON, 3, 10, 14, 30))  # at 08:00: quiet hours until 09:00
+    deliver_until(clock, local(LONDON, 3, 2, 9, 30))
+
+    [email] = [m for m in mail.outbox if m.attachments]
+    [(filename, content, mimetype)] = email.attachments
+    assert filename == "invite.ics" and mimetype.startswith("text/calendar")
+    event = Calendar.from_ical(content).walk("VEVENT")[0]
+    assert event["DTSTART"].dt == local(LONDON, 3, 10, 14, 30)
+    assert str(event["UID"]) == f"session-{booked.pk}@clinic"
+    assert [mimetype for _, mimetype in email.alternatives] == ["text/html"]

@@ -62,6 +62,7 @@ DAY_14 = "day-14-first-results"
 DAY_21 = "day-21-collagen"
 WEEK_6 = "week-6-full-results"
 REMINDER = MessageKind.APPOINTMENT_REMINDER.value
+CONFIRMATION = MessageKind.BOOKING_CONFIRMATION.value
 MAINTENANCE = MessageKind.MAINTENANCE_DUE.value
 
 
@@ -96,6 +97,8 @@ def beat(clock: time_machine.Traveller, moment: datetime) -> int:
 # --- the golden course ---------------------------------------------------------------
 
 # Worked out by hand from SPEC §2 and the default plan, not from the code:
+# - booking confirmations: five minutes after the booking (AFTERCARE_BOOKING_NOTICE_DELAY_SECONDS), or at
+#   09:00 when quiet hours hold them;
 # - reminders: the session's start, one local day earlier (or at booking if later);
 # - immediate advice: at completion (the session's end), unless quiet hours
 #   (20:00–09:00 local) hold it until 09:00;
@@ -111,12 +114,14 @@ def beat(clock: time_machine.Traveller, moment: datetime) -> int:
 # Columns: session number (None: about the course), step code or kind, local due time, status.
 P, C = MessageStatus.PENDING.value, MessageStatus.CANCELLED.value
 GOLDEN_SCHEDULE = [
+    (1, CONFIRMATION, "2026-03-02 09:00 GMT", P),
     (1, REMINDER, "2026-03-02 10:00 GMT", P),
     (1, IMMEDIATE, "2026-03-03 10:45 GMT", P),
     (1, DAY_1, "2026-03-04 10:00 GMT", P),
     (1, DAY_3, "2026-03-06 10:00 GMT", P),
     (1, DAY_7, "2026-03-10 10:00 GMT", P),
     (1, DAY_14, "2026-03-17 10:45 GMT", P),
+    (2, CONFIRMATION, "2026-03-17 12:05 GMT", P),
     (2, REMINDER, "2026-03-19 11:00 GMT", P),
     (2, IMMEDIATE, "2026-03-20 11:45 GMT", P),
     (2, DAY_1, "2026-03-21 10:00 GMT", P),
@@ -124,12 +129,14 @@ GOLDEN_SCHEDULE = [
     (1, DAY_21, "2026-03-24 10:00 GMT", C),
     (2, DAY_7, "2026-03-27 10:00 GMT", P),
     (2, DAY_14, "2026-04-03 11:45 BST", P),
+    (3, CONFIRMATION, "2026-04-03 12:05 BST", P),
     (3, REMINDER, "2026-04-08 19:05 BST", P),
     (3, IMMEDIATE, "2026-04-09 19:50 BST", P),
     (2, DAY_21, "2026-04-10 10:00 BST", C),
     (3, DAY_1, "2026-04-10 10:00 BST", P),
     (3, DAY_3, "2026-04-12 10:00 BST", P),
     (3, DAY_7, "2026-04-16 10:00 BST", P),
+    (4, CONFIRMATION, "2026-04-23 10:35 BST", P),
     (3, DAY_14, "2026-04-23 19:50 BST", P),
     (4, REMINDER, "2026-04-29 19:45 BST", P),
     (3, DAY_21, "2026-04-30 10:00 BST", P),
@@ -379,8 +386,11 @@ def test_the_message_after_a_session_carries_every_pause_and_the_gentle_care_at_
     assert [phrase for phrase in FIRST_MESSAGE_SMS if phrase not in normalised(sms.body)] == []
     # Shorter must not mean contradicting: exfoliants are never said to be fine after a day.
     assert not re.search(r"exfoliants[^.;]*24 h", sms.body)
-    # The patient's first text says how to stop them; the link opens the page with every pause and the care.
-    assert sms.body.endswith(" Reply STOP to opt out.")
+    # The patient's first text (the booking's confirmation, here) says how to stop them, once; the link opens
+    # the page with every pause and the care.
+    assert sent[0] == ScheduledMessage.objects.get(session=texted, kind=MessageKind.BOOKING_CONFIRMATION).body
+    assert sent[0].endswith(" Reply STOP to opt out.")
+    assert not sms.body.endswith(" Reply STOP to opt out.")
     link = re.search(r"https?://\S+/c/[\w-]{43}/", sms.body).group(0)
     page = Client().get(link.removeprefix(settings.SITE_URL))
     assert page.status_code == 200
@@ -423,9 +433,10 @@ def test_a_session_recorded_days_late_gets_only_the_advice_that_is_still_true(
 
     deliver_until(clock, london(3, 6, 14, 5))
 
-    assert [email.subject for email in mail.outbox if not email.subject.startswith("Reminder")] == [
-        "Days 3 to 7: early recovery"
-    ]
+    # (The booking's confirmation and reminder went too, late: nothing ran the dispatcher until Friday.)
+    assert [
+        email.subject for email in mail.outbox if not email.subject.startswith(("Reminder", "Your appointment"))
+    ] == ["Days 3 to 7: early recovery"]
     assert plan_outcome(session)[IMMEDIATE][:2] == OUT_OF_DATE
 
 
@@ -616,6 +627,7 @@ def test_revoking_consent_mid_course_suppresses_every_later_message(
     sent = (MessageStatus.SENT, "")
     no_consent = (MessageStatus.SUPPRESSED, SuppressionReason.NO_CONSENT)
     assert outcome == {
+        (first.pk, CONFIRMATION): sent,
         (first.pk, REMINDER): sent,
         (first.pk, IMMEDIATE): sent,
         (first.pk, DAY_1): sent,
@@ -623,6 +635,7 @@ def test_revoking_consent_mid_course_suppresses_every_later_message(
         (first.pk, DAY_7): no_consent,
         (first.pk, DAY_14): no_consent,
         (first.pk, DAY_21): (MessageStatus.PENDING, ""),  # due on 24 March
+        (second.pk, CONFIRMATION): no_consent,
         (second.pk, REMINDER): no_consent,
     }
     texts = [json.loads(line) for line in (outside_world / "sms.jsonl").read_text().splitlines()]
@@ -652,7 +665,7 @@ def test_cancelling_a_booked_session_cancels_its_reminder(clock, course, practit
     clock.move_to(london(3, 4, 12))
     services.session_cancel(session=session, reason="patient_request", actor=None)
 
-    reminder = ScheduledMessage.objects.get(session=session)
+    reminder = ScheduledMessage.objects.get(session=session, kind=REMINDER)
     assert (reminder.status, reminder.cancelled_at, reminder.updated_at) == (
         MessageStatus.CANCELLED,
         london(3, 4, 12),
@@ -666,10 +679,10 @@ def test_rescheduling_a_session_re_times_its_reminder(clock, course, practitione
     clock.move_to(london(3, 4, 12))
     session = services.session_reschedule(session=session, starts_at=london(3, 12, 16), actor=None)
 
-    pending = ScheduledMessage.objects.get(session=session, status=MessageStatus.PENDING)
+    pending = ScheduledMessage.objects.get(session=session, status=MessageStatus.PENDING, kind=REMINDER)
     assert (pending.kind, pending.due_at) == (REMINDER, london(3, 11, 16))
     assert "Thursday 12 March 2026 at 16:00" in pending.body
-    old = ScheduledMessage.objects.get(session=session, status=MessageStatus.CANCELLED)
+    old = ScheduledMessage.objects.get(session=session, status=MessageStatus.CANCELLED, kind=REMINDER)
     assert (old.due_at, old.cancelled_at, old.updated_at) == (london(3, 9, 14), london(3, 4, 12), london(3, 4, 12))
 
 
@@ -681,7 +694,7 @@ def test_moving_a_session_away_and_back_leaves_one_pending_reminder_at_the_origi
     session = services.session_reschedule(session=session, starts_at=london(3, 12, 16), actor=None)
     session = services.session_reschedule(session=session, starts_at=london(3, 10, 14), actor=None)
 
-    pending = ScheduledMessage.objects.filter(session=session, status=MessageStatus.PENDING)
+    pending = ScheduledMessage.objects.filter(session=session, status=MessageStatus.PENDING, kind=REMINDER)
     assert [(m.kind, m.due_at) for m in pending] == [(REMINDER, london(3, 9, 14))]
 
 
@@ -701,20 +714,58 @@ def test_a_reminder_is_a_local_day_before_whichever_way_the_time_was_written(clo
     assert reminders_of(written_in_utc) == [(MessageStatus.PENDING, london(3, 28, 10))]
 
 
-def test_a_booking_made_less_than_a_day_ahead_is_reminded_at_once(clock, course, practitioner, room) -> None:
+def confirmations_of(session: Session) -> list[tuple[str, datetime]]:
+    return [
+        (m.status, m.due_at)
+        for m in ScheduledMessage.objects.filter(session=session, kind=CONFIRMATION).order_by("created_at")
+    ]
+
+
+def test_a_booking_made_less_than_a_day_ahead_is_confirmed_and_not_reminded_as_well(
+    clock, course, practitioner, room
+) -> None:
+    """The reminder's time has come when the confirmation goes: one text names the time, not two."""
     clock.move_to(london(3, 2, 11))
 
     session = book(course, practitioner, room, london(3, 2, 15))
 
-    assert reminders_of(session) == [(MessageStatus.PENDING, london(3, 2, 11))]
+    assert confirmations_of(session) == [(MessageStatus.PENDING, london(3, 2, 11, 5))]
+    assert reminders_of(session) == []
 
 
-def test_a_booking_made_in_quiet_hours_for_later_that_day_is_reminded_at_nine(
+def test_a_booking_made_in_quiet_hours_for_later_that_day_is_confirmed_at_nine(
     clock, course, practitioner, room
 ) -> None:
     session = book(course, practitioner, room, london(3, 2, 15))  # the clock reads 08:00
 
-    assert reminders_of(session) == [(MessageStatus.PENDING, london(3, 2, 9))]
+    assert confirmations_of(session) == [(MessageStatus.PENDING, london(3, 2, 9))]
+    assert reminders_of(session) == []
+
+
+def test_a_booking_made_two_days_ahead_is_confirmed_now_and_reminded_the_day_before(
+    clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 4, 15))  # the clock reads 08:00
+
+    assert confirmations_of(session) == [(MessageStatus.PENDING, london(3, 2, 9))]
+    assert reminders_of(session) == [(MessageStatus.PENDING, london(3, 3, 15))]
+
+
+def test_a_session_moved_away_and_back_after_its_reminder_went_is_not_reminded_again(
+    clock, course, practitioner, room
+) -> None:
+    session = book(course, practitioner, room, london(3, 4, 15))
+    deliver_until(clock, london(3, 3, 15, 30))  # the confirmation and the reminder went
+    assert [m.kind for m in ScheduledMessage.objects.filter(session=session, status=MessageStatus.SENT)] == [
+        CONFIRMATION,
+        REMINDER,
+    ]
+
+    session = services.session_reschedule(session=session, starts_at=london(3, 4, 16), actor=None)
+    clock.shift(timedelta(minutes=2))
+    session = services.session_reschedule(session=session, starts_at=london(3, 4, 15), actor=None)
+
+    assert ScheduledMessage.objects.filter(session=session, status=MessageStatus.PENDING).count() == 0
 
 
 def test_a_night_booking_for_early_next_morning_gets_no_reminder_that_would_arrive_late(
@@ -918,7 +969,8 @@ def test_a_message_for_a_channel_without_contact_detail_is_suppressed_not_lost(
         SuppressionReason.NO_CONTACT,
     )
     assert step_message(session, IMMEDIATE).status == MessageStatus.SENT
-    assert [email.to for email in mail.outbox] == [["owen@example.com"], ["owen@example.com"]]  # reminder, advice
+    # The booking's confirmation and reminder, the first advice.
+    assert [email.to for email in mail.outbox] == [["owen@example.com"]] * 3
 
 
 def test_a_red_flag_report_alerts_the_practitioner_at_once_even_at_night(clock, course, practitioner, room) -> None:
@@ -984,5 +1036,5 @@ def test_no_message_is_scheduled_for_a_protocol_with_an_inactive_plan(clock, cou
 
     session = complete(book(course, practitioner, room, london(3, 3, 10)), clock)
 
-    assert [what(m) for m in messages_of(course.patient)] == [REMINDER]
+    assert [what(m) for m in messages_of(course.patient)] == [CONFIRMATION, REMINDER]
     assert not ScheduledMessage.objects.filter(session=session, step__isnull=False).exists()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
+from aftercare.booking_notices import NOTICE_KINDS, notice_context
 from aftercare.dispatch import INBOUND_REPLY_KINDS, opt_out_hint
 from aftercare.models import MessageKind, MessageTemplate, PromptTemplate
 from aftercare.outbox import rendered_fields
 from aftercare.rendering import message_context
 from aftercare.sms_text import MAX_SEGMENTS, is_gsm7, sms_segments
 from patients.models import Patient
-from tests.aftercare.test_texts import LOCATION_SETUPS, course_states
+from tests.aftercare.test_texts import LOCATION_SETUPS, NOTICES, course_states
 from treatments.models import Location
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outside_world")]
@@ -55,7 +56,19 @@ def test_every_sms_template_renders_to_at_most_two_gsm7_segments(clock, settings
                         about_session if t.kind == MessageKind.APPOINTMENT_REMINDER else about_course,
                     )
                     for t in prompts
-                    if t.language == language
+                    if t.language == language and t.kind not in NOTICE_KINDS
+                ]
+                # A booking notice is about its session, and a change names two times.
+                texts += [
+                    (
+                        f"prompt {t.kind}",
+                        t,
+                        notice_context(
+                            notice=NOTICES[t.kind](session), patient=patient, course=course, session=session
+                        ),
+                    )
+                    for t in prompts
+                    if t.language == language and t.kind in NOTICE_KINDS
                 ]
                 for name, template, context in texts:
                     context = context | {"severe": True, "emergency_number": "999"}

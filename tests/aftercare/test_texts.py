@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 
+from aftercare.booking_notices import NOTICE_KINDS, Notice, notice_context
 from aftercare.dispatch import INBOUND_REPLY_KINDS
 from aftercare.models import AftercareStep, MessageKind, MessageTemplate, PromptTemplate, ScheduledMessage
 from aftercare.rendering import message_context, render
@@ -35,10 +36,29 @@ LOCATION_EMAIL = "marylebone@clinic.example"
 
 # How the location is set up, and the clinic-wide number (CLINIC_PHONE).
 LOCATION_SETUPS = {
-    "phone and reply address": {"phone": CLINIC_PHONE, "email": LOCATION_EMAIL, "clinic_phone": ""},
-    "phone, no reply address": {"phone": CLINIC_PHONE, "email": "", "clinic_phone": ""},
-    "no phone: the clinic's number": {"phone": "", "email": LOCATION_EMAIL, "clinic_phone": FALLBACK_PHONE},
-    "no number anywhere": {"phone": "", "email": "", "clinic_phone": ""},
+    "phone, reply address and street address": {
+        "phone": CLINIC_PHONE,
+        "email": LOCATION_EMAIL,
+        "clinic_phone": "",
+        "address": "12 Harley Street,\nLondon W1G 9PF\n",
+    },
+    "phone, no reply address": {"phone": CLINIC_PHONE, "email": "", "clinic_phone": "", "address": ""},
+    "no phone: the clinic's number": {
+        "phone": "",
+        "email": LOCATION_EMAIL,
+        "clinic_phone": FALLBACK_PHONE,
+        "address": "12 Harley Street",
+    },
+    "no number anywhere": {"phone": "", "email": "", "clinic_phone": "", "address": ""},
+}
+
+# A booking notice of each kind about a session.
+NOTICES = {
+    MessageKind.BOOKING_CONFIRMATION: lambda session: Notice(MessageKind.BOOKING_CONFIRMATION, session.starts_at),
+    MessageKind.BOOKING_CHANGE: lambda session: Notice(
+        MessageKind.BOOKING_CHANGE, session.starts_at, replaces=session.starts_at - timedelta(days=1)
+    ),
+    MessageKind.BOOKING_CANCELLATION: lambda session: Notice(MessageKind.BOOKING_CANCELLATION, session.starts_at),
 }
 
 # Prompts are written only in some states (a window must exist, a session be booked).
@@ -71,7 +91,7 @@ def course_states(
     yield "after the first session, three left, nothing booked", first, NEXT_SESSION_PROMPTS
     second = book(course, practitioner, room, london(3, 20, 11))
     yield "the next session booked", first, ()
-    yield "a session booked, to be reminded of", second, (MessageKind.APPOINTMENT_REMINDER,)
+    yield "a session booked, to be reminded of", second, (MessageKind.APPOINTMENT_REMINDER, *NOTICE_KINDS)
     complete(second, clock)
     third = complete(book(course, practitioner, room, london(4, 6, 10)), clock)
     yield "one session left", third, NEXT_SESSION_PROMPTS
@@ -116,13 +136,15 @@ def test_no_template_leaves_a_gap_in_any_state_or_set_up(clock, settings, course
             kind__in=[MessageKind.RED_FLAG_ALERT, *INBOUND_REPLY_KINDS]
         )
     )
-    assert len(plan_templates) == 2 * AftercareStep.objects.count() and len(prompts) == 2 * 6
+    assert len(plan_templates) == 2 * AftercareStep.objects.count() and len(prompts) == 2 * 9
     problems = []
     segments: dict[str, int] = {}
     rendered = 0
     for state, session, prompt_kinds in course_states(clock, course, practitioner, room):
         for setup, values in LOCATION_SETUPS.items():
-            Location.objects.filter(pk=location.pk).update(phone=values["phone"], email=values["email"])
+            Location.objects.filter(pk=location.pk).update(
+                phone=values["phone"], email=values["email"], address=values["address"]
+            )
             settings.CLINIC_PHONE = values["clinic_phone"]
             course.refresh_from_db()
             patient = course.patient
@@ -131,7 +153,21 @@ def test_no_template_leaves_a_gap_in_any_state_or_set_up(clock, settings, course
             reminding = MessageKind.APPOINTMENT_REMINDER in prompt_kinds
             prompt_context = message_context(patient=patient, course=course, session=session if reminding else None)
             texts = [(f"step {t.step.code}", t, plan_context) for t in plan_templates]
-            texts += [(f"prompt {t.kind}", t, prompt_context) for t in prompts if t.kind in prompt_kinds]
+            texts += [
+                (f"prompt {t.kind}", t, prompt_context)
+                for t in prompts
+                if t.kind in prompt_kinds and t.kind not in NOTICE_KINDS
+            ]
+            # A booking notice tells of the time it announces (a change, of the time it replaces too).
+            texts += [
+                (
+                    f"prompt {t.kind}",
+                    t,
+                    notice_context(notice=NOTICES[t.kind](session), patient=patient, course=course, session=session),
+                )
+                for t in prompts
+                if t.kind in prompt_kinds and t.kind in NOTICE_KINDS
+            ]
             for name, template, context in texts:
                 subject, body = render(template.subject, context), render(template.body, context)
                 rendered += 1
@@ -187,7 +223,7 @@ def test_replies_reach_the_location_and_no_text_asks_for_one_when_they_could_not
     deliver_until(clock, london(3, 11, 10, 5))
 
     to_owen = [email for email in mail.outbox if email.to == [other.patient.email]]
-    assert len(to_owen) == 3  # the reminder, the first advice, the check-in
+    assert len(to_owen) == 4  # the booking's confirmation and reminder, the first advice, the check-in
     assert {tuple(email.reply_to) for email in to_owen} == {()}
     assert [email.subject for email in to_owen if "reply" in email.body.lower()] == []
     assert all(email.message()["Reply-To"] is None for email in to_owen)

@@ -53,7 +53,7 @@ def test_the_card_shows_alerts_first_then_courses_sessions_messages_reports_and_
     assert "0 of 4 done" in html
     assert 'href="tel:' in html
     assert html.count('class="button cancel"') == 1
-    assert len(card.messages) == 2  # the booking's reminder and the one added here
+    assert len(card.messages) == 3  # the booking's confirmation and reminder, and the one added here
     assert len(card.reports) == 1
     assert "Book next" in html or card.courses[0].window_start is None
 

@@ -11,11 +11,14 @@ What booking reads and writes, inside the service's transaction:
   course becoming active and its history row (2);
 - the course's follow-up state, worked out from the sessions in hand and stored (1);
 - what the session's announcement sets off: aftercare reads the messages of the course and the
-  session (and the reminder's key) once, reads the reminder's template and writes the reminder (3);
-  integrations reads the webhook subscriptions (1).
+  session (and the reminder's key) once, reads the templates of the booking confirmation and the reminder
+  in one query, writes the confirmation and writes the reminder (4); integrations reads the webhook
+  subscriptions (1).
 
-That is 13 statements. Counted inside the test's transaction, the service's `transaction.atomic()` adds a
-SAVEPOINT and a RELEASE (in production it is BEGIN/COMMIT, which are not counted).
+That is 14 statements: 13 before booking notices, plus the confirmation's INSERT (its template is read
+with the reminder's, what the patient was told with the session's messages). Counted inside the test's
+transaction, the service's `transaction.atomic()` adds a SAVEPOINT and a RELEASE (in production it is
+BEGIN/COMMIT, which are not counted).
 
 Through the API the count adds the session login and the user with their permissions (2:
 clinic.auth_backends), the Idempotency-Key record (claimed in one INSERT … ON CONFLICT DO NOTHING, then
@@ -26,15 +29,19 @@ course).
 Moving a session re-reads every rule (the course and the session locked, whether the practitioner works at
 the room's location, the patient's sessions, conflict rules, opening hours: 6), writes the session and its
 history (2) and the follow-up state (1); aftercare reads the messages once, cancels the old reminder, reads
-the template and writes the new one (4); integrations reads the subscriptions (1): 14. Cancelling locks
-(2), writes the session and its history (2), reads the course's sessions and stores the follow-up state (2),
-reads the messages and cancels the reminder (2), reads the subscriptions (1): 9.
+the templates (the reminder's and the notice's), rewrites the pending confirmation with the new time (the
+coalescing UPDATE: one more than before notices) and writes the new reminder (5); integrations reads the
+subscriptions (1): 15. Cancelling locks (2), writes the session and its history (2), reads the course's
+sessions and stores the follow-up state (2), reads the messages and cancels the reminder and the
+confirmation not yet sent in one UPDATE (2), reads the subscriptions (1): 9. Cancelling a session the
+patient was told of reads the cancellation notice's template and writes it (2 more): 11.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from aftercare.models import MessageKind, MessageStatus, ScheduledMessage
 from tests.factories import CourseFactory, SessionFactory
 from tests.treatments.api_helpers import SESSIONS_URL, booking_body
 from tests.treatments.conftest import at, book
@@ -44,10 +51,11 @@ from treatments.models import CancelReason, CourseStatus
 pytestmark = pytest.mark.django_db
 
 # Each with the test transaction's SAVEPOINT and RELEASE around the service's own.
-SERVICE_QUERIES = 13 + 2
+SERVICE_QUERIES = 14 + 2
 API_QUERIES = SERVICE_QUERIES + 2 + 2 + 2
-RESCHEDULE_QUERIES = 14 + 2
+RESCHEDULE_QUERIES = 15 + 2
 CANCEL_QUERIES = 9 + 2
+CANCEL_TOLD_QUERIES = 11 + 2
 
 
 def test_booking_through_the_service_takes_a_fixed_number_of_queries(
@@ -97,3 +105,17 @@ def test_cancelling_a_session_takes_a_fixed_number_of_queries(
 
     with django_assert_num_queries(CANCEL_QUERIES):
         services.session_cancel(session=session, reason=CancelReason.PATIENT_REQUEST, actor=None)
+
+
+def test_cancelling_a_session_the_patient_was_told_of_takes_a_fixed_number_of_queries(
+    clock, course, practitioner, room, django_assert_num_queries
+) -> None:
+    session = book(course, practitioner, room, at(3, 10))
+    ScheduledMessage.objects.filter(session=session, kind=MessageKind.BOOKING_CONFIRMATION).update(
+        status=MessageStatus.SENT
+    )
+
+    with django_assert_num_queries(CANCEL_TOLD_QUERIES):
+        services.session_cancel(session=session, reason=CancelReason.PATIENT_REQUEST, actor=None)
+
+    assert ScheduledMessage.objects.filter(session=session, kind=MessageKind.BOOKING_CANCELLATION).count() == 1
