@@ -229,8 +229,10 @@ def give_notice(
     templates: Iterable[PromptTemplate],
     followup: FollowUp | None = None,
     course_sessions: Sequence[Session] | None = None,
+    batch: list[ScheduledMessage] | None = None,
 ) -> ScheduledMessage | None:
-    """Write the notice `plan` owes: rewrite the session's pending notice (one UPDATE), else add one (one INSERT).
+    """Write the notice `plan` owes: rewrite the session's pending notice (one UPDATE), else add one (one INSERT,
+    or a row in `batch` for the caller to write with others: `aftercare.outbox.write_new_message`).
 
     Return the row written, or None when the plan owes no notice. The pending
     row is rewritten only while it is still pending: when a dispatcher claimed
@@ -275,7 +277,7 @@ def give_notice(
             followup=followup,
             course_sessions=course_sessions,
         )
-    return write_new_message(dedupe_key=notice_key(session), **fields)
+    return write_new_message(dedupe_key=notice_key(session), batch=batch, **fields)
 
 
 def course_cancellation_notices(*, course: Course, sessions: Sequence[Session]) -> list[ScheduledMessage]:

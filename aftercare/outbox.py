@@ -135,17 +135,29 @@ def message_fields(
     return fields
 
 
-def write_new_message(*, dedupe_key: str, **fields: Any) -> ScheduledMessage:
+def write_new_message(
+    *, dedupe_key: str, batch: list[ScheduledMessage] | None = None, **fields: Any
+) -> ScheduledMessage:
     """Write the outbox row for `dedupe_key` (its `message_fields`) in one INSERT; return it.
 
     For a caller that has read the rows it could collide with and found none.
     Should another transaction write the same fact meanwhile, its row stands
     and this one is not written (ON CONFLICT DO NOTHING): the same outcome as
-    `new_message`, without a savepoint around the insert.
+    `new_message`, without a savepoint around the insert. With a `batch`, the
+    row joins it instead, for `write_new_messages` to write with the others.
     """
     message = ScheduledMessage(dedupe_key=dedupe_key, **fields)
-    ScheduledMessage.objects.bulk_create([message], ignore_conflicts=True)
+    if batch is not None:
+        batch.append(message)
+    else:
+        write_new_messages([message])
     return message
+
+
+def write_new_messages(messages: list[ScheduledMessage]) -> None:
+    """Write new outbox rows in one INSERT (none: no statement), each as `write_new_message` would."""
+    if messages:
+        ScheduledMessage.objects.bulk_create(messages, ignore_conflicts=True)
 
 
 def rendered_fields(template: Any, values: dict[str, Any], *, channel: str, to_address: str = "") -> dict[str, str]:

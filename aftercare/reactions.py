@@ -49,6 +49,7 @@ from aftercare.outbox import (
     quiet_hours,
     rendered_fields,
     write_new_message,
+    write_new_messages,
 )
 from aftercare.rendering import channel_for, message_context, patient_zone, template_for
 from treatments import rules
@@ -117,17 +118,20 @@ def on_session_changed(event: SessionChanged) -> None:
     )
     if not kinds:
         return
-    # The templates of what is written, in one read.
+    # The templates of what is written, in one read; the new rows, in one INSERT.
     templates = list(PromptTemplate.objects.filter(kind__in=kinds))
+    new_rows: list[ScheduledMessage] = []
     booking_notices.give_notice(
         plan=notice_plan,
         session=session,
         templates=templates,
         followup=event.followup,
         course_sessions=event.course_sessions,
+        batch=new_rows,
     )
     if reminder_at is not None:
-        schedule_appointment_reminder(event=event, due_at=reminder_at, templates=templates)
+        schedule_appointment_reminder(event=event, due_at=reminder_at, templates=templates, batch=new_rows)
+    write_new_messages(new_rows)
 
 
 def on_course_cancelled(event: CourseCancelled) -> None:
@@ -270,13 +274,18 @@ def appointment_reminder_due_at(
 
 
 def schedule_appointment_reminder(
-    *, event: SessionChanged, due_at: datetime, templates: Sequence[PromptTemplate]
+    *,
+    event: SessionChanged,
+    due_at: datetime,
+    templates: Sequence[PromptTemplate],
+    batch: list[ScheduledMessage] | None = None,
 ) -> ScheduledMessage:
     """Write the reminder of the session just booked or moved, due at `due_at` (appointment_reminder_due_at).
 
     The caller has read the reminder's key and found no row, and read the
     templates (`templates`, the reminder's among them), so it is written in
-    one INSERT, from what the event carries.
+    one INSERT (or joins `batch`, for the caller to write with the booking
+    notice), from what the event carries.
     """
     session = event.session
     course = session.course
@@ -284,6 +293,7 @@ def schedule_appointment_reminder(
     kind = MessageKind.APPOINTMENT_REMINDER
     return write_new_message(
         dedupe_key=_reminder_key(session),
+        batch=batch,
         **message_fields(
             kind=kind,
             patient=patient,

@@ -12,11 +12,11 @@ What booking reads and writes, inside the service's transaction:
 - the course's follow-up state, worked out from the sessions in hand and stored (1);
 - what the session's announcement sets off: aftercare reads the messages of the course and the
   session (and the reminder's key) once, reads the templates of the booking confirmation and the reminder
-  in one query, writes the confirmation and writes the reminder (4); integrations reads the webhook
+  in one query, writes the confirmation and the reminder in one INSERT (3); integrations reads the webhook
   subscriptions (1).
 
-That is 14 statements: 13 before booking notices, plus the confirmation's INSERT (its template is read
-with the reminder's, what the patient was told with the session's messages). Counted inside the test's
+That is 13 statements, as before booking notices: the confirmation's template is read with the reminder's,
+what the patient was told with the session's messages, and the two rows are written together. Counted inside the test's
 transaction, the service's `transaction.atomic()` adds a SAVEPOINT and a RELEASE (in production it is
 BEGIN/COMMIT, which are not counted).
 
@@ -51,7 +51,7 @@ from treatments.models import CancelReason, CourseStatus
 pytestmark = pytest.mark.django_db
 
 # Each with the test transaction's SAVEPOINT and RELEASE around the service's own.
-SERVICE_QUERIES = 14 + 2
+SERVICE_QUERIES = 13 + 2
 API_QUERIES = SERVICE_QUERIES + 2 + 2 + 2
 RESCHEDULE_QUERIES = 15 + 2
 CANCEL_QUERIES = 9 + 2
