@@ -89,7 +89,8 @@ def test_a_red_flag_alerts_staff_and_answers_the_patient_in_the_same_dispatch_ru
     assert recipients == {("dr.evans@clinic.example",), ("clinical.lead@clinic.example",), ("amelia.hart@example.com",)}
     # On screen at once, in the words the reply carries.
     words = text_of(client.get(response["Location"]).content.decode())
-    assert "we have alerted your practitioner now" in words
+    assert "we have alerted your practitioner now." in words
+    assert words.count("what you describe needs a closer look") == 1  # said once, in the reply's own words
     assert "leave the treated area alone" in words
     assert "call 999" in words  # severe: emergency services named
 
