@@ -401,4 +401,5 @@ def notice_calendar_attachment(message: ScheduledMessage) -> tuple[str, bytes, s
     if content is None:
         return None
     method = CALENDAR_METHODS[message.kind][0]
-    return ("invite.ics", content, f"text/calendar; charset=utf-8; method={method}")
+    # Django's attach() adds the charset itself (given here too, it appeared twice).
+    return ("invite.ics", content, f"text/calendar; method={method}")

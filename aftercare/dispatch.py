@@ -325,6 +325,10 @@ def _outcome(
     )
 
 
+# Messages about an appointment to come: their page shows the appointment.
+APPOINTMENT_KINDS = frozenset({*NOTICE_KINDS, MessageKind.APPOINTMENT_REMINDER})
+
+
 def _outgoing(message: ScheduledMessage, *, address: str, body: str) -> OutgoingMessage:
     """What the transport is handed: an email to a patient in the clinic's layout (HTML and text, its
     location's From, one-click unsubscribe); an alert to staff, or a text, as written."""
@@ -347,6 +351,7 @@ def _outgoing(message: ScheduledMessage, *, address: str, body: str) -> Outgoing
             patient_id=message.patient_id,
             language=message.patient.language,
             sender=contact,
+            about_appointment=message.kind in APPOINTMENT_KINDS,
         )
         fields |= {"body": email.text, "html": email.html, "headers": email.headers}
         invitation = notice_calendar_attachment(message) if message.kind in NOTICE_KINDS else None

@@ -32,7 +32,14 @@ class PatientEmail:
 
 
 def patient_email(
-    *, subject: str, body: str, page_url: str, patient_id: Any, language: str, sender: ClinicContact
+    *,
+    subject: str,
+    body: str,
+    page_url: str,
+    patient_id: Any,
+    language: str,
+    sender: ClinicContact,
+    about_appointment: bool = False,
 ) -> PatientEmail:
     """The text and HTML parts, and the unsubscribe headers, of an email to a patient."""
     unsubscribe = unsubscribe_url(patient_id)
@@ -44,6 +51,8 @@ def patient_email(
             "page_url": page_url,
             "sender": sender,
             "unsubscribe_url": unsubscribe,
+            # A booking notice or a reminder links to the appointment's page; the rest, to the aftercare.
+            "about_appointment": about_appointment,
         }
         text = render_to_string("aftercare/email/patient.txt", context).strip() + "\n"
         html = render_to_string("aftercare/email/patient.html", context)

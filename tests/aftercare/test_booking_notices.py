@@ -616,7 +616,7 @@ def test_only_a_booking_notice_by_email_carries_an_invitation(
     filename, _, mimetype = notice_calendar_attachment(
         ScheduledMessage.objects.get(session=by_email, kind=CONFIRMATION)
     )
-    assert (filename, mimetype) == ("invite.ics", "text/calendar; charset=utf-8; method=REQUEST")
+    assert (filename, mimetype) == ("invite.ics", "text/calendar; method=REQUEST")
     assert notice_calendar_attachment(ScheduledMessage.objects.get(session=by_email, kind=REMINDER)) is None
     assert notice_calendar_file(ScheduledMessage.objects.get(session=by_email, kind=REMINDER)) is None
     assert notice_calendar_file(ScheduledMessage.objects.get(session=by_text, kind=CONFIRMATION)) is None

@@ -167,3 +167,10 @@ def test_a_booking_confirmation_by_email_carries_a_calendar_invitation(clock, co
     assert event["DTSTART"].dt == local(LONDON, 3, 10, 14, 30)
     assert str(event["UID"]) == f"session-{booked.pk}@clinic"
     assert [mimetype for _, mimetype in email.alternatives] == ["text/html"]
+    # As the mail leaves: one charset, the method calendar clients act on.
+    part = next(p for p in email.message().walk() if p.get_content_type() == "text/calendar")
+    params = part.get_params()
+    assert sorted(params) == [("charset", "utf-8"), ("method", "REQUEST"), ("text/calendar", "")]
+    # The button leads to the appointment, not to aftercare that has not begun.
+    [(html, _)] = email.alternatives
+    assert "See your appointment" in html and "Open your aftercare page" not in html
