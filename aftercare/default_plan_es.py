@@ -242,3 +242,88 @@ RED_FLAG_REPLY = {
         "{{ emergency_number }}.{% endif %}"
     ),
 }
+
+# How to change an appointment, in an email (reply when replies reach the clinic).
+CHANGE_BY_EMAIL = (
+    "{% if clinic_phone %}llama al {{ clinic_phone }}{% else %}contacta con {{ clinic_name }}{% endif %}"
+    "{% if reply_to %} o responde a este correo{% endif %}"
+)
+WHERE = "{% if location_address %}\n\nDónde: {{ clinic_name }}, {{ location_address }}{% endif %}"
+DETAILS = "{% if page_url %} Detalles: {{ page_url }}{% endif %}"
+
+# Booking notices and the reminder, by kind: the email's subject and body, and the SMS.
+BOOKING_PROMPTS: dict[str, dict[str, str]] = {
+    "appointment_reminder": {
+        "subject": "Recordatorio: tu cita del {{ session_date }}",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Te recordamos tu cita en {{ clinic_name }} el {{ session_date }}." + WHERE + "\n\n"
+            "Si puedes, ven sin maquillaje. {% if reply_to %}Responde a este correo para confirmar que vienes, o "
+            "para pedir otra hora.{% else %}Si necesitas otra hora, " + CALL_US + ".{% endif %}" + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: te recordamos tu cita del {{ session_date_short }}. Responde C para confirmar o R "
+            "para cambiarla." + DETAILS
+        ),
+    },
+    "booking_confirmation": {
+        "subject": "Tu cita del {{ session_date }} está reservada",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Tu cita en {{ clinic_name }} está reservada para el {{ session_date }}." + WHERE + "\n\n"
+            "Si puedes, ven sin maquillaje. Para cambiar la hora, " + CHANGE_BY_EMAIL + "." + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: tu cita está reservada para el {{ session_date_short }}. Para cambiarla "
+            + SMS_CALL
+            + "."
+            + DETAILS
+        ),
+    },
+    "booking_change": {
+        "subject": "Tu cita ha cambiado al {{ session_date }}",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Tu cita en {{ clinic_name }} ha cambiado{% if previous_session_date %} del {{ previous_session_date }}"
+            "{% endif %} al {{ session_date }}." + WHERE + "\n\n"
+            "Si la nueva hora no te va bien, " + CHANGE_BY_EMAIL + "." + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: tu cita{% if previous_session_date_short %} del {{ previous_session_date_short }}"
+            "{% endif %} ha cambiado al {{ session_date_short }}. Para cambiarla " + SMS_CALL + "." + DETAILS
+        ),
+    },
+    "booking_cancellation": {
+        "subject": "Tu cita del {{ session_date }} está cancelada",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Tu cita en {{ clinic_name }} del {{ session_date }} está cancelada. Para reservar otra hora, "
+            + CHANGE_BY_EMAIL
+            + "."
+            + SIGNATURE
+        ),
+        "sms": (
+            "{{ clinic_name }}: tu cita del {{ session_date_short }} está cancelada. Para reservar otra "
+            + SMS_CALL
+            + "."
+            + DETAILS
+        ),
+    },
+}
+
+# Answers to a patient's own text (aftercare.inbox), by kind.
+SMS_REPLIES: dict[str, str] = {
+    "confirm_reply": (
+        "{{ clinic_name }}: gracias, tu cita del {{ session_date }} está confirmada. Para cambiarla, "
+        "{% if clinic_phone %}llama al {{ clinic_phone }} o {% endif %}responde R."
+    ),
+    "opt_in_reply": (
+        "{{ clinic_name }}: volverás a recibir SMS sobre tus citas y tus cuidados. Responde STOP para dejar de "
+        "recibirlos, HELP para ayuda."
+    ),
+    "help_reply": (
+        "{{ clinic_name }}: SMS sobre tus citas y tus cuidados. Responde C para confirmar tu próxima cita, R para "
+        "cambiarla, STOP para dejar de recibir SMS, START para volver a recibirlos."
+        "{% if clinic_phone %} ¿Dudas? Llama al {{ clinic_phone }}.{% endif %}"
+    ),
+}

@@ -651,7 +651,13 @@ def test_the_outbox_admin_lists_and_filters_booking_notices(
 TEXTS = importlib.import_module("aftercare.migrations.0018_booking_notice_texts")
 
 
+def before_the_spanish_texts() -> None:
+    """The reminder and the notices as they stood before 0019 added their Spanish."""
+    PromptTemplate.objects.filter(kind__in=[REMINDER, *booking_notices.NOTICE_KINDS], language="es").delete()
+
+
 def test_the_migration_brings_shipped_reminders_up_to_date_and_keeps_the_clinics_edits(capsys) -> None:
+    before_the_spanish_texts()
     PromptTemplate.objects.filter(kind__in=booking_notices.NOTICE_KINDS).delete()
     PromptTemplate.objects.filter(kind=REMINDER, channel="sms").update(body=TEXTS.REMINDER_V2["sms"])
     PromptTemplate.objects.filter(kind=REMINDER, channel="email").update(
@@ -678,6 +684,7 @@ def test_the_migration_brings_shipped_reminders_up_to_date_and_keeps_the_clinics
 
 
 def test_the_first_shipped_reminder_is_brought_up_to_date_too() -> None:
+    before_the_spanish_texts()
     PromptTemplate.objects.filter(kind=REMINDER, channel="sms").update(body=first_shipped.PROMPTS[REMINDER]["sms"])
 
     TEXTS.upgrade(apps, None)

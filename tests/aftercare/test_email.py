@@ -174,3 +174,18 @@ def test_a_booking_confirmation_by_email_carries_a_calendar_invitation(clock, co
     # The button leads to the appointment, not to aftercare that has not begun.
     [(html, _)] = email.alternatives
     assert "See your appointment" in html and "Open your aftercare page" not in html
+
+
+def test_a_spanish_patient_is_told_of_a_booking_in_spanish(clock, course, practitioner, room) -> None:
+    patient = course.patient
+    patient.language = "es"
+    patient.save()
+
+    book(course, practitioner, room, local(LONDON, 3, 10, 14, 30))
+    deliver_until(clock, local(LONDON, 3, 2, 9, 30))
+
+    [email] = [m for m in mail.outbox if m.attachments]
+    assert email.subject == "Tu cita del martes 10 de marzo de 2026 a las 14:30 está reservada"
+    assert email.body.startswith("Hola, Amelia:\n\nTu cita en Marylebone está reservada")
+    [(html, _)] = email.alternatives
+    assert "Ver tu cita" in html

@@ -179,3 +179,25 @@ def test_the_short_texts_replace_the_shipped_long_ones_keep_a_clinics_own_and_ad
     assert MessageTemplate.objects.get(step__code="day-7-sun-and-actives", channel="sms").body == "Our week-1 words."
     assert not MessageTemplate.objects.filter(language="es").exists()
     assert not PromptTemplate.objects.filter(language="es").exists()
+
+
+def test_the_spanish_booking_texts_are_added_and_a_clinics_own_kept() -> None:
+    from aftercare import default_plan_es as es
+
+    spanish_texts = importlib.import_module("aftercare.migrations.0019_spanish_booking_texts")
+    kinds = [*es.BOOKING_PROMPTS, *es.SMS_REPLIES]
+    PromptTemplate.objects.filter(kind__in=kinds, language="es").delete()
+    PromptTemplate.objects.create(kind="help_reply", channel="sms", language="es", body="Nuestra ayuda.")
+
+    spanish_texts.forward(apps, None)
+
+    stored = {(t.kind, t.channel): t.body for t in PromptTemplate.objects.filter(kind__in=kinds, language="es")}
+    assert len(stored) == 2 * len(es.BOOKING_PROMPTS) + len(es.SMS_REPLIES)
+    assert stored[("help_reply", "sms")] == "Nuestra ayuda."
+    assert stored[("booking_change", "sms")] == es.BOOKING_PROMPTS["booking_change"]["sms"]
+
+    spanish_texts.backward(apps, None)
+
+    assert list(PromptTemplate.objects.filter(kind__in=kinds, language="es").values_list("body", flat=True)) == [
+        "Nuestra ayuda."
+    ]
