@@ -327,3 +327,48 @@ SMS_REPLIES: dict[str, str] = {
         "{% if clinic_phone %} ¿Dudas? Llama al {{ clinic_phone }}.{% endif %}"
     ),
 }
+
+# The emails of the follow-up prompts, by kind: subject and body (their SMS are PROMPT_SMS).
+CALL_OR_REPLY = (
+    "{% if clinic_phone %}Llama al {{ clinic_phone }}{% else %}Contacta con {{ clinic_name }}{% endif %}"
+    "{% if reply_to %} o responde a este correo{% endif %}"
+)
+PROMPT_EMAILS: dict[str, dict[str, str]] = {
+    "followup_open": {
+        "subject": "Ya puedes reservar tu próxima sesión",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Ya puedes reservar tu próxima sesión de mesoterapia: entre el {{ next_window_start }} y el "
+            "{{ next_window_end }}. " + CALL_OR_REPLY + " para elegir la hora." + SIGNATURE
+        ),
+    },
+    "followup_closing": {
+        "subject": "Tu próxima sesión debe ser antes del {{ next_window_end }}",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Para seguir con tu tratamiento, tu próxima sesión debe ser antes del {{ next_window_end }}. "
+            + CALL_OR_REPLY
+            + " para reservar."
+            + SIGNATURE
+        ),
+    },
+    "maintenance_due": {
+        "subject": "Ya toca tu sesión de mantenimiento",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Ya toca una sesión de mantenimiento para conservar tus resultados: resérvala entre el "
+            "{{ next_window_start }} y el {{ next_window_end }}. " + CALL_OR_REPLY + " para elegir la hora." + SIGNATURE
+        ),
+    },
+    "maintenance_closing": {
+        "subject": "Tu sesión de mantenimiento debe ser antes del {{ next_window_end }}",
+        "email": (
+            "Hola, {{ first_name }}:\n\n"
+            "Tu plazo de mantenimiento termina el {{ next_window_end }}. Una sesión antes de esa fecha mantiene tus "
+            "resultados en su mejor punto; después, el efecto empieza a desaparecer. "
+            + CALL_OR_REPLY
+            + " para reservar."
+            + SIGNATURE
+        ),
+    },
+}

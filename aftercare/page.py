@@ -127,14 +127,20 @@ def session_page(session: Session, *, now: datetime) -> SessionPage:
             steps = plan.steps.prefetch_related(
                 Prefetch("templates", queryset=MessageTemplate.objects.filter(channel="email"))
             )
+            # Messages repeat what matters (the red flags, in the first and the day-1 message): a page, read
+            # in one go, says each paragraph once.
+            said: set[str] = set()
             for step in steps:
                 if not _step_applies(step, sessions_remain=sessions_remain):
                     continue
                 template = template_for(step.templates.all(), "email", patient.language)
                 if template is None:
                     continue
-                words = render(page_source(template.body), context)
-                phases[phase_index(_step_day(step))].advice.append(text_to_html(words))
+                paragraphs = re.split(r"\n\s*\n", render(page_source(template.body), context))
+                new = [paragraph for paragraph in paragraphs if paragraph.strip() not in said]
+                said.update(paragraph.strip() for paragraph in new)
+                if new:
+                    phases[phase_index(_step_day(step))].advice.append(text_to_html("\n\n".join(new)))
     return SessionPage(
         session=session,
         context=context,

@@ -1,4 +1,5 @@
-"""Spanish for the booking notices, the reminder and the answers to a patient's text (aftercare.default_plan_es).
+"""Spanish for the booking notices, the reminder, the answers to a patient's text and the follow-up prompts'
+emails (aftercare.default_plan_es).
 
 Added beside the English templates; a clinic that already wrote a Spanish
 one keeps it. The reverse removes those still as shipped.
@@ -15,6 +16,8 @@ def _rows():
         yield kind, "sms", "", texts["sms"]
     for kind, body in es.SMS_REPLIES.items():
         yield kind, "sms", "", body
+    for kind, texts in es.PROMPT_EMAILS.items():
+        yield kind, "email", texts["subject"], texts["email"]
 
 
 def forward(apps, schema_editor):

@@ -80,6 +80,8 @@ def test_the_page_after_the_final_session_carries_every_spec_fact(client: Client
     missing = [fact for fact, phrases in SPEC_FACTS if not all(p.lower() in words for p in phrases)]
     assert missing == []
     assert "dear amelia" not in words  # a page has no greeting line
+    # The red flags that the first and the day-1 messages both carry are said once.
+    assert words.count("contact us straight away") == 1
     assert "{{" not in words and "{%" not in words
 
 

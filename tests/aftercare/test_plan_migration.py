@@ -185,19 +185,24 @@ def test_the_spanish_booking_texts_are_added_and_a_clinics_own_kept() -> None:
     from aftercare import default_plan_es as es
 
     spanish_texts = importlib.import_module("aftercare.migrations.0019_spanish_booking_texts")
-    kinds = [*es.BOOKING_PROMPTS, *es.SMS_REPLIES]
-    PromptTemplate.objects.filter(kind__in=kinds, language="es").delete()
+    kinds = [*es.BOOKING_PROMPTS, *es.SMS_REPLIES, *es.PROMPT_EMAILS]
+    # As before 0019: the follow-up prompts had their Spanish texts (0013), not their emails.
+    PromptTemplate.objects.filter(kind__in=kinds, language="es").exclude(
+        kind__in=es.PROMPT_EMAILS, channel="sms"
+    ).delete()
     PromptTemplate.objects.create(kind="help_reply", channel="sms", language="es", body="Nuestra ayuda.")
 
     spanish_texts.forward(apps, None)
 
     stored = {(t.kind, t.channel): t.body for t in PromptTemplate.objects.filter(kind__in=kinds, language="es")}
-    assert len(stored) == 2 * len(es.BOOKING_PROMPTS) + len(es.SMS_REPLIES)
+    assert len(stored) == 2 * len(es.BOOKING_PROMPTS) + len(es.SMS_REPLIES) + 2 * len(es.PROMPT_EMAILS)
     assert stored[("help_reply", "sms")] == "Nuestra ayuda."
     assert stored[("booking_change", "sms")] == es.BOOKING_PROMPTS["booking_change"]["sms"]
 
     spanish_texts.backward(apps, None)
 
-    assert list(PromptTemplate.objects.filter(kind__in=kinds, language="es").values_list("body", flat=True)) == [
-        "Nuestra ayuda."
-    ]
+    assert sorted(
+        PromptTemplate.objects.filter(kind__in=kinds, language="es").values_list("kind", "channel", "body")
+    ) == sorted(
+        [("help_reply", "sms", "Nuestra ayuda."), *((kind, "sms", es.PROMPT_SMS[kind]) for kind in es.PROMPT_EMAILS)]
+    )
