@@ -83,7 +83,9 @@ def _object_of(salt: str, token: str, *, today: date | None = None) -> UUID | No
         raw = base64.urlsafe_b64decode(token + "=")
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != TOKEN_BYTES:
+    # Base64 has several spellings of the same bytes (the last character's unused bits): only the one we
+    # write is a token, so a link altered in those bits is refused like any other alteration.
+    if len(raw) != TOKEN_BYTES or base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
         return None
     payload, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
