@@ -71,8 +71,8 @@ from clinic.actors import Actor, PatientActor, actor_label, is_patient, staff_us
 from clinic.audit import acting_as, records_actor
 from clinic.errors import DomainError, InvalidState, NotPermitted
 from clinic.queue import wake_after_commit
-from patients.models import Consent, ConsentKind, Patient
-from patients.selectors import patients_at_number
+from patients.models import ConsentKind, Patient
+from patients.selectors import patient_has_consent, patients_at_number
 from patients.services import consent_give, service_messages_stop
 from treatments.models import Course, Session
 from treatments.selectors import patient_latest_session, patient_next_booked_session
@@ -316,7 +316,7 @@ def _act_for_patient(message: InboundMessage, read: ReadText, patient: Patient, 
         # An answer still waiting would reach a number the provider now blocks.
         cancel_pending(ScheduledMessage.objects.filter(patient=patient, kind__in=INBOUND_REPLY_KINDS))
     elif intent == InboundIntent.OPT_IN:
-        if _consent_in_force(patient) is None:
+        if not patient_has_consent(patient=patient, kind=ConsentKind.SERVICE_MESSAGES):
             consent_give(
                 patient=patient, kind=ConsentKind.SERVICE_MESSAGES, version=OPT_IN_CONSENT_VERSION, actor=actor
             )
@@ -346,10 +346,6 @@ def _confirm(message: InboundMessage, session: Session, *, actor: Actor) -> None
 def _note(message: InboundMessage, note: str) -> None:
     message.handled_note = note
     message.save(update_fields=["handled_note", "updated_at"])
-
-
-def _consent_in_force(patient: Patient) -> Consent | None:
-    return Consent.objects.filter(patient=patient, kind=ConsentKind.SERVICE_MESSAGES, revoked_at__isnull=True).first()
 
 
 def _revoke_service_messages(patient: Patient, *, actor: Actor) -> bool:

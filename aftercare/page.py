@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString
 from aftercare.contact import ClinicContact, clinic_contact
 from aftercare.default_plan import SIGNATURE
 from aftercare.models import AftercareStep, MessageKind, MessageTemplate, PromptTemplate, StepCondition
+from aftercare.page_links import session_of_token
 from aftercare.recovery import PHASES, Phase, phase_index
 from aftercare.rendering import message_context, patient_zone, render, template_for
 from aftercare.text_html import text_to_html
@@ -70,6 +71,12 @@ class SessionPage:
         """The protocol's maintenance interval in whole months (a month being 30 days)."""
         protocol = self.session.course.protocol
         return round((protocol.maintenance_min_days or 0) / 30), round((protocol.maintenance_max_days or 0) / 30)
+
+
+def session_for_token(token: str) -> Session | None:
+    """The session a page link opens (aftercare.page_links), or None: a bad or expired link, an erased patient."""
+    session_id = session_of_token(token)
+    return session_for_page(session_id) if session_id is not None else None
 
 
 def session_for_page(session_id: UUID) -> Session | None:

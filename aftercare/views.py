@@ -29,8 +29,8 @@ from aftercare.check_in_form import SYMPTOM_CHOICES, CheckInForm
 from aftercare.contact import clinic_contact
 from aftercare.inbox import inbound_message_file
 from aftercare.models import InboundIntent, InboundMessage, SideEffectReport
-from aftercare.page import is_gone, red_flag_advice, session_for_page, session_page
-from aftercare.page_links import patient_of_unsubscribe_token, session_of_token
+from aftercare.page import is_gone, red_flag_advice, session_for_token, session_page
+from aftercare.page_links import patient_of_unsubscribe_token
 from aftercare.rendering import locale_of, patient_zone
 from aftercare.side_effects import side_effect_report_create
 from clinic.actors import PatientActor
@@ -72,8 +72,7 @@ def _outcome(session_id: UUID, report_id: str | None) -> SideEffectReport | None
 
 @require_http_methods(["GET", "POST"])
 def aftercare_page(request: HttpRequest, token: str) -> HttpResponse:
-    session_id = session_of_token(token)
-    session = session_for_page(session_id) if session_id is not None else None
+    session = session_for_token(token)
     if session is None:
         return _respond(render(request, "aftercare/page/not_found.html", status=404))
     patient = session.course.patient
@@ -192,8 +191,7 @@ def aftercare_page_ask(request: HttpRequest, token: str) -> HttpResponse:
 
     The same service files them as files a text saying the same (aftercare.inbox), as the patient.
     """
-    session_id = session_of_token(token)
-    session = session_for_page(session_id) if session_id is not None else None
+    session = session_for_token(token)
     if session is None:
         return _respond(render(request, "aftercare/page/not_found.html", status=404))
     patient = session.course.patient
